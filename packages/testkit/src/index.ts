@@ -2,3 +2,7 @@ export { createPrng, reproLine, readSeeds, isExtensiveRun, runWithSeed } from '.
 export type { Prng } from './prng.js'
 export { assertConverged, findDivergence, docFromUpdates } from './convergence-oracle.js'
 export type { ConvergenceOptions, RootTypeKind } from './convergence-oracle.js'
+export { startQuireServer } from './server-fixture.js'
+export type { QuireServerFixture, StartQuireServerOptions } from './server-fixture.js'
+export { spawnQuireServer, QUIRE_BIN } from './spawn-server.js'
+export type { SpawnedQuireServer, SpawnQuireServerOptions } from './spawn-server.js'

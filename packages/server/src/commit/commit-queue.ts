@@ -1,0 +1,138 @@
+import type { Log } from '../log.js'
+import type { Peer } from '../room/peer.js'
+import type { AppendEntry, Storage } from '../storage/storage.js'
+
+/**
+ * Group commit. Updates accepted during one event-loop turn, across all rooms, go to
+ * storage in one atomic batch; at most one batch is in flight, and whatever arrives
+ * meanwhile forms the next one. Only after a batch is durable does each writer hear,
+ * through `Peer.acknowledge`, which of its updates are safe. A failed batch is retried
+ * (in order, before anything newer) and nobody is acknowledged for it.
+ */
+export interface CommitQueue {
+  enqueue(doc: string, update: Uint8Array, writer: Peer | null): void
+  /** Resolves once everything enqueued before the call is durable. */
+  whenCommitted(): Promise<void>
+  /** Number of updates not yet durable. */
+  readonly backlog: number
+}
+
+export interface CommitQueueOptions {
+  readonly storage: Storage
+  readonly log: Log
+  /** Told after each durable batch how many updates each document received. */
+  readonly onCommitted?: (appended: ReadonlyMap<string, number>) => void
+  /** Delay before retrying a failed batch, by attempt number. */
+  readonly retryDelay?: (attempt: number) => number
+}
+
+interface Entry {
+  readonly doc: string
+  readonly update: Uint8Array
+  readonly writer: Peer | null
+}
+
+interface Waiter {
+  readonly target: number
+  readonly resolve: () => void
+}
+
+const defaultRetryDelay = (attempt: number): number => Math.min(5000, 100 * 2 ** attempt)
+
+export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
+  const retryDelay = options.retryDelay ?? defaultRetryDelay
+  let pending: Entry[] = []
+  let inFlight = false
+  let scheduled = false
+  let failedAttempts = 0
+  let enqueued = 0
+  let committed = 0
+  let waiters: Waiter[] = []
+
+  const schedule = (delay = 0): void => {
+    if (scheduled || inFlight || pending.length === 0) return
+    scheduled = true
+    if (delay > 0) setTimeout(flush, delay)
+    else setImmediate(flush)
+  }
+
+  const flush = (): void => {
+    scheduled = false
+    const batch = pending
+    pending = []
+    inFlight = true
+    options.storage.append(groupByDoc(batch)).then(
+      () => {
+        inFlight = false
+        failedAttempts = 0
+        committed += batch.length
+        acknowledge(batch)
+        notifyCommitted(batch)
+        releaseWaiters()
+        schedule()
+      },
+      (error: unknown) => {
+        inFlight = false
+        const delay = retryDelay(failedAttempts++)
+        options.log(
+          'error',
+          `storage write of ${batch.length} updates failed (attempt ${failedAttempts}), retrying in ${delay} ms: ${
+            error instanceof Error ? error.message : String(error)
+          }`
+        )
+        pending = batch.concat(pending)
+        schedule(delay)
+      }
+    )
+  }
+
+  const acknowledge = (batch: readonly Entry[]): void => {
+    const byWriter = new Map<Peer, Uint8Array[]>()
+    for (const entry of batch) {
+      if (!entry.writer) continue
+      let updates = byWriter.get(entry.writer)
+      if (!updates) byWriter.set(entry.writer, (updates = []))
+      updates.push(entry.update)
+    }
+    for (const [writer, updates] of byWriter) writer.acknowledge(updates)
+  }
+
+  const notifyCommitted = (batch: readonly Entry[]): void => {
+    if (!options.onCommitted) return
+    const counts = new Map<string, number>()
+    for (const entry of batch) counts.set(entry.doc, (counts.get(entry.doc) ?? 0) + 1)
+    options.onCommitted(counts)
+  }
+
+  const releaseWaiters = (): void => {
+    const ready = waiters.filter((w) => w.target <= committed)
+    if (ready.length === 0) return
+    waiters = waiters.filter((w) => w.target > committed)
+    for (const w of ready) w.resolve()
+  }
+
+  return {
+    enqueue(doc, update, writer) {
+      pending.push({ doc, update, writer })
+      enqueued++
+      schedule()
+    },
+    whenCommitted() {
+      if (committed >= enqueued) return Promise.resolve()
+      return new Promise((resolve) => waiters.push({ target: enqueued, resolve }))
+    },
+    get backlog() {
+      return enqueued - committed
+    }
+  }
+}
+
+function groupByDoc(batch: readonly Entry[]): AppendEntry[] {
+  const byDoc = new Map<string, Uint8Array[]>()
+  for (const entry of batch) {
+    let updates = byDoc.get(entry.doc)
+    if (!updates) byDoc.set(entry.doc, (updates = []))
+    updates.push(entry.update)
+  }
+  return [...byDoc].map(([doc, updates]) => ({ doc, updates }))
+}

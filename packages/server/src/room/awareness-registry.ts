@@ -1,0 +1,57 @@
+import type { AwarenessEntry } from '@quire/protocol'
+
+/**
+ * Presence of one room, kept as the JSON strings peers sent (the server never parses
+ * them beyond validation). Each client id belongs to the connection that last sent its
+ * state, so when that socket closes the server can tell everyone the client is gone,
+ * as y-protocols' Awareness would after its timeout, but at once.
+ */
+export interface AwarenessRegistry<Owner> {
+  /** Records entries sent by `owner`; returns whether anything changed. */
+  apply(entries: readonly AwarenessEntry[], owner: Owner): void
+  /** Every known non-null state, for a newcomer or a query-awareness. */
+  entries(): AwarenessEntry[]
+  /** Removes the clients `owner` controlled and returns their removal entries (state null, clock + 1). */
+  removeOwner(owner: Owner): AwarenessEntry[]
+  readonly size: number
+}
+
+interface Presence<Owner> {
+  clock: number
+  state: string
+  owner: Owner
+}
+
+const NULL_STATE = 'null'
+
+export function createAwarenessRegistry<Owner>(): AwarenessRegistry<Owner> {
+  const clients = new Map<number, Presence<Owner>>()
+  return {
+    apply(entries, owner) {
+      for (const { clientId, clock, state } of entries) {
+        const current = clients.get(clientId)
+        // The same rule as y-protocols: newer clocks win; a removal at the same clock wins too.
+        if (current && !(current.clock < clock || (current.clock === clock && state === NULL_STATE))) continue
+        if (state === NULL_STATE) clients.delete(clientId)
+        else clients.set(clientId, { clock, state, owner })
+      }
+    },
+    entries() {
+      const out: AwarenessEntry[] = []
+      for (const [clientId, p] of clients) out.push({ clientId, clock: p.clock, state: p.state })
+      return out
+    },
+    removeOwner(owner) {
+      const removed: AwarenessEntry[] = []
+      for (const [clientId, p] of clients) {
+        if (p.owner !== owner) continue
+        clients.delete(clientId)
+        removed.push({ clientId, clock: p.clock + 1, state: NULL_STATE })
+      }
+      return removed
+    },
+    get size() {
+      return clients.size
+    }
+  }
+}

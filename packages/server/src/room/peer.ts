@@ -1,0 +1,18 @@
+/**
+ * What a room knows of a connection: where to send frames, and where to send
+ * acknowledgements once that connection's updates are durable. Keeping it this small
+ * lets rooms and the commit queue work without knowing about sockets.
+ */
+export interface Peer {
+  readonly id: number
+  send(frame: Uint8Array): void
+  /** `updates` (all sent by this peer) are now durable. */
+  acknowledge(updates: readonly Uint8Array[]): void
+}
+
+/** Where an accepted update came from: nothing is echoed to its source or stored twice. */
+export type UpdateSource =
+  | { readonly kind: 'peer'; readonly peer: Peer }
+  | { readonly kind: 'storage' }
+  | { readonly kind: 'fanout' }
+  | { readonly kind: 'local' }

@@ -1,0 +1,73 @@
+import type { CommitQueue } from '../commit/commit-queue.js'
+import type { Storage } from '../storage/storage.js'
+import { createRoom, type Room } from './room.js'
+
+/**
+ * The open rooms of this process. A room is loaded once however many connections ask
+ * for it at the same time, and evicted from memory when its last peer has left and its
+ * writes are durable (unless someone joined again meanwhile).
+ */
+export interface RoomRegistry {
+  open(name: string): Promise<Room>
+  get(name: string): Room | undefined
+  /** Evicts `room` once it has no peers and its writes are committed. */
+  releaseIfIdle(room: Room): void
+  readonly size: number
+  /** Resolves when pending evictions are done. */
+  settled(): Promise<void>
+}
+
+export interface RoomRegistryOptions {
+  readonly storage: Storage
+  readonly commitQueue: CommitQueue
+  /** Told how many updates a freshly loaded room's log holds (to decide on compaction). */
+  readonly onLoaded?: (name: string, storedUpdates: number) => void
+}
+
+export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
+  const rooms = new Map<string, Room>()
+  const loading = new Map<string, Promise<Room>>()
+  const evictions = new Set<Promise<void>>()
+
+  const load = async (name: string): Promise<Room> => {
+    const { updates } = await options.storage.load(name)
+    const room = createRoom({
+      name,
+      storedUpdates: updates,
+      commit: (r, update, writer) => options.commitQueue.enqueue(r.name, update, writer)
+    })
+    rooms.set(name, room)
+    options.onLoaded?.(name, updates.length)
+    return room
+  }
+
+  return {
+    open(name) {
+      const room = rooms.get(name)
+      if (room) return Promise.resolve(room)
+      let promise = loading.get(name)
+      if (!promise) {
+        promise = load(name).finally(() => loading.delete(name))
+        loading.set(name, promise)
+      }
+      return promise
+    },
+    get(name) {
+      return rooms.get(name)
+    },
+    releaseIfIdle(room) {
+      if (room.peers.size > 0) return
+      const eviction = options.commitQueue.whenCommitted().then(() => {
+        if (room.peers.size === 0 && rooms.get(room.name) === room) rooms.delete(room.name)
+      })
+      evictions.add(eviction)
+      void eviction.finally(() => evictions.delete(eviction))
+    },
+    get size() {
+      return rooms.size
+    },
+    async settled() {
+      await Promise.all(evictions)
+    }
+  }
+}

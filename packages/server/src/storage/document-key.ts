@@ -1,0 +1,91 @@
+/**
+ * LevelDB keys for documents. Any JS string is a valid document name, so names are
+ * written as their UTF-16 code units (two bytes each: lone surrogates stay distinct,
+ * which UTF-8 would fold into U+FFFD) behind a varint length prefix. Length-prefixed
+ * names are prefix-free, so no name's key range can contain another name's keys, and
+ * nothing in a name ever reaches the file system.
+ *
+ *   update key:   'u' • varUint(nameLength) • name as UTF-16BE • seq as 8 bytes BE
+ *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list())
+ *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
+ */
+const UPDATE_TAG = 0x75
+const DOC_TAG = 0x64
+const META_TAG = 0x6d
+
+export const SEQUENCE_KEY = Uint8Array.of(META_TAG, 0x73, 0x65, 0x71)
+export const DOC_KEY_RANGE = { gte: Uint8Array.of(DOC_TAG), lt: Uint8Array.of(DOC_TAG + 1) }
+
+function writeName(bytes: Uint8Array, offset: number, name: string): void {
+  for (let i = 0; i < name.length; i++) {
+    const unit = name.charCodeAt(i)
+    bytes[offset + 2 * i] = unit >> 8
+    bytes[offset + 2 * i + 1] = unit & 0xff
+  }
+}
+
+function varUintLength(n: number): number {
+  let length = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    length++
+  }
+  return length
+}
+
+function writeVarUint(bytes: Uint8Array, offset: number, n: number): number {
+  while (n >= 0x80) {
+    bytes[offset++] = (n & 0x7f) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  bytes[offset++] = n
+  return offset
+}
+
+/** 'u' • varUint(len) • name: every update key of `doc` starts with these bytes. */
+function updatePrefix(doc: string, extra: number): { bytes: Uint8Array; end: number } {
+  const prefixLength = 1 + varUintLength(doc.length) + 2 * doc.length
+  const bytes = new Uint8Array(prefixLength + extra)
+  bytes[0] = UPDATE_TAG
+  const offset = writeVarUint(bytes, 1, doc.length)
+  writeName(bytes, offset, doc)
+  return { bytes, end: prefixLength }
+}
+
+export function encodeUpdateKey(doc: string, seq: number): Uint8Array {
+  const { bytes, end } = updatePrefix(doc, 8)
+  new DataView(bytes.buffer).setBigUint64(end, BigInt(seq))
+  return bytes
+}
+
+export function decodeSeqFromUpdateKey(key: Uint8Array): number {
+  return Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(key.byteLength - 8))
+}
+
+/** Inclusive range of all update keys of `doc`, optionally only up to `upToSeq`. */
+export function updateKeyRange(doc: string, upToSeq?: number): { gte: Uint8Array; lte: Uint8Array } {
+  return { gte: encodeUpdateKey(doc, 0), lte: encodeUpdateKey(doc, upToSeq ?? Number.MAX_SAFE_INTEGER) }
+}
+
+export function encodeDocKey(doc: string): Uint8Array {
+  const bytes = new Uint8Array(1 + 2 * doc.length)
+  bytes[0] = DOC_TAG
+  writeName(bytes, 1, doc)
+  return bytes
+}
+
+export function decodeDocKey(key: Uint8Array): string {
+  let name = ''
+  for (let i = 1; i + 1 < key.length; i += 2) name += String.fromCharCode(((key[i] ?? 0) << 8) | (key[i + 1] ?? 0))
+  return name
+}
+
+export function encodeSeq(seq: number): Uint8Array {
+  const bytes = new Uint8Array(8)
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(seq))
+  return bytes
+}
+
+export function decodeSeq(bytes: Uint8Array): number {
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0))
+}

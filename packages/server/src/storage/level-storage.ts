@@ -1,0 +1,101 @@
+import { Level } from 'level'
+import type { AppendEntry, Storage, StoredLog } from './storage.js'
+import {
+  DOC_KEY_RANGE,
+  SEQUENCE_KEY,
+  decodeDocKey,
+  decodeSeq,
+  decodeSeqFromUpdateKey,
+  encodeDocKey,
+  encodeSeq,
+  encodeUpdateKey,
+  updateKeyRange
+} from './document-key.js'
+
+export interface LevelStorageOptions {
+  /**
+   * fsync every batch (LevelDB `sync: true`). On by default: an acknowledged write must
+   * survive a machine crash, not only a process crash. Group commit amortises the cost.
+   */
+  readonly fsync?: boolean
+}
+
+type Db = Level<Uint8Array, Uint8Array>
+type BatchOperation = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
+
+/**
+ * The embedded default: one LevelDB directory holding every document (see
+ * document-key.ts for the key layout). Sequence numbers are global and only grow, so an
+ * update appended while a compaction runs always lands after that compaction's `upToSeq`.
+ */
+export async function createLevelStorage(path: string, options: LevelStorageOptions = {}): Promise<Storage> {
+  const db: Db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
+  try {
+    await db.open()
+  } catch (error) {
+    throw new Error(
+      `cannot open the LevelDB store at ${path}: ${describeOpenError(error)}`,
+      { cause: error }
+    )
+  }
+  const writeOptions = { sync: options.fsync ?? true }
+  const storedSeq = await db.get(SEQUENCE_KEY)
+  let lastSeq = storedSeq === undefined ? 0 : decodeSeq(storedSeq)
+
+  return {
+    async load(doc: string): Promise<StoredLog> {
+      const updates: Uint8Array[] = []
+      let docLastSeq = 0
+      for await (const [key, value] of db.iterator(updateKeyRange(doc))) {
+        updates.push(value)
+        docLastSeq = decodeSeqFromUpdateKey(key)
+      }
+      return { updates, lastSeq: docLastSeq }
+    },
+
+    async append(batch: readonly AppendEntry[]): Promise<void> {
+      const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array }> = []
+      let seq = lastSeq
+      for (const entry of batch) {
+        if (entry.updates.length === 0) continue
+        ops.push({ type: 'put', key: encodeDocKey(entry.doc), value: new Uint8Array(0) })
+        for (const update of entry.updates) ops.push({ type: 'put', key: encodeUpdateKey(entry.doc, ++seq), value: update })
+      }
+      if (ops.length === 0) return
+      ops.push({ type: 'put', key: SEQUENCE_KEY, value: encodeSeq(seq) })
+      // Claim the numbers before awaiting so a concurrent append never reuses them.
+      lastSeq = seq
+      await db.batch(ops, writeOptions)
+    },
+
+    async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
+      const ops: BatchOperation[] = []
+      for await (const key of db.keys(updateKeyRange(doc, upToSeq))) ops.push({ type: 'del', key })
+      // The snapshot takes the place of the last update it covers, so order is kept.
+      ops.push({ type: 'put', key: encodeUpdateKey(doc, upToSeq), value: snapshot })
+      await db.batch(ops, writeOptions)
+    },
+
+    async list(): Promise<string[]> {
+      const names: string[] = []
+      for await (const key of db.keys(DOC_KEY_RANGE)) names.push(decodeDocKey(key))
+      return names
+    },
+
+    async delete(doc: string): Promise<void> {
+      const ops: Array<{ type: 'del'; key: Uint8Array }> = [{ type: 'del', key: encodeDocKey(doc) }]
+      for await (const key of db.keys(updateKeyRange(doc))) ops.push({ type: 'del', key })
+      await db.batch(ops, writeOptions)
+    },
+
+    async close(): Promise<void> {
+      await db.close()
+    }
+  }
+}
+
+function describeOpenError(error: unknown): string {
+  const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error)
+  if (/lock/i.test(text)) return 'it is locked by another process (is another quire server running on the same --data directory?)'
+  return text
+}

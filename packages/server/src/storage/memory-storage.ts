@@ -1,0 +1,35 @@
+import type { AppendEntry, Storage, StoredLog } from './storage.js'
+
+/**
+ * A real, non-durable Storage kept in memory: for tests and for embedding where
+ * persistence happens elsewhere. It follows the same contract as the LevelDB storage.
+ */
+export function createMemoryStorage(): Storage {
+  const docs = new Map<string, Array<{ seq: number; update: Uint8Array }>>()
+  let lastSeq = 0
+  return {
+    async load(doc: string): Promise<StoredLog> {
+      const log = docs.get(doc) ?? []
+      return { updates: log.map((e) => e.update), lastSeq: log.at(-1)?.seq ?? 0 }
+    },
+    async append(batch: readonly AppendEntry[]): Promise<void> {
+      for (const entry of batch) {
+        if (entry.updates.length === 0) continue
+        let log = docs.get(entry.doc)
+        if (!log) docs.set(entry.doc, (log = []))
+        for (const update of entry.updates) log.push({ seq: ++lastSeq, update: update.slice() })
+      }
+    },
+    async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
+      const log = docs.get(doc) ?? []
+      docs.set(doc, [{ seq: upToSeq, update: snapshot.slice() }, ...log.filter((e) => e.seq > upToSeq)])
+    },
+    async list(): Promise<string[]> {
+      return [...docs.keys()]
+    },
+    async delete(doc: string): Promise<void> {
+      docs.delete(doc)
+    },
+    async close(): Promise<void> {}
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Where documents live between process lifetimes. A document is an append-only log of
+ * Yjs updates; compaction swaps a prefix of the log for one snapshot. Implementations
+ * must make `append` atomic across every document in the batch and durable when its
+ * promise resolves: the server acknowledges writes to clients on that promise.
+ */
+export interface StoredLog {
+  /** Updates in the order they were appended (a compaction snapshot first, if any). */
+  readonly updates: Uint8Array[]
+  /** Position of the last update, to hand back to `replace`; 0 for an empty document. */
+  readonly lastSeq: number
+}
+
+export interface AppendEntry {
+  readonly doc: string
+  readonly updates: readonly Uint8Array[]
+}
+
+export interface Storage {
+  load(doc: string): Promise<StoredLog>
+  /** Appends every entry in one atomic, durable write. */
+  append(batch: readonly AppendEntry[]): Promise<void>
+  /** Replaces the log up to and including `upToSeq` by `snapshot`; later updates stay. */
+  replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void>
+  list(): Promise<string[]>
+  delete(doc: string): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,194 @@
+import * as Y from 'yjs'
+import type { WebSocket } from 'ws'
+import {
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_UNSUPPORTED_DATA,
+  QUIRE_EXTENSION_VERSION,
+  closeCodeForDecodeError,
+  createSavedAcknowledgement,
+  decodeAwarenessUpdate,
+  decodeMessage,
+  encodeAwarenessUpdate,
+  encodeMessage,
+  truncateCloseReason,
+  type Message
+} from '@quire/protocol'
+import type { Access } from '../authenticate.js'
+import type { Log } from '../log.js'
+import type { Peer } from '../room/peer.js'
+import type { RoomRegistry } from '../room/room-registry.js'
+import type { Room } from '../room/room.js'
+
+
+export interface ConnectionOptions {
+  readonly socket: WebSocket
+  readonly roomName: string
+  readonly access: Access
+  readonly user: string | null
+  /** The client asked for the Quire extension (hello + saved acknowledgements). */
+  readonly extension: boolean
+  readonly maxMessageBytes: number
+  /** Close a peer whose unsent bytes stay above this (a consumer too slow to keep up). */
+  readonly maxBufferedBytes: number
+  readonly registry: RoomRegistry
+  readonly log: Log
+  readonly id: number
+}
+
+/**
+ * One client socket. Frames are decoded here, once, into typed messages; a frame that
+ * fails to decode closes this socket alone with the close code the protocol table
+ * gives. Until the room is loaded, frames wait in arrival order.
+ *
+ * The y-websocket handshake: on join the server sends sync step 1 (its state vector),
+ * current presence, and (extension only) a hello; the client's own sync step 1 gets a
+ * sync step 2 with what it lacks. Updates from the client enter the room through
+ * `Room.acceptUpdate`, the single accepted-update point.
+ */
+export function openConnection(options: ConnectionOptions): void {
+  const { socket, log } = options
+  let room: Room | null = null
+  let closed = false
+  let deniedSent = false
+  let acknowledge = options.extension
+  const queued: Uint8Array[] = []
+
+  const send = (frame: Uint8Array): void => {
+    if (closed || socket.readyState !== socket.OPEN) return
+    if (socket.bufferedAmount > options.maxBufferedBytes) {
+      close(CLOSE_POLICY_VIOLATION, `slow consumer: more than ${options.maxBufferedBytes} bytes waiting to be sent`)
+      return
+    }
+    socket.send(frame)
+  }
+
+  const peer: Peer = {
+    id: options.id,
+    send,
+    acknowledge(updates) {
+      if (!acknowledge || closed) return
+      const merged = updates.length === 1 && updates[0] ? updates[0] : Y.mergeUpdates(updates as Uint8Array[])
+      send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(merged) }))
+    }
+  }
+
+  const close = (code: number, reason: string): void => {
+    if (closed) return
+    log('warn', `closing connection ${options.id} to "${options.roomName}": ${code} ${reason}`)
+    socket.close(code, truncateCloseReason(reason))
+    leave()
+  }
+
+  const leave = (): void => {
+    if (closed) return
+    closed = true
+    queued.length = 0
+    if (room) {
+      room.leave(peer)
+      options.registry.releaseIfIdle(room)
+    }
+  }
+
+  const handle = (r: Room, message: Message, frame: Uint8Array): void => {
+    switch (message.type) {
+      case 'sync-step-1':
+        send(encodeMessage({ type: 'sync-step-2', update: r.state.diff(message.stateVector) }))
+        return
+      case 'sync-step-2':
+      case 'sync-update': {
+        if (options.access === 'read') {
+          if (!deniedSent) send(encodeMessage({ type: 'auth-permission-denied', reason: 'read-only access: your updates are not stored or relayed' }))
+          deniedSent = true
+          return
+        }
+        if (isEmptyUpdate(message.update)) return
+        // Copy out of the socket's receive buffer: the room keeps this update.
+        const update = message.update.slice()
+        r.acceptUpdate(update, { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
+        return
+      }
+      case 'awareness': {
+        const decoded = decodeAwarenessUpdate(message.update)
+        if (decoded.ok) r.applyAwareness(decoded.entries, frame, peer)
+        return
+      }
+      case 'query-awareness': {
+        const entries = r.awareness.entries()
+        if (entries.length > 0) send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(entries) }))
+        return
+      }
+      case 'quire-hello':
+        // A client may opt in with a first message instead of the query parameter.
+        if (!acknowledge) {
+          acknowledge = true
+          send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
+        }
+        return
+      case 'auth-permission-denied':
+      case 'quire-saved':
+        close(CLOSE_POLICY_VIOLATION, `unexpected ${message.type} message from a client`)
+        return
+    }
+  }
+
+  const receive = (frame: Uint8Array): void => {
+    if (closed) return
+    if (!room) {
+      queued.push(frame)
+      return
+    }
+    const decoded = decodeMessage(frame, { maxBytes: options.maxMessageBytes })
+    if (!decoded.ok) {
+      close(closeCodeForDecodeError[decoded.error.kind], decoded.error.reason)
+      return
+    }
+    handle(room, decoded.message, frame)
+  }
+
+  socket.on('message', (data, isBinary) => {
+    if (!isBinary) {
+      close(CLOSE_UNSUPPORTED_DATA, 'text frames are not part of the protocol; send binary frames')
+      return
+    }
+    receive(toBytes(data))
+  })
+  socket.on('close', leave)
+  socket.on('error', (error) => {
+    // ws has already closed the socket (e.g. 1009 for an oversized frame); note why.
+    log('warn', `connection ${options.id} to "${options.roomName}": ${error.message}`)
+    leave()
+  })
+
+  options.registry.open(options.roomName).then(
+    (r) => {
+      if (closed) {
+        options.registry.releaseIfIdle(r)
+        return
+      }
+      room = r
+      r.join(peer)
+      send(encodeMessage({ type: 'sync-step-1', stateVector: r.state.stateVector() }))
+      const presence = r.awareness.entries()
+      if (presence.length > 0) send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(presence) }))
+      if (acknowledge) send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
+      for (const frame of queued.splice(0)) receive(frame)
+    },
+    (error: unknown) => {
+      log('error', `cannot load "${options.roomName}": ${error instanceof Error ? error.message : String(error)}`)
+      close(CLOSE_INTERNAL_ERROR, 'the document could not be loaded from storage; try again later')
+    }
+  )
+}
+
+/** `[0, 0]`: no structs, no deletions (what a client in sync answers to sync step 1). */
+function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data as Buffer[]))
+  return new Uint8Array(0)
+}

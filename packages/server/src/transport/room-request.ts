@@ -1,0 +1,37 @@
+import type { IncomingMessage } from 'node:http'
+import { QUIRE_EXTENSION_PARAM } from '@quire/protocol'
+
+/**
+ * What a WebSocket upgrade request asks for: the room (the URL path after the first
+ * slash, percent-decoded, as y-websocket builds it), the token (query `token` or an
+ * `Authorization: Bearer` header) and whether the client speaks the Quire extension.
+ * The raw path is used, not a URL parser's, so `..` or `//` stay part of the name.
+ */
+export interface RoomRequest {
+  readonly room: string
+  readonly token: string | null
+  readonly extension: boolean
+}
+
+export function readRoomRequest(request: IncomingMessage): RoomRequest {
+  const raw = request.url ?? '/'
+  const queryStart = raw.indexOf('?')
+  const path = queryStart < 0 ? raw : raw.slice(0, queryStart)
+  const query = new URLSearchParams(queryStart < 0 ? '' : raw.slice(queryStart + 1))
+  const encoded = path.startsWith('/') ? path.slice(1) : path
+  let room: string
+  try {
+    room = decodeURIComponent(encoded)
+  } catch {
+    // Stock y-websocket clients put the room name in the path unencoded; keep it as sent.
+    room = encoded
+  }
+  const header = request.headers.authorization
+  const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null
+  const flag = query.get(QUIRE_EXTENSION_PARAM)
+  return {
+    room,
+    token: query.get('token') ?? bearer,
+    extension: flag !== null && flag !== '0' && flag !== 'false'
+  }
+}
