@@ -1,0 +1,151 @@
+/**
+ * The demo's composition root: read the room from the URL, open a Quire
+ * session on a fresh Y.Doc (IndexedDB cache on), bind Tiptap to it, and wire
+ * the status badge, presence list, name field and share buttons to the
+ * session's state. Nothing here talks to the network except through
+ * `@quire/client` and the share endpoint.
+ */
+import './styles.css'
+import { connect } from '@quire/client'
+import { Editor } from '@tiptap/core'
+import Collaboration from '@tiptap/extension-collaboration'
+import CollaborationCaret from '@tiptap/extension-collaboration-caret'
+import StarterKit from '@tiptap/starter-kit'
+import * as Y from 'yjs'
+import { mountPresenceList } from './presence-list.js'
+import { createRandomRoomName, createRoomUrl, readRoomRoute, type RoomRoute } from './room-route.js'
+import { resolveServerUrl } from './server-url.js'
+import { registerAppShellWorker } from './service-worker-registration.js'
+import { createShareLink, type ShareAccess } from './share-link.js'
+import { describeSyncState } from './sync-badge.js'
+import { mountToolbar } from './toolbar.js'
+import { loadUserIdentity, normalizeName, saveUserIdentity, type UserIdentity } from './user-identity.js'
+
+function requireElement<T extends HTMLElement>(testId: string): T {
+  const element = document.querySelector<T>(`[data-testid="${testId}"]`)
+  if (!element) throw new Error(`index.html is missing [data-testid="${testId}"]`)
+  return element
+}
+
+/** The route of this page; the home page is moved to a new random room without a reload. */
+function resolveRoute(): RoomRoute {
+  const route = readRoomRoute(new URL(location.href))
+  if (route) return route
+  const room = createRandomRoomName()
+  history.replaceState(null, '', createRoomUrl(location.origin, room))
+  return { room, token: null }
+}
+
+function start(): void {
+  const route = resolveRoute()
+  document.title = `${route.room} · Quire`
+  requireElement('room-name').textContent = route.room
+
+  let identity: UserIdentity = loadUserIdentity(localStorage)
+  const doc = new Y.Doc()
+  const session = connect(doc, {
+    url: resolveServerUrl(location, import.meta.env),
+    room: route.room,
+    ...(route.token === null ? {} : { token: route.token }),
+    offline: true
+  })
+
+  const editor = new Editor({
+    element: requireElement('editor'),
+    extensions: [
+      // Yjs' UndoManager (through Collaboration) replaces ProseMirror's history.
+      StarterKit.configure({ undoRedo: false }),
+      Collaboration.configure({ document: doc }),
+      // The session has the `awareness` the caret extension needs from a "provider".
+      CollaborationCaret.configure({ provider: session, user: { ...identity } })
+    ],
+    editorProps: { attributes: { 'aria-label': 'Document', spellcheck: 'true' } }
+  })
+  const toolbar = mountToolbar(requireElement('toolbar'), editor)
+
+  // ---- status badge ----
+  const badge = requireElement('status-badge')
+  const hint = requireElement('offline-hint')
+  let hasBeenDisconnected = false
+  const renderBadge = (): void => {
+    if (session.status === 'disconnected') hasBeenDisconnected = true
+    const state = describeSyncState({ status: session.status, saved: session.saved, hasBeenDisconnected })
+    badge.dataset['status'] = state.kind
+    badge.textContent = state.label
+    badge.title = state.detail
+    hint.hidden = state.kind !== 'offline'
+    hint.textContent = state.detail
+  }
+  session.on('status', renderBadge)
+  session.on('saved', renderBadge)
+  renderBadge()
+
+  // ---- presence and name ----
+  mountPresenceList(requireElement('presence-list'), requireElement('presence-count'), session.awareness)
+  const nameInput = requireElement<HTMLInputElement>('display-name')
+  const ownColour = requireElement('own-colour')
+  ownColour.style.backgroundColor = identity.color
+  nameInput.value = identity.name
+  const applyName = (raw: string): void => {
+    identity = { ...identity, name: normalizeName(raw, identity.name) }
+    saveUserIdentity(localStorage, identity)
+    editor.commands.updateUser({ ...identity })
+  }
+  nameInput.addEventListener('input', () => applyName(nameInput.value))
+  nameInput.addEventListener('change', () => {
+    applyName(nameInput.value)
+    nameInput.value = identity.name
+  })
+
+  // ---- sharing ----
+  const sharePanel = requireElement('share-panel')
+  const shareUrl = requireElement<HTMLInputElement>('share-url')
+  const shareFeedback = requireElement('share-feedback')
+  const shareAccess = requireElement('share-access')
+  const share = async (access: ShareAccess): Promise<void> => {
+    sharePanel.hidden = false
+    shareAccess.textContent = access === 'read' ? 'read' : 'edit'
+    shareFeedback.classList.remove('is-error')
+    shareFeedback.textContent = access === 'read' ? 'Creating link…' : ''
+    shareUrl.value = ''
+    try {
+      const outcome = await createShareLink(location.origin, route.room, route.token, access)
+      shareUrl.value = outcome.url
+      shareFeedback.textContent = outcome.copied ? 'Copied to clipboard' : 'Copy the link above'
+      shareUrl.focus()
+      shareUrl.select()
+    } catch (error) {
+      shareFeedback.classList.add('is-error')
+      shareFeedback.textContent = error instanceof Error ? error.message : String(error)
+    }
+  }
+  requireElement('share-button').addEventListener('click', () => void share('edit'))
+  const shareReadOnly = requireElement('share-read-only-button')
+  // Only a page holding a token can ask the server for a weaker one.
+  shareReadOnly.hidden = route.token === null
+  shareReadOnly.addEventListener('click', () => void share('read'))
+
+  // ---- read-only sessions ----
+  const accessBadge = requireElement('access-badge')
+  const renderAccess = (): void => {
+    const readOnly = session.access === 'read'
+    accessBadge.hidden = !readOnly
+    if (editor.isEditable === readOnly) {
+      editor.setEditable(!readOnly)
+      toolbar.refresh()
+    }
+    if (readOnly) shareReadOnly.hidden = true
+  }
+  session.on('access', renderAccess)
+  renderAccess()
+
+  if (import.meta.env.PROD) void registerAppShellWorker()
+
+  // Leave the room cleanly so others see us go at once instead of after the awareness timeout.
+  window.addEventListener('pagehide', () => session.disconnect())
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) session.reconnect()
+  })
+}
+
+start()

@@ -1,0 +1,47 @@
+/**
+ * The status badge must tell the truth, so it is derived from nothing but the
+ * client session's own state: its connection status and its `saved` flag (the
+ * server's durable acknowledgement, which survives reloads). A pure function
+ * keeps the wording in one place.
+ */
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected'
+
+export interface SyncState {
+  readonly status: ConnectionStatus
+  /** true: the server acknowledged everything this device wrote; false: it did not yet; null: unknown. */
+  readonly saved: boolean | null
+  /** Whether the connection was lost since the page opened; retries then read as Offline, not Connecting. */
+  readonly hasBeenDisconnected: boolean
+}
+
+export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown'
+
+export interface SyncBadge {
+  readonly kind: SyncBadgeKind
+  readonly label: string
+  /** A longer sentence for the tooltip and the hint under the presence list. */
+  readonly detail: string
+}
+
+export function describeSyncState(state: SyncState): SyncBadge {
+  if (state.status !== 'connected') {
+    // A reconnect attempt after a loss is still offline for the person typing;
+    // flickering between "Connecting" and "Offline" on every retry would say nothing.
+    if (state.status === 'connecting' && !state.hasBeenDisconnected) {
+      return { kind: 'connecting', label: 'Connecting…', detail: 'Connecting to the server.' }
+    }
+    const kept =
+      state.saved === true
+        ? 'Everything you wrote is saved on the server.'
+        : 'Your changes are kept on this device and will be sent when the connection returns.'
+    return { kind: 'offline', label: 'Offline', detail: `${kept} Trying to reconnect…` }
+  }
+  if (state.saved === true) {
+    return { kind: 'saved', label: 'All changes saved', detail: 'The server has stored every change made on this device.' }
+  }
+  if (state.saved === false) {
+    return { kind: 'saving', label: 'Saving…', detail: 'Waiting for the server to confirm your latest changes.' }
+  }
+  return { kind: 'unknown', label: 'Connected', detail: 'Connected, but this server does not confirm saves.' }
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { defaultClientConditions, defineConfig, transformWithEsbuild, type Plugin } from 'vite'
+
+const workerSource = fileURLToPath(new URL('./service-worker/app-shell-worker.ts', import.meta.url))
+const publicDir = fileURLToPath(new URL('./public', import.meta.url))
+
+/**
+ * Emits `/sw.js` next to the built app, with the exact list of files to
+ * precache (index.html and every emitted asset) and a version derived from
+ * their names, so each build gets its own cache. Only in `vite build`: in dev
+ * a service worker would serve stale modules and defeat hot reload.
+ */
+function appShellWorker(): Plugin {
+  return {
+    name: 'quire-app-shell-worker',
+    apply: 'build',
+    async generateBundle(_options, bundle) {
+      // Public files (icon, manifest) are copied outside the bundle; index.html may be emitted after us.
+      const publicFiles = await readdir(publicDir)
+      const files = [...new Set(['index.html', ...publicFiles, ...Object.keys(bundle)])]
+        .filter((file) => !file.endsWith('.map'))
+        .map((file) => '/' + file)
+        .sort()
+      const version = createHash('sha256').update(files.join('\n')).digest('hex').slice(0, 12)
+      const source = await readFile(workerSource, 'utf8')
+      const { code } = await transformWithEsbuild(source, workerSource, {
+        format: 'iife',
+        target: 'es2022',
+        minify: true,
+        define: {
+          __QUIRE_PRECACHE__: JSON.stringify(files),
+          __QUIRE_SHELL_VERSION__: JSON.stringify(version)
+        }
+      })
+      this.emitFile({ type: 'asset', fileName: 'sw.js', source: code })
+    }
+  }
+}
+
+export default defineConfig({
+  // Absolute asset URLs: every route (/d/<room>) serves the same index.html.
+  base: '/',
+  resolve: {
+    // Workspace packages (@quire/client, @quire/protocol) are used from their TypeScript sources.
+    conditions: ['source', ...defaultClientConditions]
+  },
+  plugins: [appShellWorker()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    target: 'es2022'
+  },
+  server: {
+    host: '127.0.0.1',
+    port: 5173
+  },
+  preview: {
+    host: '127.0.0.1'
+  }
+})

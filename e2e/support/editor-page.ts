@@ -1,0 +1,107 @@
+/**
+ * How the tests use the demo: the way a person does, through the page. Only
+ * reading the document strips the other people's caret widgets (their name
+ * labels are DOM text inside the paragraphs, not document content).
+ */
+import { expect, type BrowserContext, type Locator, type Page } from '@playwright/test'
+
+export type BadgeText = 'Offline' | 'Connecting…' | 'Saving…' | 'All changes saved'
+
+export interface DocumentBlock {
+  readonly tag: string
+  readonly text: string
+}
+
+export function roomPath(room: string, token?: string): string {
+  const path = `/d/${encodeURIComponent(room)}`
+  return token === undefined ? path : `${path}?token=${encodeURIComponent(token)}`
+}
+
+/** A fresh room name per test, so runs never see each other's documents. */
+export function uniqueRoom(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`
+}
+
+export function editorOf(page: Page): Locator {
+  return page.getByTestId('editor').locator('.ProseMirror')
+}
+
+export function badgeOf(page: Page): Locator {
+  return page.getByTestId('status-badge')
+}
+
+/** Opens the room in a new page of `context` and sets the display name in the name field. */
+export async function openRoom(context: BrowserContext, baseUrl: string, room: string, name: string, token?: string): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(new URL(roomPath(room, token), baseUrl).href)
+  await expect(editorOf(page)).toBeVisible()
+  await setDisplayName(page, name)
+  return page
+}
+
+export async function setDisplayName(page: Page, name: string): Promise<void> {
+  const field = page.getByTestId('display-name')
+  await field.fill(name)
+  await field.press('Enter')
+  await expect(page.getByTestId('presence-list').getByTestId('presence-user').filter({ hasText: 'you' })).toContainText(name)
+}
+
+export async function expectBadge(page: Page, text: BadgeText, timeout?: number): Promise<void> {
+  await expect(badgeOf(page)).toHaveText(text, timeout === undefined ? {} : { timeout })
+}
+
+/** Puts the caret at the very end of the document (clicking first so the editor has focus). */
+export async function moveCaretToEnd(page: Page): Promise<void> {
+  const editor = editorOf(page)
+  await editor.click()
+  await page.keyboard.press('ControlOrMeta+End')
+}
+
+export async function typeText(page: Page, text: string, delay = 15): Promise<void> {
+  await page.keyboard.type(text, { delay })
+}
+
+/** The document as blocks of text, without the collaboration caret widgets. */
+export async function readDocument(page: Page): Promise<DocumentBlock[]> {
+  return editorOf(page).evaluate((root) => {
+    const copy = root.cloneNode(true) as HTMLElement
+    for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+    return Array.from(copy.children).map((block) => ({ tag: block.tagName.toLowerCase(), text: block.textContent ?? '' }))
+  })
+}
+
+export async function readDocumentText(page: Page): Promise<string> {
+  return (await readDocument(page)).map((block) => block.text).join('\n')
+}
+
+/** Waits until every page shows the same document, and returns it. */
+export async function expectConverged(pages: readonly Page[], timeout = 20_000): Promise<DocumentBlock[]> {
+  let last: DocumentBlock[][] = []
+  await expect
+    .poll(
+      async () => {
+        last = await Promise.all(pages.map((page) => readDocument(page)))
+        return last.every((doc) => JSON.stringify(doc) === JSON.stringify(last[0]))
+      },
+      { timeout, message: 'pages did not converge to the same document' }
+    )
+    .toBe(true)
+  return last[0] ?? []
+}
+
+/** The caret label another user's cursor shows on `page`. */
+export function remoteCaretLabel(page: Page, name: string): Locator {
+  return editorOf(page).locator('.collaboration-carets__label', { hasText: name })
+}
+
+/** Reads the badge and the document in one evaluation, so "saved" and the text belong to the same moment. */
+export async function readBadgeAndText(page: Page): Promise<{ badge: string; text: string }> {
+  return page.evaluate(() => {
+    const badge = document.querySelector('[data-testid="status-badge"]')?.textContent ?? ''
+    const root = document.querySelector('[data-testid="editor"] .ProseMirror')
+    if (!root) return { badge, text: '' }
+    const copy = root.cloneNode(true) as HTMLElement
+    for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+    return { badge, text: Array.from(copy.children).map((block) => block.textContent ?? '').join('\n') }
+  })
+}
