@@ -21,6 +21,7 @@ import { createRoomRegistry } from './room/room-registry.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
 import { openConnection } from './transport/connection.js'
+import { startHeartbeat } from './transport/heartbeat.js'
 import { readRoomRequest } from './transport/room-request.js'
 
 export interface ServerOptions {
@@ -40,6 +41,8 @@ export interface ServerOptions {
   readonly compactAfter?: number
   /** Serve this directory (a built web app) over HTTP. */
   readonly staticDir?: string
+  /** Ping interval; a socket that misses a pong by the next ping is dropped. Default 30 s. */
+  readonly heartbeatMs?: number
   /** Access control; without it every room is open to everyone for writing. */
   readonly authenticate?: Authenticate
   readonly log?: Log
@@ -83,6 +86,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const sockets = new Set<WebSocket>()
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
   const thread = createCompactionThread()
+  const stopHeartbeat = startHeartbeat(sockets, options.heartbeatMs ?? 30_000)
   let ownServer: Server | null = null
   let closing = false
   let nextConnectionId = 1
@@ -246,6 +250,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     async close() {
       if (closing) return
       closing = true
+      stopHeartbeat()
       const serverClosed = ownServer
         ? new Promise<void>((resolve) => ownServer!.close(() => resolve()))
         : Promise.resolve()
