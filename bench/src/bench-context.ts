@@ -1,0 +1,75 @@
+import type { Table } from './markdown-table.js'
+import type { ServerKind } from './server-kind.js'
+
+/** Sizes and durations of one run: the full benchmark or the seconds-long smoke run. */
+export interface Scale {
+  smoke: boolean
+  repetitions: number
+  /** Fan-out: how long a step warms up, measures and may drain afterwards. */
+  stepWarmupMs: number
+  stepWindowMs: number
+  stepDrainMs: number
+  maxSteps: number
+  fanoutConfigs: { docs: number; clientsPerDoc: number }[]
+  memoryDocs: number
+  /** Patches of the editing trace replayed into each open document of the memory scenario. */
+  memoryDocPatches: number
+  /** Patches of the trace used for the cold-load document (Infinity = all). */
+  coldLoadPatches: number
+  idleDocs: number
+  idleClientsPerDoc: number
+  durableClients: number
+  durableWindowMs: number
+}
+
+export const FULL_SCALE: Scale = {
+  smoke: false,
+  repetitions: 3,
+  stepWarmupMs: 500,
+  stepWindowMs: 1500,
+  stepDrainMs: 1000,
+  maxSteps: 9,
+  fanoutConfigs: [
+    { docs: 100, clientsPerDoc: 10 },
+    { docs: 10, clientsPerDoc: 100 }
+  ],
+  memoryDocs: 1000,
+  memoryDocPatches: 6000,
+  coldLoadPatches: Number.POSITIVE_INFINITY,
+  idleDocs: 500,
+  idleClientsPerDoc: 10,
+  durableClients: 50,
+  durableWindowMs: 3000
+}
+
+export const SMOKE_SCALE: Scale = {
+  smoke: true,
+  repetitions: 1,
+  stepWarmupMs: 100,
+  stepWindowMs: 250,
+  stepDrainMs: 300,
+  maxSteps: 2,
+  fanoutConfigs: [{ docs: 3, clientsPerDoc: 3 }],
+  memoryDocs: 10,
+  memoryDocPatches: 300,
+  coldLoadPatches: 2000,
+  idleDocs: 5,
+  idleClientsPerDoc: 4,
+  durableClients: 3,
+  durableWindowMs: 300
+}
+
+export interface BenchContext {
+  scale: Scale
+  servers: ServerKind[]
+  /** A temp directory owned by this run; scenarios create data dirs under it. */
+  workDir: string
+  profileDir?: string
+  log(message: string): void
+}
+
+export interface Scenario {
+  name: string
+  description: string
+  run(context: BenchContext): Promise<Table[]>
+}

@@ -1,0 +1,136 @@
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { FULL_SCALE, SMOKE_SCALE, type BenchContext, type Scenario } from './bench-context.js'
+import { renderTable, type Table } from './markdown-table.js'
+import { coldLoadScenario } from './scenarios/cold-load.js'
+import { durableWritesScenario } from './scenarios/durable-writes.js'
+import { fanoutScenario } from './scenarios/fanout.js'
+import { idleConnectionsScenario } from './scenarios/idle-connections.js'
+import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
+import { GENERATOR_CORE } from './server-process.js'
+import type { ServerKind } from './server-kind.js'
+import { hocuspocusServer } from './servers/hocuspocus.js'
+import { quireServer } from './servers/quire.js'
+import { wsRelayServer } from './servers/ws-relay.js'
+import { yWebsocketServer } from './servers/y-websocket-server.js'
+import { yWebsocketV1Server } from './servers/y-websocket-v1.js'
+import { checkTextInsertEncoding } from './text-insert.js'
+
+/**
+ * `pnpm bench [--smoke] [--scenario a,b] [--servers a,b] [--profile]`.
+ * This process is the load generator: it re-executes itself pinned to the
+ * generator core, and every server it starts is pinned to the other core.
+ */
+
+const SCENARIOS: Scenario[] = [
+  fanoutScenario,
+  memoryPerDocumentScenario,
+  coldLoadScenario,
+  idleConnectionsScenario,
+  durableWritesScenario
+]
+const SERVERS: ServerKind[] = [quireServer, yWebsocketServer, yWebsocketV1Server, hocuspocusServer, wsRelayServer]
+const PINNED_ENV = 'QUIRE_BENCH_PINNED'
+const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))
+
+function pinSelf(): number | undefined {
+  if (process.env[PINNED_ENV] === '1') return undefined
+  const result = spawnSync('taskset', ['-c', GENERATOR_CORE, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [PINNED_ENV]: '1' }
+  })
+  if (result.error) throw result.error
+  return result.status ?? 1
+}
+
+function pick<T extends { id?: string; name?: string }>(all: T[], wanted: string | undefined, what: string): T[] {
+  if (wanted === undefined) return all
+  const names = wanted.split(',').map((name) => name.trim()).filter(Boolean)
+  return names.map((name) => {
+    const found = all.find((item) => item.id === name || item.name === name)
+    if (!found) throw new Error(`unknown ${what} ${name}; known: ${all.map((item) => item.id ?? item.name).join(', ')}`)
+    return found
+  })
+}
+
+function describeMachine(): string {
+  const cpu = spawnSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], { encoding: 'utf8' }).stdout.trim()
+  const memory = spawnSync('sh', ['-c', "grep MemTotal /proc/meminfo | awk '{print $2}'"], { encoding: 'utf8' }).stdout.trim()
+  const cores = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()
+  return `${cpu || 'unknown CPU'}, ${cores} cores, ${Math.round(Number(memory) / 1024 / 1024)} GiB RAM, Node ${process.version}, ${process.platform}`
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      servers: { type: 'string' },
+      profile: { type: 'boolean', default: false }
+    }
+  })
+  const scale = values.smoke ? SMOKE_SCALE : FULL_SCALE
+  const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
+  checkTextInsertEncoding()
+  const workDir = mkdtempSync(join(tmpdir(), 'quire-bench-'))
+  const servers: ServerKind[] = []
+  for (const kind of pick(SERVERS, values.servers, 'server')) {
+    const prepared = kind.unavailable() === undefined && kind.prepare ? await kind.prepare(workDir) : kind
+    if (prepared !== kind) process.stderr.write(`using ${prepared.label}\n`)
+    servers.push(prepared)
+  }
+  const substitutions = servers.flatMap((kind) => (kind.substitution ? [kind.substitution] : []))
+  const profileDir = values.profile ? join(RESULTS_DIR, 'profiles') : undefined
+  if (profileDir) mkdirSync(profileDir, { recursive: true })
+  const context: BenchContext = {
+    scale,
+    servers,
+    workDir,
+    profileDir,
+    log: (message) => process.stderr.write(`${message}\n`)
+  }
+  const started = new Date()
+  const tables: Table[] = []
+  try {
+    for (const scenario of scenarios) {
+      const scenarioStart = Date.now()
+      context.log(`== ${scenario.name}: ${scenario.description}`)
+      for (const produced of await scenario.run(context)) {
+        const table = { ...produced, notes: [...produced.notes, ...substitutions] }
+        tables.push(table)
+        process.stdout.write(`${renderTable(table)}\n`)
+      }
+      context.log(`== ${scenario.name} took ${((Date.now() - scenarioStart) / 1000).toFixed(1)} s`)
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true })
+  }
+  const header =
+    `## Benchmark results${scale.smoke ? ' (smoke run: tiny scale, figures are meaningless)' : ''}\n\n` +
+    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${describeMachine()}.\n` +
+    `Servers pinned to core 0, load generator to core 1 (taskset).\n\n`
+  const markdown = header + tables.map(renderTable).join('\n')
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  writeFileSync(join(RESULTS_DIR, scale.smoke ? 'smoke.md' : 'latest.md'), markdown)
+  context.log(`wrote ${join(RESULTS_DIR, scale.smoke ? 'smoke.md' : 'latest.md')} in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`)
+  return 0
+}
+
+const pinnedExit = pinSelf()
+if (pinnedExit !== undefined) {
+  process.exitCode = pinnedExit
+} else {
+  main().then(
+    (code) => {
+      process.exitCode = code
+    },
+    (error: unknown) => {
+      console.error(error)
+      process.exitCode = 1
+    }
+  )
+}

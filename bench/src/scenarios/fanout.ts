@@ -1,0 +1,314 @@
+import { performance } from 'node:perf_hooks'
+import { createBenchClient, closeClients, openClients, type BenchClient } from '../bench-client.js'
+import type { BenchContext, Scenario } from '../bench-context.js'
+import { createDataDir } from '../data-dir.js'
+import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
+import type { ServerKind } from '../server-kind.js'
+import type { RunningServer } from '../server-process.js'
+import { percentile, spreadOf } from '../stats.js'
+import { encodeTextInsert, readUpdateRanges } from '../text-insert.js'
+
+/**
+ * Fan-out: D documents x C clients, every client appending small inserts at a
+ * steady rate. A step runs at one total send rate: warm-up, a measured window,
+ * then a bounded drain. Latency is receive time minus send time, both on this
+ * process' monotonic clock, for every (update, receiver) pair whose send fell
+ * in the window; a delivery still missing after the drain counts as infinite
+ * latency, so an overloaded server cannot look fast by dropping work.
+ * Deliveries/s counts updates received by all receivers during the window.
+ *
+ * Each repetition starts a fresh server and steps the rate up until p99 passes
+ * 50 ms (the capacity is the best deliveries/s of a passing step), then keeps
+ * stepping while throughput still grows to find saturation. A first,
+ * unreported calibration pass doubles the rate to find the range, so the
+ * measured passes can use finer steps.
+ */
+
+const P99_LIMIT_MS = 50
+const INSERT_LENGTH = 8
+const TICK_MS = 2
+const CALIBRATION_FACTOR = 2
+const STEP_FACTOR = 1.25
+const GENERATOR_BUSY = 0.9
+
+interface FanoutClient extends BenchClient {
+  clientId: number
+  nextSeq: number
+  sendTimes: number[]
+}
+
+interface StepResult {
+  targetDeliveries: number
+  deliveriesPerSecond: number
+  p50: number
+  p99: number
+  generatorCpu: number
+  serverCpu: number
+}
+
+interface RepetitionResult {
+  capacity: StepResult | undefined
+  saturation: StepResult | undefined
+  steps: StepResult[]
+}
+
+interface Measurement {
+  window: { start: number; end: number }
+  latencies: number[]
+  deliveredInWindow: number
+}
+
+async function openFanoutClients(
+  server: RunningServer,
+  kind: ServerKind,
+  docs: number,
+  clientsPerDoc: number,
+  measurement: { current: Measurement | undefined },
+  runId: number
+): Promise<FanoutClient[]> {
+  const byId = new Map<number, FanoutClient>()
+  // Interleave documents so that consecutive sends go to different rooms.
+  const clients = await openClients<{ clientId: number; nextSeq: number; sendTimes: number[] }>(
+    docs * clientsPerDoc,
+    (index) => {
+      const doc = index % docs
+      const clientId = runId * 100_000 + index + 1
+      const self: { clientId: number; nextSeq: number; sendTimes: number[] } = { clientId, nextSeq: 0, sendTimes: [] }
+      const client = createBenchClient({
+        baseUrl: server.url,
+        room: `fanout-${runId}-${doc}`,
+        dialect: kind.dialect,
+        onUpdate: (update, subtype) => {
+          const current = measurement.current
+          if (subtype !== 2 || current === undefined) return
+          const now = performance.now()
+          readUpdateRanges(update, INSERT_LENGTH, (sender, firstClock, endClock) => {
+            if (sender === clientId) return
+            const origin = byId.get(sender)
+            if (origin === undefined) return
+            for (let clock = firstClock; clock < endClock; clock += INSERT_LENGTH) {
+              const sentAt = origin.sendTimes[clock / INSERT_LENGTH]
+              if (sentAt === undefined) continue
+              if (now >= current.window.start && now < current.window.end) current.deliveredInWindow++
+              if (sentAt >= current.window.start && sentAt < current.window.end) current.latencies.push(now - sentAt)
+            }
+          })
+        }
+      })
+      const fanoutClient = Object.assign(client, self)
+      byId.set(clientId, fanoutClient)
+      return fanoutClient
+    }
+  )
+  return clients
+}
+
+async function runStep(
+  context: BenchContext,
+  server: RunningServer,
+  clients: FanoutClient[],
+  clientsPerDoc: number,
+  targetDeliveries: number,
+  measurement: { current: Measurement | undefined }
+): Promise<StepResult> {
+  const { scale } = context
+  const sendRate = targetDeliveries / (clientsPerDoc - 1)
+  const start = performance.now()
+  const windowStart = start + scale.stepWarmupMs
+  const windowEnd = windowStart + scale.stepWindowMs
+  const current: Measurement = { window: { start: windowStart, end: windowEnd }, latencies: [], deliveredInWindow: 0 }
+  measurement.current = current
+  let sent = 0
+  let sentInWindow = 0
+  let next = 0
+  let cpuAtWindow: NodeJS.CpuUsage | undefined
+  let serverCpuAtWindow = 0
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now()
+      if (cpuAtWindow === undefined && now >= windowStart) {
+        cpuAtWindow = process.cpuUsage()
+        serverCpuAtWindow = server.cpuSeconds()
+      }
+      if (now >= windowEnd) {
+        clearInterval(timer)
+        resolve()
+        return
+      }
+      const due = Math.floor(((now - start) / 1000) * sendRate) - sent
+      for (let i = 0; i < due; i++) {
+        const client = clients[next] as FanoutClient
+        next = (next + 1) % clients.length
+        const seq = client.nextSeq++
+        const sentAt = performance.now()
+        client.sendTimes[seq] = sentAt
+        client.sendUpdate(encodeTextInsert(client.clientId, seq * INSERT_LENGTH, 'abcdefgh'))
+        if (sentAt >= windowStart) sentInWindow++
+      }
+      sent += Math.max(0, due)
+    }, TICK_MS)
+  })
+  const generatorCpuUsage = process.cpuUsage(cpuAtWindow)
+  const serverCpu = (server.cpuSeconds() - serverCpuAtWindow) / (scale.stepWindowMs / 1000)
+  const expected = sentInWindow * (clientsPerDoc - 1)
+  const drainDeadline = performance.now() + scale.stepDrainMs
+  while (current.latencies.length < expected && performance.now() < drainDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  measurement.current = undefined
+  const latencies = current.latencies
+  for (let missing = expected - latencies.length; missing > 0; missing--) latencies.push(Number.POSITIVE_INFINITY)
+  latencies.sort((a, b) => a - b)
+  // Let queues empty before the next step so steps do not bleed into each other.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  return {
+    targetDeliveries,
+    deliveriesPerSecond: current.deliveredInWindow / (scale.stepWindowMs / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    generatorCpu: (generatorCpuUsage.user + generatorCpuUsage.system) / 1000 / scale.stepWindowMs,
+    serverCpu
+  }
+}
+
+async function runRepetition(
+  context: BenchContext,
+  kind: ServerKind,
+  docs: number,
+  clientsPerDoc: number,
+  firstTarget: number,
+  factor: number,
+  runId: number
+): Promise<RepetitionResult> {
+  const server = await kind.start({ dataDir: createDataDir(context, kind.id), profileDir: context.profileDir })
+  const measurement: { current: Measurement | undefined } = { current: undefined }
+  const clients = await openFanoutClients(server, kind, docs, clientsPerDoc, measurement, runId)
+  const steps: StepResult[] = []
+  let capacity: StepResult | undefined
+  let saturation: StepResult | undefined
+  let failedSteps = 0
+  try {
+    let target = firstTarget
+    for (let step = 0; step < context.scale.maxSteps; step++) {
+      const result = await runStep(context, server, clients, clientsPerDoc, target, measurement)
+      steps.push(result)
+      context.log(
+        `  ${kind.id} ${docs}x${clientsPerDoc} target ${formatNumber(target)}/s: ${formatNumber(result.deliveriesPerSecond)}/s` +
+          ` p50 ${formatNumber(result.p50, 1)} ms p99 ${formatNumber(result.p99, 1)} ms` +
+          ` server cpu ${Math.round(result.serverCpu * 100)}% generator cpu ${Math.round(result.generatorCpu * 100)}%`
+      )
+      const grew = saturation === undefined || result.deliveriesPerSecond > saturation.deliveriesPerSecond * 1.03
+      if (grew) saturation = result
+      if (result.p99 <= P99_LIMIT_MS) {
+        if (capacity === undefined || result.deliveriesPerSecond > capacity.deliveriesPerSecond) capacity = result
+      } else {
+        failedSteps++
+        // Past the latency limit, only keep going while throughput still grows.
+        if (!grew || failedSteps >= 2 || factor === CALIBRATION_FACTOR) break
+      }
+      target *= factor
+    }
+  } finally {
+    await closeClients(clients)
+    await server.stop()
+  }
+  return { capacity, saturation, steps }
+}
+
+function describeStep(step: StepResult | undefined): string {
+  if (step === undefined) return 'n/a'
+  return `${formatNumber(step.p50, 1)} / ${formatNumber(step.p99, 1)}`
+}
+
+export async function measureFanout(
+  context: BenchContext,
+  kind: ServerKind,
+  docs: number,
+  clientsPerDoc: number,
+  runIdBase: number
+): Promise<{ capacities: number[]; saturations: number[]; capacitySteps: (StepResult | undefined)[]; saturationSteps: (StepResult | undefined)[] }> {
+  const { scale } = context
+  const firstTarget = scale.smoke ? 200 : 4000
+  let measuredStart = firstTarget
+  if (!scale.smoke) {
+    const calibration = await runRepetition(context, kind, docs, clientsPerDoc, firstTarget, CALIBRATION_FACTOR, runIdBase)
+    const reached = calibration.capacity?.targetDeliveries ?? firstTarget / CALIBRATION_FACTOR
+    measuredStart = reached * 0.6
+  }
+  const capacities: number[] = []
+  const saturations: number[] = []
+  const capacitySteps: (StepResult | undefined)[] = []
+  const saturationSteps: (StepResult | undefined)[] = []
+  for (let repetition = 0; repetition < scale.repetitions; repetition++) {
+    const result = await runRepetition(context, kind, docs, clientsPerDoc, measuredStart, STEP_FACTOR, runIdBase + 1 + repetition)
+    capacities.push(result.capacity?.deliveriesPerSecond ?? 0)
+    saturations.push(result.saturation?.deliveriesPerSecond ?? 0)
+    capacitySteps.push(result.capacity)
+    saturationSteps.push(result.saturation)
+    if (!result.steps.some((step) => step.deliveriesPerSecond > 0)) {
+      throw new Error(`${kind.id}: no update was delivered in the fan-out scenario`)
+    }
+  }
+  return { capacities, saturations, capacitySteps, saturationSteps }
+}
+
+function medianStep(values: number[], steps: (StepResult | undefined)[]): StepResult | undefined {
+  const order = values.map((value, index) => ({ value, index })).sort((a, b) => a.value - b.value)
+  const middle = order[Math.floor((order.length - 1) / 2)]
+  return middle === undefined ? undefined : steps[middle.index]
+}
+
+export const fanoutScenario: Scenario = {
+  name: 'fanout',
+  description: 'fan-out capacity (p99 < 50 ms) and saturation',
+  run: async (context) => {
+    const tables: Table[] = []
+    let runIdBase = 1
+    for (const { docs, clientsPerDoc } of context.scale.fanoutConfigs) {
+      const rows: { kind: ServerKind; capacity: number; saturation: number; cells: string[] }[] = []
+      for (const kind of context.servers) {
+        const reason = kind.unavailable()
+        if (reason !== undefined) {
+          rows.push({ kind, capacity: Number.NaN, saturation: Number.NaN, cells: [`not run: ${reason}`] })
+          continue
+        }
+        context.log(`fanout ${docs}x${clientsPerDoc}: ${kind.label}`)
+        const result = await measureFanout(context, kind, docs, clientsPerDoc, runIdBase)
+        runIdBase += 10
+        const capacity = spreadOf(result.capacities)
+        const saturation = spreadOf(result.saturations)
+        const atCapacity = medianStep(result.capacities, result.capacitySteps)
+        const atSaturation = medianStep(result.saturations, result.saturationSteps)
+        const generatorBusy = [atCapacity, atSaturation].some((step) => (step?.generatorCpu ?? 0) > GENERATOR_BUSY)
+        rows.push({
+          kind,
+          capacity: capacity.median,
+          saturation: saturation.median,
+          cells: [
+            formatWithSpread(formatNumber(capacity.median), capacity.relative),
+            describeStep(atCapacity),
+            `${Math.round((atCapacity?.serverCpu ?? Number.NaN) * 100)}% / ${Math.round((atCapacity?.generatorCpu ?? Number.NaN) * 100)}%`,
+            formatWithSpread(formatNumber(saturation.median), saturation.relative),
+            describeStep(atSaturation),
+            generatorBusy ? 'generator-bound' : ''
+          ]
+        })
+      }
+      const quire = rows.find((row) => row.kind.id === 'quire')
+      tables.push({
+        title: `Fan-out ${docs} docs x ${clientsPerDoc} clients`,
+        notes: [
+          `Capacity = highest deliveries/s (updates received by all receivers) with p99 < ${P99_LIMIT_MS} ms; saturation = highest deliveries/s at any latency.` +
+            ` Median of ${context.scale.repetitions} step-up runs, ± half the min-max spread. Latency p50 / p99 in ms. CPU = server core / generator core during the window.`
+        ],
+        columns: ['server', 'capacity/s', 'p50 / p99 at capacity', 'cpu srv / gen', 'saturation/s', 'p50 / p99 at saturation', 'Quire capacity ratio', 'note'],
+        rows: rows.map((row) => {
+          if (row.cells.length === 1) return [row.kind.label, row.cells[0] as string]
+          const [cap, capLatency, cpu, sat, satLatency, note] = row.cells
+          return [row.kind.label, cap ?? '', capLatency ?? '', cpu ?? '', sat ?? '', satLatency ?? '', quire ? formatRatio(quire.capacity, row.capacity) : 'n/a', note ?? '']
+        })
+      })
+    }
+    return tables
+  }
+}

@@ -1,0 +1,41 @@
+import type { RunningServer } from './server-process.js'
+
+/**
+ * How a load-generator client talks to a server:
+ * - `y-websocket`: y-websocket framing, sync handshake (step 1 -> step 2).
+ * - `hocuspocus`: every message prefixed with the document name, plus an auth
+ *   message before the sync handshake.
+ * - `relay`: y-websocket framing, but nobody answers the handshake.
+ */
+export type Dialect = 'y-websocket' | 'hocuspocus' | 'relay'
+
+export interface StartOptions {
+  /** A fresh or reused directory for the server's persistence, if it has one. */
+  dataDir: string
+  /** When set, the server runs with --cpu-prof writing profiles here. */
+  profileDir?: string
+}
+
+export interface ServerKind {
+  id: string
+  label: string
+  dialect: Dialect
+  /** Whether documents survive a restart (needed by the cold-load scenario). */
+  persistent: boolean
+  /** Set when this is a stand-in for the server the issue names, and why; printed with every table. */
+  substitution?: string
+  /** Whether the server speaks the Quire acknowledgement extension. */
+  acknowledgements: boolean
+  /** Undefined when the server can run here; otherwise why it cannot. */
+  unavailable(): string | undefined
+  start(options: StartOptions): Promise<RunningServer>
+  /**
+   * Checks once per run that this build of the server works here and returns
+   * the kind to use, possibly a substitute whose label says so.
+   */
+  prepare?(workDir: string): Promise<ServerKind>
+}
+
+export function profileNodeOptions(options: StartOptions): string[] {
+  return options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []
+}

@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { readCpuSeconds, readRssBytes } from './process-stats.js'
+
+/**
+ * A server under test running as a child process pinned to core 0, so that it
+ * competes with nothing but itself; the load generator runs pinned to core 1.
+ */
+export interface RunningServer {
+  /** ws://127.0.0.1:<port>, without a trailing slash; rooms are appended as paths. */
+  url: string
+  pid: number
+  rssBytes(): number
+  cpuSeconds(): number
+  stop(): Promise<void>
+}
+
+export interface SpawnOptions {
+  args: string[]
+  env?: Record<string, string>
+  cwd?: string
+  /** Matched against stdout; the first capture group, if any, is the port. */
+  ready: RegExp
+  port?: number
+  nodeOptions?: string[]
+}
+
+export const SERVER_CORE = '0'
+export const GENERATOR_CORE = '1'
+const START_TIMEOUT_MS = 20_000
+const STOP_TIMEOUT_MS = 10_000
+
+export async function findFreePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+export async function spawnPinnedServer(options: SpawnOptions): Promise<RunningServer> {
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...(options.nodeOptions ?? []), ...options.args], {
+    cwd: options.cwd,
+    env: { ...process.env, NODE_OPTIONS: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const pid = child.pid
+  if (pid === undefined) throw new Error(`could not spawn ${options.args.join(' ')}`)
+  let output = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not become ready in ${START_TIMEOUT_MS} ms: ${options.args.join(' ')}\n${output}`))
+    }, START_TIMEOUT_MS)
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8')
+      const match = options.ready.exec(output)
+      if (!match) return
+      clearTimeout(timer)
+      child.stdout?.off('data', onData)
+      resolve(match[1] ? Number(match[1]) : (options.port ?? 0))
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8')
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited before ready (code ${code}, signal ${signal}): ${options.args.join(' ')}\n${output}`))
+    })
+  })
+  // Keep draining the pipes so a chatty server never blocks on a full pipe.
+  child.stdout?.resume()
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (process.env.BENCH_VERBOSE) process.stderr.write(chunk)
+  })
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    pid,
+    rssBytes: () => readRssBytes(pid),
+    cpuSeconds: () => readCpuSeconds(pid),
+    stop: async () => await stopChild(child)
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+  await exited
+  clearTimeout(timer)
+}
