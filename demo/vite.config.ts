@@ -23,7 +23,11 @@ function appShellWorker(): Plugin {
         .filter((file) => !file.endsWith('.map'))
         .map((file) => '/' + file)
         .sort()
-      const version = createHash('sha256').update(files.join('\n')).digest('hex').slice(0, 12)
+      // Versioned by content, so any change to the shell (even an icon) installs a fresh cache.
+      const hash = createHash('sha256').update(files.join('\n'))
+      for (const output of Object.values(bundle)) hash.update(output.type === 'chunk' ? output.code : output.source)
+      for (const file of publicFiles) hash.update(await readFile(`${publicDir}/${file}`))
+      const version = hash.digest('hex').slice(0, 12)
       const source = await readFile(workerSource, 'utf8')
       const { code } = await transformWithEsbuild(source, workerSource, {
         format: 'iife',
@@ -51,7 +55,17 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     sourcemap: true,
-    target: 'es2022'
+    target: 'es2022',
+    rollupOptions: {
+      output: {
+        // Editor and CRDT libraries change less often than the app: separate chunks keep caches warm.
+        manualChunks(id) {
+          if (/[\\/]node_modules[\\/].*(prosemirror|@tiptap|linkifyjs|orderedmap|rope-sequence|w3c-keyname)/.test(id)) return 'editor'
+          if (/[\\/]node_modules[\\/].*[\\/](yjs|y-protocols|y-websocket|y-indexeddb|lib0)[\\/]/.test(id)) return 'yjs'
+          return undefined
+        }
+      }
+    }
   },
   server: {
     host: '127.0.0.1',

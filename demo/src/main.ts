@@ -18,6 +18,7 @@ import { resolveServerUrl } from './server-url.js'
 import { registerAppShellWorker } from './service-worker-registration.js'
 import { createShareLink, type ShareAccess } from './share-link.js'
 import { describeSyncState } from './sync-badge.js'
+import { readTokenAccess } from './token-access.js'
 import { mountToolbar } from './toolbar.js'
 import { loadUserIdentity, normalizeName, saveUserIdentity, type UserIdentity } from './user-identity.js'
 
@@ -69,7 +70,12 @@ function start(): void {
   let hasBeenDisconnected = false
   const renderBadge = (): void => {
     if (session.status === 'disconnected') hasBeenDisconnected = true
-    const state = describeSyncState({ status: session.status, saved: session.saved, hasBeenDisconnected })
+    const state = describeSyncState({
+      status: session.status,
+      saved: session.saved,
+      unsavedChanges: session.unsavedChanges,
+      hasBeenDisconnected
+    })
     badge.dataset['status'] = state.kind
     badge.textContent = state.label
     badge.title = state.detail
@@ -78,6 +84,7 @@ function start(): void {
   }
   session.on('status', renderBadge)
   session.on('saved', renderBadge)
+  session.on('unsaved-changes', renderBadge)
   renderBadge()
 
   // ---- presence and name ----
@@ -120,24 +127,24 @@ function start(): void {
     }
   }
   requireElement('share-button').addEventListener('click', () => void share('edit'))
+  requireElement('share-close').addEventListener('click', () => {
+    sharePanel.hidden = true
+    editor.commands.focus()
+  })
   const shareReadOnly = requireElement('share-read-only-button')
-  // Only a page holding a token can ask the server for a weaker one.
-  shareReadOnly.hidden = route.token === null
   shareReadOnly.addEventListener('click', () => void share('read'))
 
   // ---- read-only sessions ----
-  const accessBadge = requireElement('access-badge')
-  const renderAccess = (): void => {
-    const readOnly = session.access === 'read'
-    accessBadge.hidden = !readOnly
-    if (editor.isEditable === readOnly) {
-      editor.setEditable(!readOnly)
-      toolbar.refresh()
-    }
-    if (readOnly) shareReadOnly.hidden = true
+  // The server refuses a reader's updates whatever the page does; showing it up front spares
+  // the reader typing that would never be saved.
+  const readOnly = route.token !== null && readTokenAccess(route.token) === 'read'
+  requireElement('access-badge').hidden = !readOnly
+  if (readOnly) {
+    editor.setEditable(false)
+    toolbar.refresh()
   }
-  session.on('access', renderAccess)
-  renderAccess()
+  // Only a page holding a writer's token can ask the server for a read-only one.
+  shareReadOnly.hidden = route.token === null || readOnly
 
   if (import.meta.env.PROD) void registerAppShellWorker()
 

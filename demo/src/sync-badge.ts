@@ -11,6 +11,8 @@ export interface SyncState {
   readonly status: ConnectionStatus
   /** true: the server acknowledged everything this device wrote; false: it did not yet; null: unknown. */
   readonly saved: boolean | null
+  /** Local changes no server acknowledged yet; known offline too, and across reloads. */
+  readonly unsavedChanges: boolean
   /** Whether the connection was lost since the page opened; retries then read as Offline, not Connecting. */
   readonly hasBeenDisconnected: boolean
 }
@@ -31,10 +33,9 @@ export function describeSyncState(state: SyncState): SyncBadge {
     if (state.status === 'connecting' && !state.hasBeenDisconnected) {
       return { kind: 'connecting', label: 'Connecting…', detail: 'Connecting to the server.' }
     }
-    const kept =
-      state.saved === true
-        ? 'Everything you wrote is saved on the server.'
-        : 'Your changes are kept on this device and will be sent when the connection returns.'
+    const kept = state.unsavedChanges
+      ? 'Your changes are kept on this device and will be sent when the connection returns.'
+      : 'Everything you wrote is saved on the server.'
     return { kind: 'offline', label: 'Offline', detail: `${kept} Trying to reconnect…` }
   }
   if (state.saved === true) {
