@@ -1,0 +1,18 @@
+/**
+ * Polls `condition` until it holds (tests wait for conditions, never for fixed times).
+ * On timeout it throws with `describe()`'s account of what was still wrong, so a hang
+ * reads as a precise failure instead of a generic test timeout.
+ */
+export async function waitUntil(
+  condition: () => boolean,
+  options: { timeoutMs?: number; describe?: () => string } = {}
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 15_000
+  const started = Date.now()
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`condition not met within ${timeoutMs} ms${options.describe ? `: ${options.describe()}` : ''}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
