@@ -5,16 +5,22 @@ import {
   CLOSE_FORBIDDEN,
   CLOSE_GOING_AWAY,
   CLOSE_POLICY_VIOLATION,
+  CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHORIZED,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_ROOM_NAME_BYTES,
   truncateCloseReason
 } from '@quire/protocol'
+import type { IssueShareToken } from './auth/create-share-token-issuer.js'
+import { createOriginAllowList } from './auth/origin-allow-list.js'
+import { handleShareRequest, SHARE_PATH } from './auth/share-endpoint.js'
 import type { Authenticate, AuthResult } from './authenticate.js'
 import { createCommitQueue } from './commit/commit-queue.js'
 import { createCompactionScheduler } from './compaction/compaction-scheduler.js'
 import { createCompactionThread } from './compaction/compaction-thread.js'
 import { createStaticHandler } from './http/static-files.js'
+import { createConnectionCounter } from './limits/connection-counter.js'
+import { resolveLimits, type Limits } from './limits/limits.js'
 import { quietLog, type Log } from './log.js'
 import { QuireError, toQuireError } from './quire-error.js'
 import { createRoomRegistry } from './room/room-registry.js'
@@ -33,7 +39,7 @@ export interface ServerOptions {
   readonly fsync?: boolean
   /** Largest accepted frame; larger ones close the socket with 1009. Default 16 MiB. */
   readonly maxMessageBytes?: number
-  /** Unsent bytes after which a slow peer is disconnected. Default 64 MiB. */
+  /** Unsent bytes at which a slow peer is disconnected at once (see `limits.slowConsumerBytes` for the soft bound). Default 64 MiB. */
   readonly maxBufferedBytes?: number
   /** Longest room name in UTF-8 bytes. Default 1024. */
   readonly maxRoomNameBytes?: number
@@ -45,6 +51,12 @@ export interface ServerOptions {
   readonly heartbeatMs?: number
   /** Access control; without it every room is open to everyone for writing. */
   readonly authenticate?: Authenticate
+  /** Mints tokens for `GET /api/share` (see `createShareTokenIssuer`); without it that path answers 404. */
+  readonly shareTokens?: IssueShareToken
+  /** Browser origins allowed to connect (e.g. `https://notes.example`); requests without an Origin header always are. Default: all. */
+  readonly allowedOrigins?: readonly string[]
+  /** Rate, connection, room and slow-consumer limits; each falls back to its default (see limits/limits.ts). */
+  readonly limits?: Partial<Limits>
   readonly log?: Log
 }
 
@@ -75,6 +87,10 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const log = options.log ?? quietLog
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const maxRoomNameBytes = options.maxRoomNameBytes ?? DEFAULT_MAX_ROOM_NAME_BYTES
+  const limits = resolveLimits(options.limits)
+  const originAllowList = createOriginAllowList(options.allowedOrigins)
+  // Counts sockets from upgrade to close, so pending upgrades (awaiting auth) count too.
+  const connectionsPerIp = createConnectionCounter(limits.maxConnectionsPerIp)
   const ownsStorage = options.storage === undefined
   const storagePromise: Promise<Storage> = options.storage
     ? Promise.resolve(options.storage)
@@ -144,15 +160,34 @@ export function createServer(options: ServerOptions = {}): QuireServer {
         then(ws)
       })
     }
+    const refusedOrigin = originAllowList.check(request.headers.origin)
+    if (refusedOrigin !== null) {
+      accept((ws) => ws.close(CLOSE_FORBIDDEN, truncateCloseReason(refusedOrigin)))
+      return
+    }
     if (Buffer.byteLength(wanted.room) > maxRoomNameBytes) {
       accept((ws) => ws.close(CLOSE_POLICY_VIOLATION, `room name longer than ${maxRoomNameBytes} bytes`))
       return
     }
+    if (connectionsPerIp.total >= limits.maxConnections) {
+      accept((ws) => ws.close(CLOSE_TRY_AGAIN_LATER, `try again later: this server has ${limits.maxConnections} connections open`))
+      return
+    }
+    const ip = request.socket.remoteAddress ?? 'unknown'
+    if (!connectionsPerIp.tryAcquire(ip)) {
+      accept((ws) => ws.close(CLOSE_POLICY_VIOLATION, `too many connections from your address (limit ${limits.maxConnectionsPerIp})`))
+      return
+    }
+    socket.once('close', () => connectionsPerIp.release(ip))
     const authorized: Promise<AuthResult> = options.authenticate
       ? Promise.resolve().then(() => options.authenticate!({ request, room: wanted.room, token: wanted.token }))
       : Promise.resolve({ user: 'anonymous', access: 'write' })
     Promise.all([core, authorized]).then(
-      ([{ registry }, auth]) =>
+      ([{ registry }, auth]) => {
+        if (registry.get(wanted.room) === undefined && registry.size >= limits.maxRooms) {
+          accept((ws) => ws.close(CLOSE_TRY_AGAIN_LATER, `try again later: this server has ${limits.maxRooms} rooms open`))
+          return
+        }
         accept((ws) =>
           openConnection({
             socket: ws,
@@ -162,11 +197,13 @@ export function createServer(options: ServerOptions = {}): QuireServer {
             extension: wanted.extension,
             maxMessageBytes,
             maxBufferedBytes: options.maxBufferedBytes ?? 64 * 1024 * 1024,
+            limits,
             registry,
             log,
             id: nextConnectionId++
           })
-        ),
+        )
+      },
       (error: unknown) => {
         core.then(
           () => {
@@ -188,6 +225,10 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify({ ok: !closing, ...stats() }))
+      return true
+    }
+    if (path === SHARE_PATH) {
+      await handleShareRequest(options.shareTokens, request, response)
       return true
     }
     return staticHandler ? staticHandler(request, response) : false
