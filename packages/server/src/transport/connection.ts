@@ -15,6 +15,9 @@ import {
   type Message
 } from '@quire/protocol'
 import type { Access } from '../authenticate.js'
+import { createConnectionRateLimit } from '../limits/connection-rate-limit.js'
+import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
+import { createSlowConsumerWatch } from '../limits/slow-consumer-watch.js'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
@@ -29,8 +32,10 @@ export interface ConnectionOptions {
   /** The client asked for the Quire extension (hello + saved acknowledgements). */
   readonly extension: boolean
   readonly maxMessageBytes: number
-  /** Close a peer whose unsent bytes stay above this (a consumer too slow to keep up). */
+  /** Close a peer at once when its unsent bytes go above this (the hard bound for a slow consumer). */
   readonly maxBufferedBytes: number
+  /** Rate limits and the slow-consumer soft bound; defaults when omitted. */
+  readonly limits?: Limits
   readonly registry: RoomRegistry
   readonly log: Log
   readonly id: number
@@ -53,14 +58,20 @@ export function openConnection(options: ConnectionOptions): void {
   let deniedSent = false
   let acknowledge = options.extension
   const queued: Uint8Array[] = []
+  const limits = options.limits ?? DEFAULT_LIMITS
+  const rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
+  const slowConsumer = createSlowConsumerWatch({
+    bufferedAmount: () => socket.bufferedAmount,
+    softBytes: Math.min(limits.slowConsumerBytes, options.maxBufferedBytes),
+    hardBytes: options.maxBufferedBytes,
+    graceMs: limits.slowConsumerGraceMs,
+    onSlow: (reason) => close(CLOSE_POLICY_VIOLATION, reason)
+  })
 
   const send = (frame: Uint8Array): void => {
     if (closed || socket.readyState !== socket.OPEN) return
-    if (socket.bufferedAmount > options.maxBufferedBytes) {
-      close(CLOSE_POLICY_VIOLATION, `slow consumer: more than ${options.maxBufferedBytes} bytes waiting to be sent`)
-      return
-    }
     socket.send(frame)
+    slowConsumer.check()
   }
 
   const peer: Peer = {
@@ -84,6 +95,7 @@ export function openConnection(options: ConnectionOptions): void {
     if (closed) return
     closed = true
     queued.length = 0
+    slowConsumer.stop()
     if (room) {
       room.leave(peer)
       options.registry.releaseIfIdle(room)
@@ -109,6 +121,11 @@ export function openConnection(options: ConnectionOptions): void {
         return
       }
       case 'awareness': {
+        const refused = rateLimit.admitAwareness()
+        if (refused !== null) {
+          close(CLOSE_POLICY_VIOLATION, refused)
+          return
+        }
         const decoded = decodeAwarenessUpdate(message.update)
         if (decoded.ok) r.applyAwareness(decoded.entries, frame, peer)
         return
@@ -147,11 +164,19 @@ export function openConnection(options: ConnectionOptions): void {
   }
 
   socket.on('message', (data, isBinary) => {
+    if (closed) return
     if (!isBinary) {
       close(CLOSE_UNSUPPORTED_DATA, 'text frames are not part of the protocol; send binary frames')
       return
     }
-    receive(toBytes(data))
+    const frame = toBytes(data)
+    // Before decoding or queueing: a flood costs a counter, and the queue stays bounded.
+    const refused = rateLimit.admitFrame(frame.byteLength)
+    if (refused !== null) {
+      close(CLOSE_POLICY_VIOLATION, refused)
+      return
+    }
+    receive(frame)
   })
   socket.on('close', leave)
   socket.on('error', (error) => {
