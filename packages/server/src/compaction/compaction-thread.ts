@@ -1,5 +1,11 @@
 import { Worker } from 'node:worker_threads'
-import type { CompactionRequest, CompactionResponse } from './compaction-worker.js'
+
+interface CompactionRequest {
+  readonly id: number
+  readonly updates: Uint8Array[]
+}
+
+type CompactionResponse = { readonly id: number; readonly snapshot: Uint8Array } | { readonly id: number; readonly error: string }
 
 /** A lazily started worker thread that compacts one log at a time. */
 export interface CompactionThread {
@@ -13,10 +19,8 @@ export function createCompactionThread(): CompactionThread {
   const waiting = new Map<number, { resolve: (s: Uint8Array) => void; reject: (e: Error) => void }>()
 
   const start = (): Worker => {
-    // From source (tests) the worker is TypeScript and needs tsx; built, it is plain JS.
-    const fromSource = import.meta.url.endsWith('.ts')
-    const url = new URL(fromSource ? './compaction-worker.ts' : './compaction-worker.js', import.meta.url)
-    const w = new Worker(url, fromSource ? { execArgv: ['--import', 'tsx'] } : {})
+    // Plain JS beside this module, in src and in dist alike.
+    const w = new Worker(new URL('./compaction-worker.js', import.meta.url))
     w.unref()
     w.on('message', (response: CompactionResponse) => {
       const job = waiting.get(response.id)
@@ -55,3 +59,4 @@ export function createCompactionThread(): CompactionThread {
     }
   }
 }
+

@@ -47,7 +47,8 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
       const updates: Uint8Array[] = []
       let docLastSeq = 0
       for await (const [key, value] of db.iterator(updateKeyRange(doc))) {
-        updates.push(value)
+        // classic-level hands out Buffers; callers get plain Uint8Array views of them.
+        updates.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
         docLastSeq = decodeSeqFromUpdateKey(key)
       }
       return { updates, lastSeq: docLastSeq }
