@@ -27,6 +27,7 @@ import { createRoomRegistry } from './room/room-registry.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
 import { openConnection } from './transport/connection.js'
+import { addFramingCloseReasons } from './transport/framing-close-reason.js'
 import { startHeartbeat } from './transport/heartbeat.js'
 import { readRoomRequest } from './transport/room-request.js'
 
@@ -155,6 +156,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
           ws.close(CLOSE_GOING_AWAY, 'server shutting down')
           return
         }
+        addFramingCloseReasons(ws, maxMessageBytes)
         sockets.add(ws)
         ws.on('close', () => sockets.delete(ws))
         then(ws)
