@@ -33,8 +33,8 @@ export interface BenchClientOptions {
   query?: string
   /** Called with the update carried by a sync step 2 or update message. */
   onUpdate?: (update: Uint8Array, subtype: number) => void
-  /** Called with the payload after the outer type of a Quire extension message (100). */
-  onQuire?: (decoder: decoding.Decoder) => void
+  /** Called with the whole frame of a Quire extension message (outer type 100). */
+  onQuire?: (message: Uint8Array) => void
   /** Send sync step 1 and wait for step 2 (default true unless the dialect is `relay`). */
   handshake?: boolean
 }
@@ -45,6 +45,8 @@ export interface BenchClient {
   ready: Promise<void>
   sendUpdate(update: Uint8Array): void
   sendAwareness(update: Uint8Array): void
+  /** Sends sync step 1 with an empty state vector; servers answer with step 2 after all earlier messages. */
+  requestSync(): void
   close(): Promise<void>
 }
 
@@ -75,6 +77,16 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
     () => clearTimeout(timer)
   )
 
+  const requestSync = (): void => {
+    socket.send(
+      frame((encoder) => {
+        encoding.writeVarUint(encoder, MESSAGE_SYNC)
+        encoding.writeVarUint(encoder, SYNC_STEP_1)
+        encoding.writeVarUint8Array(encoder, new Uint8Array([0]))
+      })
+    )
+  }
+
   socket.binaryType = 'nodebuffer'
   socket.on('open', () => {
     if (dialect === 'hocuspocus') {
@@ -90,13 +102,7 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
       markReady()
       return
     }
-    socket.send(
-      frame((encoder) => {
-        encoding.writeVarUint(encoder, MESSAGE_SYNC)
-        encoding.writeVarUint(encoder, SYNC_STEP_1)
-        encoding.writeVarUint8Array(encoder, new Uint8Array([0]))
-      })
-    )
+    requestSync()
   })
   socket.on('error', (error) => failReady(error))
   socket.on('close', (code, reason) => failReady(new Error(`closed ${code} ${reason.toString()}: ${url}`)))
@@ -112,7 +118,7 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
         if (subtype === SYNC_STEP_2) markReady()
       }
     } else if (type === MESSAGE_QUIRE) {
-      options.onQuire?.(decoder)
+      options.onQuire?.(data)
     }
   })
 
@@ -128,6 +134,7 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
         })
       )
     },
+    requestSync,
     sendAwareness: (update) => {
       socket.send(
         frame((encoder) => {

@@ -20,6 +20,8 @@ export interface Scale {
   idleClientsPerDoc: number
   durableClients: number
   durableWindowMs: number
+  /** How long a server must stay (nearly) idle to count as settled before reading its RSS. */
+  settleMs: number
 }
 
 export const FULL_SCALE: Scale = {
@@ -39,7 +41,8 @@ export const FULL_SCALE: Scale = {
   idleDocs: 500,
   idleClientsPerDoc: 10,
   durableClients: 50,
-  durableWindowMs: 3000
+  durableWindowMs: 3000,
+  settleMs: 1000
 }
 
 export const SMOKE_SCALE: Scale = {
@@ -56,7 +59,8 @@ export const SMOKE_SCALE: Scale = {
   idleDocs: 5,
   idleClientsPerDoc: 4,
   durableClients: 3,
-  durableWindowMs: 300
+  durableWindowMs: 300,
+  settleMs: 150
 }
 
 export interface BenchContext {

@@ -83,7 +83,7 @@ async function main(): Promise<number> {
     if (prepared !== kind) process.stderr.write(`using ${prepared.label}\n`)
     servers.push(prepared)
   }
-  const substitutions = servers.flatMap((kind) => (kind.substitution ? [kind.substitution] : []))
+  const serverNotes = servers.flatMap((kind) => (kind.note ? [kind.note] : []))
   const profileDir = values.profile ? join(RESULTS_DIR, 'profiles') : undefined
   if (profileDir) mkdirSync(profileDir, { recursive: true })
   const context: BenchContext = {
@@ -100,7 +100,7 @@ async function main(): Promise<number> {
       const scenarioStart = Date.now()
       context.log(`== ${scenario.name}: ${scenario.description}`)
       for (const produced of await scenario.run(context)) {
-        const table = { ...produced, notes: [...produced.notes, ...substitutions] }
+        const table = { ...produced, notes: [...produced.notes, ...serverNotes] }
         tables.push(table)
         process.stdout.write(`${renderTable(table)}\n`)
       }

@@ -22,8 +22,8 @@ export interface ServerKind {
   dialect: Dialect
   /** Whether documents survive a restart (needed by the cold-load scenario). */
   persistent: boolean
-  /** Set when this is a stand-in for the server the issue names, and why; printed with every table. */
-  substitution?: string
+  /** Printed under every table: a stand-in for the server the issue names, or a non-default setting, and why. */
+  note?: string
   /** Whether the server speaks the Quire acknowledgement extension. */
   acknowledgements: boolean
   /** Undefined when the server can run here; otherwise why it cannot. */

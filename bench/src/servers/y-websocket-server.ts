@@ -73,7 +73,7 @@ export const yWebsocketServer: ServerKind = {
     if (await relaysUpdates(latest, workDir)) return latest
     return {
       ...createKind('y-websocket-server-0-1-1', '@y/websocket-server 0.1.1*'),
-      substitution:
+      note:
         '*@y/websocket-server 0.1.1 stands in for 0.1.5: as installed, 0.1.5 applies no update (its `yjs` and `@y/protocols` pull two yjs 14 RCs that disagree: "store.getClock is not a function").'
     }
   }
