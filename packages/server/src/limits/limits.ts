@@ -16,9 +16,9 @@ export interface Limits {
    * the largest accepted message, or a single legal message could never pass.
    */
   readonly byteBurst: number
-  /** Awareness (presence) updates one connection may send per second, sustained. Default 30. */
+  /** Awareness (presence) updates one connection may send per second, sustained. Default 60. */
   readonly maxAwarenessPerSecond: number
-  /** Awareness updates one connection may send in a burst. Default 300. */
+  /** Awareness updates one connection may send in a burst. Default 600. */
   readonly awarenessBurst: number
   /** Open connections from one IP address (loopback included). Default 64. */
   readonly maxConnectionsPerIp: number
@@ -37,8 +37,8 @@ export const DEFAULT_LIMITS: Limits = {
   messageBurst: 1000,
   maxBytesPerSecond: 8 * 1024 * 1024,
   byteBurst: 32 * 1024 * 1024,
-  maxAwarenessPerSecond: 30,
-  awarenessBurst: 300,
+  maxAwarenessPerSecond: 60,
+  awarenessBurst: 600,
   maxConnectionsPerIp: 64,
   maxConnections: 10_000,
   maxRooms: 10_000,

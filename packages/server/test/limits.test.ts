@@ -1,0 +1,295 @@
+import { connect as netConnect, type Socket as NetSocket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { WebSocket } from 'ws'
+import { decodeMessage, encodeAwarenessUpdate, encodeMessage, type Message } from '@quire/protocol'
+import { createTokenBucket, DEFAULT_LIMITS, type Log, type ServerOptions } from '@quire/server'
+import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * Every limit, one test each: exceeding it closes that connection (or refuses the
+ * upgrade) with the documented code and a reason naming the limit, and the rest of the
+ * server carries on. Limits are lowered per test so they trip fast; the defaults are
+ * checked against a normal editing session at the end.
+ */
+
+const cleanups: (() => Promise<void> | void)[] = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function start(options: ServerOptions = {}): Promise<QuireServerFixture> {
+  const server = await startQuireServer(options)
+  cleanups.push(() => server.close())
+  return server
+}
+
+interface Socket {
+  readonly ws: WebSocket
+  readonly messages: Message[]
+  readonly closed: Promise<{ code: number; reason: string }>
+  readonly opened: Promise<void>
+  /** The TCP socket under the WebSocket, to stop reading from it. */
+  tcp(): NetSocket
+}
+
+function openSocket(server: QuireServerFixture, room: string, headers: Record<string, string> = {}): Socket {
+  let tcp: NetSocket | null = null
+  const ws = new WebSocket(`${server.url}/${encodeURIComponent(room)}`, {
+    perMessageDeflate: false,
+    maxPayload: 1024 * 1024 * 1024,
+    headers,
+    // Our own TCP socket, so a test can pause it (a client that stops reading).
+    createConnection: (options) => (tcp = netConnect({ host: options.host ?? '127.0.0.1', port: Number(options.port) }))
+  })
+  const messages: Message[] = []
+  ws.on('message', (data: Buffer) => {
+    const decoded = decodeMessage(new Uint8Array(data))
+    if (decoded.ok) messages.push(decoded.message)
+  })
+  ws.on('error', () => {})
+  cleanups.push(() => ws.terminate())
+  return {
+    ws,
+    messages,
+    closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+    opened: new Promise((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('error', reject)
+    }),
+    tcp() {
+      if (tcp === null) throw new Error('no TCP socket yet')
+      return tcp
+    }
+  }
+}
+
+async function joined(socket: Socket): Promise<Socket> {
+  await socket.opened
+  await waitUntil(() => socket.messages.some((m) => m.type === 'sync-step-1'))
+  return socket
+}
+
+function client(server: QuireServerFixture, room: string): StockClient {
+  const c = createStockClient(server.url, room)
+  cleanups.push(() => c.destroy())
+  return c
+}
+
+function textUpdate(doc: Y.Doc, text: string): Uint8Array {
+  const before = Y.encodeStateVector(doc)
+  doc.getText('t').insert(doc.getText('t').length, text)
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+/** Proves the room and the process still work: a stock pair in `room` converges. */
+async function expectRoomWorks(server: QuireServerFixture, room: string): Promise<void> {
+  const a = client(server, room)
+  const b = client(server, room)
+  await a.synced()
+  await b.synced()
+  a.doc.getText('check').insert(0, 'still works')
+  await waitUntil(() => b.doc.getText('check').toString() === 'still works')
+  expect((await fetch(`${server.httpUrl}/healthz`)).status).toBe(200)
+}
+
+describe('token bucket', () => {
+  it('allows a burst up to its capacity, then the rate; refills with time, never above capacity', () => {
+    let now = 0
+    const bucket = createTokenBucket({ ratePerSecond: 10, capacity: 5, now: () => now })
+    for (let i = 0; i < 5; i++) expect(bucket.take()).toBe(true)
+    expect(bucket.take()).toBe(false)
+    now += 100 // one token
+    expect(bucket.take()).toBe(true)
+    expect(bucket.take()).toBe(false)
+    now += 60_000
+    expect(bucket.available()).toBe(5)
+    expect(bucket.take(6)).toBe(false)
+    expect(bucket.take(5)).toBe(true)
+  })
+
+  it('refuses a non-positive rate or capacity', () => {
+    expect(() => createTokenBucket({ ratePerSecond: 0, capacity: 1 })).toThrow(RangeError)
+    expect(() => createTokenBucket({ ratePerSecond: 1, capacity: -1 })).toThrow(RangeError)
+  })
+})
+
+describe('per-connection rate limits close that connection with 1008 and a reason', () => {
+  it('messages per second', async () => {
+    const server = await start({ limits: { maxMessagesPerSecond: 10, messageBurst: 20 } })
+    const flooder = await joined(openSocket(server, 'room'))
+    for (let i = 0; i < 200; i++) flooder.ws.send(encodeMessage({ type: 'query-awareness' }))
+    expect(await flooder.closed).toEqual({ code: 1008, reason: 'rate limit: more than 10 messages per second' })
+    await expectRoomWorks(server, 'room')
+  })
+
+  it('bytes per second', async () => {
+    const server = await start({ maxMessageBytes: 4096, limits: { maxBytesPerSecond: 1000, byteBurst: 1000 } })
+    const flooder = await joined(openSocket(server, 'room'))
+    const doc = new Y.Doc()
+    for (let i = 0; i < 20; i++) flooder.ws.send(encodeMessage({ type: 'sync-update', update: textUpdate(doc, 'x'.repeat(1500)) }))
+    expect(await flooder.closed).toEqual({ code: 1008, reason: 'rate limit: more than 1000 bytes per second' })
+    await expectRoomWorks(server, 'room')
+  })
+
+  it('awareness updates per second', async () => {
+    const server = await start({ limits: { maxAwarenessPerSecond: 5, awarenessBurst: 10 } })
+    const flooder = await joined(openSocket(server, 'room'))
+    for (let clock = 1; clock <= 100; clock++) {
+      flooder.ws.send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate([{ clientId: 42, clock, state: `{"x":${clock}}` }]) }))
+    }
+    expect(await flooder.closed).toEqual({ code: 1008, reason: 'rate limit: more than 5 awareness updates per second' })
+    await expectRoomWorks(server, 'room')
+  })
+})
+
+describe('connection and room caps, checked at upgrade', () => {
+  it('connections per IP: 1008 past the limit, and a closed connection frees its slot', async () => {
+    const server = await start({ limits: { maxConnectionsPerIp: 3 } })
+    const open = [await joined(openSocket(server, 'a')), await joined(openSocket(server, 'b')), await joined(openSocket(server, 'a'))]
+    const refused = openSocket(server, 'c')
+    expect(await refused.closed).toEqual({ code: 1008, reason: 'too many connections from your address (limit 3)' })
+    open[0]!.ws.close()
+    await open[0]!.closed
+    // The slot is released when the server sees the socket close; poll until a new one gets in.
+    let admitted: Socket | null = null
+    for (let attempt = 0; attempt < 100 && admitted === null; attempt++) {
+      const candidate = openSocket(server, 'c')
+      const outcome = await Promise.race([joined(candidate).then(() => 'open' as const), candidate.closed.then(() => 'closed' as const)])
+      if (outcome === 'open') admitted = candidate
+    }
+    expect(admitted).not.toBeNull()
+  })
+
+  it('connections per process: 1013 try again later', async () => {
+    const server = await start({ limits: { maxConnections: 2 } })
+    await joined(openSocket(server, 'a'))
+    await joined(openSocket(server, 'b'))
+    const refused = openSocket(server, 'a')
+    const closed = await refused.closed
+    expect(closed.code).toBe(1013)
+    expect(closed.reason).toMatch(/^try again later/)
+  })
+
+  it('rooms per process: 1013 try again later for a new room; open rooms still take connections', async () => {
+    const server = await start({ limits: { maxRooms: 2 } })
+    const a = client(server, 'a')
+    const b = client(server, 'b')
+    await a.synced()
+    await b.synced()
+    const refused = openSocket(server, 'c')
+    expect(await refused.closed).toEqual({ code: 1013, reason: 'try again later: this server has 2 rooms open' })
+    await expectRoomWorks(server, 'a')
+    // Once a room is evicted (its last peer gone), a new one fits again.
+    b.destroy()
+    let admitted = false
+    for (let attempt = 0; attempt < 200 && !admitted; attempt++) {
+      const candidate = openSocket(server, 'c')
+      admitted = (await Promise.race([joined(candidate).then(() => true), candidate.closed.then(() => false)])) === true
+    }
+    expect(admitted).toBe(true)
+  })
+})
+
+describe('origin allow-list', () => {
+  it('admits listed origins and clients without an Origin header; refuses others with 4403 and a reason', async () => {
+    const server = await start({ allowedOrigins: ['https://notes.example', 'http://localhost:5173'] })
+    await joined(openSocket(server, 'r', { origin: 'https://notes.example' }))
+    await joined(openSocket(server, 'r', { origin: 'http://localhost:5173' }))
+    await joined(openSocket(server, 'r'))
+    const refused = openSocket(server, 'r', { origin: 'https://evil.example' })
+    expect(await refused.closed).toEqual({ code: 4403, reason: 'origin https://evil.example is not allowed' })
+    const lookalike = openSocket(server, 'r', { origin: 'https://notes.example.evil.example' })
+    expect((await lookalike.closed).code).toBe(4403)
+  })
+
+  it('allows every origin by default', async () => {
+    const server = await start()
+    await joined(openSocket(server, 'r', { origin: 'https://anywhere.example' }))
+  })
+})
+
+describe('slow consumers', () => {
+  /** A writer sends big updates until `done()`; the returned promise ends the writing. */
+  async function writeUntil(server: QuireServerFixture, room: string, done: () => boolean): Promise<void> {
+    const writer = await joined(openSocket(server, room))
+    const doc = new Y.Doc()
+    while (!done()) {
+      writer.ws.send(encodeMessage({ type: 'sync-update', update: textUpdate(doc, 'y'.repeat(64 * 1024)) }))
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  }
+
+  it('a reader that stops reading is closed with 1008 "slow consumer" once the grace period is over', async () => {
+    const logged: string[] = []
+    const log: Log = (_level, message) => logged.push(message)
+    const server = await start({
+      log,
+      // The writer must not trip the rate limits while it fills the reader's buffers.
+      limits: { slowConsumerBytes: 256 * 1024, slowConsumerGraceMs: 200, maxMessagesPerSecond: 10_000, messageBurst: 10_000, maxBytesPerSecond: 1024 ** 3 }
+    })
+    const reader = await joined(openSocket(server, 'slow'))
+    reader.tcp().pause()
+    await writeUntil(server, 'slow', () => logged.some((m) => m.includes('slow consumer')))
+    expect(logged.find((m) => m.includes('slow consumer'))).toMatch(/more than 262144 bytes unsent for 200 ms/)
+    // Once it reads again, it finds the close frame behind what was already queued.
+    reader.tcp().resume()
+    const closed = await reader.closed
+    expect(closed.code).toBe(1008)
+    expect(closed.reason).toMatch(/^slow consumer/)
+    await expectRoomWorks(server, 'slow')
+  })
+
+  it('a reader past the hard bound is closed at once, whatever the grace period', async () => {
+    const logged: string[] = []
+    const server = await start({
+      log: (_level, message) => logged.push(message),
+      maxBufferedBytes: 1024 * 1024,
+      limits: { slowConsumerGraceMs: 3_600_000, maxMessagesPerSecond: 10_000, messageBurst: 10_000, maxBytesPerSecond: 1024 ** 3 }
+    })
+    const reader = await joined(openSocket(server, 'slow'))
+    reader.tcp().pause()
+    await writeUntil(server, 'slow', () => logged.some((m) => m.includes('slow consumer')))
+    expect(logged.find((m) => m.includes('slow consumer'))).toMatch(/more than 1048576 bytes waiting to be sent/)
+    reader.tcp().resume()
+    expect((await reader.closed).code).toBe(1008)
+  })
+})
+
+describe('default limits', () => {
+  it('are the documented values', () => {
+    expect(DEFAULT_LIMITS).toEqual({
+      maxMessagesPerSecond: 200,
+      messageBurst: 1000,
+      maxBytesPerSecond: 8 * 1024 * 1024,
+      byteBurst: 32 * 1024 * 1024,
+      maxAwarenessPerSecond: 60,
+      awarenessBurst: 600,
+      maxConnectionsPerIp: 64,
+      maxConnections: 10_000,
+      maxRooms: 10_000,
+      slowConsumerBytes: 16 * 1024 * 1024,
+      slowConsumerGraceMs: 10_000
+    })
+  })
+
+  it('do not bother a fast typist: 400 keystrokes with a cursor update each, at about 60 per second', async () => {
+    const server = await start()
+    const typist = client(server, 'typing')
+    const watcher = client(server, 'typing')
+    await typist.synced()
+    await watcher.synced()
+    const text = typist.doc.getText('t')
+    for (let i = 0; i < 400; i++) {
+      text.insert(text.length, String.fromCharCode(97 + (i % 26)))
+      typist.provider.awareness.setLocalStateField('cursor', { index: text.length })
+      if (i % 4 === 3) await new Promise((resolve) => setTimeout(resolve, 60))
+    }
+    await waitUntil(() => watcher.doc.getText('t').length === 400)
+    await waitUntil(() => (watcher.provider.awareness.getStates().get(typist.doc.clientID)?.['cursor'] as { index?: number } | undefined)?.index === 400)
+    expect(typist.provider.wsconnected).toBe(true)
+  })
+})
