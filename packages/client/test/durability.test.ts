@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
-import { assertConverged, spawnQuireServer, type SpawnedQuireServer } from '@quire/testkit'
+import { createMemoryStorage, type Storage } from '@quire/server'
+import { assertConverged, docFromUpdates, spawnQuireServer, startQuireServer, type SpawnedQuireServer } from '@quire/testkit'
 import { startTcpProxy } from './tcp-proxy.js'
 import { openSession, readFromServer, uniqueName, waitFor } from './client-fixture.js'
 import { holdsUpdate, readStoredDocument, recordLocalUpdates } from './stored-document.js'
@@ -77,5 +78,42 @@ describe('@quire/client durability', () => {
     await waitFor('convergence', () => a.doc.getText('t').toString() === b.doc.getText('t').toString())
     assertConverged([a.doc, b.doc])
     assertConverged([await readFromServer(server.url, room), a.doc])
+  })
+
+  it('never runs ahead of a slow disk: each saved moment finds the changes already in storage', async () => {
+    // A real storage whose writes take a while, as a loaded disk's fsync would.
+    const inner = createMemoryStorage()
+    const storage: Storage = {
+      ...inner,
+      append: async (batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        await inner.append(batch)
+      }
+    }
+    const fixture = await startQuireServer({ storage })
+    cleanups.push(() => fixture.close())
+    const net = await startTcpProxy(fixture)
+    cleanups.push(() => net.close())
+    const room = uniqueName('doc')
+    const a = openSession({ url: net.url, room, databaseName: uniqueName('a') })
+    cleanups.push(() => a.destroy())
+    const ownUpdates = recordLocalUpdates(a.doc, isRemote)
+    const checks: Array<Promise<boolean>> = []
+    a.on('saved', (saved) => {
+      if (saved !== true) return
+      const promised = ownUpdates()
+      checks.push(inner.load(room).then((log) => holdsUpdate(docFromUpdates(log.updates), promised)))
+    })
+    await a.whenSynced
+    a.doc.getText('t').insert(0, 'online edit')
+    await waitFor('first save', () => a.saved === true && checks.length === 2)
+    net.setRefusing(true)
+    net.dropAll()
+    await waitFor('offline', () => a.status === 'disconnected')
+    a.doc.getText('t').insert(0, 'offline edit, ')
+    a.doc.getText('t').delete(0, 8)
+    net.setRefusing(false)
+    await waitFor('saved after reconnect', () => a.saved === true && checks.length === 3)
+    expect(await Promise.all(checks)).toEqual([true, true, true])
   })
 })

@@ -56,7 +56,7 @@ export async function startStockSyncServer(): Promise<StockSyncServer> {
     socket.send(encoding.toUint8Array(encoder))
   })
   const address = wss.address()
-  if (typeof address === 'string') throw new Error('stock server has no TCP address')
+  if (address === null || typeof address === 'string') throw new Error('stock server has no TCP address')
   return {
     url: `ws://127.0.0.1:${address.port}`,
     docOf: (room) => rooms.get(room)?.doc,

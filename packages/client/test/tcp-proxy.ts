@@ -1,4 +1,4 @@
-import net from 'node:net'
+import * as net from 'node:net'
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server, standing in for the network between
@@ -51,16 +51,17 @@ export async function startTcpProxy(target: { port: number }): Promise<TcpProxy>
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('proxy has no TCP address')
+  const dropAll = (): void => {
+    for (const { client, upstream } of [...pairs]) {
+      client.destroy()
+      upstream.destroy()
+    }
+    pairs.clear()
+  }
   return {
     port: address.port,
     url: `ws://127.0.0.1:${address.port}`,
-    dropAll() {
-      for (const { client, upstream } of [...pairs]) {
-        client.destroy()
-        upstream.destroy()
-      }
-      pairs.clear()
-    },
+    dropAll,
     setRefusing(value) {
       refusing = value
     },
@@ -71,7 +72,7 @@ export async function startTcpProxy(target: { port: number }): Promise<TcpProxy>
       return pairs.size
     },
     async close() {
-      this.dropAll()
+      dropAll()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
   }
