@@ -1,0 +1,336 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { afterEach, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import { WebSocket } from 'ws'
+import { createSavedAcknowledgement, encodeAwarenessUpdate, encodeMessage, type Message } from '@quire/protocol'
+import { createLevelStorage } from '@quire/server'
+import { createPrng, findDivergence, isExtensiveRun, readSeeds, runWithSeed, startQuireServer, type Prng, type QuireServerFixture } from '@quire/testkit'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * Protocol fuzzing against a live server over real sockets.
+ *
+ * The corpus is valid messages built from real Y.Doc edits (sync step 1/2 and updates,
+ * awareness, query-awareness, the Quire extension, auth). Each fuzz connection sends a
+ * few of them, mostly mutated (bit flips, truncation, duplicated or spliced ranges,
+ * random varints, concatenation; often inside a correctly re-framed envelope so the
+ * payload validation is what gets exercised, not only the framing), then an end marker
+ * the server must refuse (a client-sent auth message). So every connection ends with a
+ * close from the server, and its code says which frame it refused: the marker (every
+ * fuzz frame was accepted or ignored) or a fuzz frame (1007/1008/1009, with a reason).
+ *
+ * Meanwhile a well-formed stock client edits in the same room. Afterwards: the process
+ * is alive, its heap did not grow without bound, the well-formed client was never
+ * disconnected, a newcomer converges with it, and after a restart the stored document
+ * loads and matches.
+ */
+
+const TEST_NAME = 'fuzz: random and mutated protocol messages never crash the server or poison the room'
+const ITERATIONS = isExtensiveRun() ? 40_000 : 4_000
+const WORKERS = 4
+const ROOM = 'fuzzed room'
+const cleanups: (() => Promise<void> | void)[] = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+setFlagsFromString('--expose-gc')
+const collectGarbage = runInNewContext('gc') as () => void
+
+function heapBytes(): number {
+  collectGarbage()
+  collectGarbage()
+  const usage = process.memoryUsage()
+  return usage.heapUsed + usage.arrayBuffers
+}
+
+/** Valid frames from real edits: what a real client could send. */
+function buildCorpus(prng: Prng): Uint8Array[] {
+  const doc = new Y.Doc()
+  doc.clientID = prng.int(1, 2 ** 31)
+  const updates: Uint8Array[] = []
+  doc.on('update', (update: Uint8Array) => updates.push(update))
+  const text = doc.getText('text')
+  const map = doc.getMap('map')
+  const array = doc.getArray('array')
+  for (let i = 0; i < 80; i++) {
+    const op = prng.int(0, 6)
+    if (op === 0 || text.length === 0) text.insert(prng.int(0, text.length), prng.string(prng.int(1, 12)))
+    else if (op === 1) text.delete(prng.int(0, text.length - 1), 1)
+    else if (op === 2) text.format(0, Math.min(3, text.length), { bold: prng.bool() })
+    else if (op === 3) map.set(prng.string(2), prng.pick([prng.int(0, 1000), prng.string(5), { nested: [1, 'two'] }, null]))
+    else if (op === 4) map.set(`child${prng.int(0, 3)}`, new Y.Map([['k', prng.string(3)]]))
+    else if (op === 5) array.push([prng.int(0, 9), new Y.Array()])
+    else if (array.length > 0) array.delete(prng.int(0, array.length - 1), 1)
+  }
+  const state = Y.encodeStateAsUpdate(doc)
+  const messages: Message[] = [
+    { type: 'sync-step-1', stateVector: Y.encodeStateVector(doc) },
+    { type: 'sync-step-1', stateVector: Y.encodeStateVector(new Y.Doc()) },
+    { type: 'sync-step-2', update: state },
+    { type: 'query-awareness' },
+    { type: 'quire-hello', version: 1 },
+    { type: 'quire-saved', ...createSavedAcknowledgement(state) },
+    { type: 'auth-permission-denied', reason: 'nope' },
+    { type: 'awareness', update: encodeAwarenessUpdate([{ clientId: doc.clientID, clock: 3, state: '{"user":{"name":"fuzz"}}' }]) },
+    { type: 'awareness', update: encodeAwarenessUpdate([{ clientId: doc.clientID, clock: 4, state: 'null' }]) }
+  ]
+  for (const update of updates) messages.push({ type: prng.bool(0.7) ? 'sync-update' : 'sync-step-2', update })
+  return messages.map((m) => encodeMessage(m))
+}
+
+function randomBytes(prng: Prng, length: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  for (let i = 0; i < length; i++) bytes[i] = prng.int(0, 255)
+  return bytes
+}
+
+function randomVarint(prng: Prng): Uint8Array {
+  const encoder = encoding.createEncoder()
+  const value = prng.pick([0, 1, 127, 128, 255, 2 ** 31 - 1, 2 ** 32, 2 ** 53 - 1, prng.int(0, 2 ** 31)])
+  encoding.writeVarUint(encoder, value)
+  return encoding.toUint8Array(encoder)
+}
+
+/** One byte-level mutation. */
+function mutateBytes(prng: Prng, bytes: Uint8Array, corpus: readonly Uint8Array[]): Uint8Array {
+  const at = (): number => prng.int(0, Math.max(0, bytes.length - 1))
+  switch (prng.int(0, 8)) {
+    case 0: {
+      const out = bytes.slice()
+      for (let n = prng.int(1, 3); n > 0 && out.length > 0; n--) {
+        const i = at()
+        out[i] = (out[i] ?? 0) ^ (1 << prng.int(0, 7))
+      }
+      return out
+    }
+    case 1:
+      return bytes.slice(0, prng.int(0, bytes.length))
+    case 2: {
+      const start = at()
+      const end = prng.int(start, Math.min(bytes.length, start + 16))
+      return concat(bytes.slice(0, end), bytes.slice(start, end), bytes.slice(end))
+    }
+    case 3: {
+      const start = at()
+      return concat(bytes.slice(0, start), randomBytes(prng, prng.int(1, 8)), bytes.slice(start + prng.int(0, 8)))
+    }
+    case 4: {
+      const i = at()
+      return concat(bytes.slice(0, i), randomVarint(prng), bytes.slice(i + prng.int(0, 2)))
+    }
+    case 5: {
+      const out = bytes.slice()
+      if (out.length > 0) out[at()] = prng.pick([0x00, 0x7f, 0x80, 0xff])
+      return out
+    }
+    case 6:
+      return concat(bytes, prng.pick(corpus))
+    case 7:
+      return randomBytes(prng, prng.int(0, 48))
+    default: {
+      const out = bytes.slice()
+      if (out.length > 0) out[0] = prng.int(0, 4) === 0 ? prng.int(0, 255) : prng.pick([0, 1, 2, 3, 100])
+      return out
+    }
+  }
+}
+
+/**
+ * A fuzz frame: a valid one unchanged, mutated as bytes, or (the interesting case for
+ * validation) with its payload mutated and then re-framed with correct lengths.
+ */
+function fuzzFrame(prng: Prng, corpus: readonly Uint8Array[]): Uint8Array {
+  const valid = prng.pick(corpus)
+  const roll = prng.next()
+  if (roll < 0.15) return valid
+  const mutations = prng.int(1, 3)
+  if (roll < 0.55 && (valid[0] === 0 || valid[0] === 1) && valid.length > 3) {
+    // Sync (type 0, subtype) or awareness (type 1): the payload is the varUint8Array that follows.
+    const headerLength = valid[0] === 0 ? 2 : 1
+    const lengthBytes = varUintLength(valid, headerLength)
+    let payload = valid.slice(headerLength + lengthBytes)
+    for (let n = 0; n < mutations; n++) payload = mutateBytes(prng, payload, corpus)
+    const encoder = encoding.createEncoder()
+    encoding.writeUint8Array(encoder, valid.slice(0, headerLength))
+    encoding.writeVarUint8Array(encoder, payload)
+    return encoding.toUint8Array(encoder)
+  }
+  let bytes = valid
+  for (let n = 0; n < mutations; n++) bytes = mutateBytes(prng, bytes, corpus)
+  return bytes
+}
+
+function varUintLength(bytes: Uint8Array, offset: number): number {
+  let n = 0
+  while ((bytes[offset + n] ?? 0) & 0x80) n++
+  return n + 1
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+const END_MARKER = encodeMessage({ type: 'auth-permission-denied', reason: 'end of fuzz sequence' })
+const END_REASON = 'unexpected auth-permission-denied message from a client'
+
+interface Outcome {
+  readonly code: number
+  readonly reason: string
+}
+
+/** Opens a socket, sends `frames` and the end marker once the room is loaded, resolves with the server's close. */
+function fuzzConnection(server: QuireServerFixture, room: string, frames: readonly Uint8Array[]): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${server.url}/${encodeURIComponent(room)}`, { perMessageDeflate: false })
+    let sent = false
+    ws.on('message', () => {
+      // The first frame from the server (its sync step 1) means the room is loaded.
+      if (sent) return
+      sent = true
+      for (const frame of frames) ws.send(frame)
+      ws.send(END_MARKER)
+    })
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))
+    ws.on('error', (error) => {
+      // A reset after the server closed is fine; the close event still reports the code.
+      if (ws.readyState === WebSocket.CONNECTING) reject(error)
+    })
+  })
+}
+
+/** Replicas compared without the updates they hold pending (fuzzed updates may reference clocks that never come). */
+function withoutPending(doc: Y.Doc): { doc: Y.Doc; pending: string } {
+  const copy = new Y.Doc()
+  Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+  const pendingStructs = copy.store.pendingStructs
+  const pending = JSON.stringify({
+    structs: pendingStructs ? [...Y.decodeStateVector(Y.encodeStateVectorFromUpdate(pendingStructs.update))].sort() : null,
+    missing: pendingStructs ? [...pendingStructs.missing].sort() : null,
+    ds: copy.store.pendingDs !== null
+  })
+  copy.store.pendingStructs = null
+  copy.store.pendingDs = null
+  return { doc: copy, pending }
+}
+
+function divergence(docs: readonly Y.Doc[]): string | null {
+  const stripped = docs.map(withoutPending)
+  const first = stripped[0]?.pending
+  const pendingDiffers = stripped.find((s) => s.pending !== first)
+  if (pendingDiffers) return `pending updates differ: ${first} vs ${pendingDiffers.pending}`
+  return findDivergence(stripped.map((s) => s.doc))
+}
+
+it(TEST_NAME, async () => {
+  for (const seed of readSeeds([20251123])) {
+    await runWithSeed(TEST_NAME, seed, async (prng) => {
+      console.log(`[quire] ${TEST_NAME}: seed ${seed}, ${ITERATIONS} frames`)
+      const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-fuzz-'))
+      cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+      let server = await startQuireServer({ dataDir, log: () => {} })
+      cleanups.push(() => server.close())
+      const clients: StockClient[] = []
+      cleanups.push(() => {
+        for (const c of clients) c.destroy()
+      })
+      const join = async (): Promise<StockClient> => {
+        const c = createStockClient(server.url, ROOM)
+        clients.push(c)
+        await c.synced()
+        return c
+      }
+
+      const wellFormed = await join()
+      let disconnects = 0
+      wellFormed.provider.on('status', ({ status }: { status: string }) => {
+        if (status === 'disconnected') disconnects++
+      })
+      wellFormed.provider.awareness.setLocalStateField('user', { name: 'well-formed' })
+      const corpus = buildCorpus(prng)
+      const rooms = [ROOM, ROOM, ROOM, 'second room', prng.string(12)]
+      const outcomes = new Map<string, number>()
+      let sent = 0
+      let baseline = 0
+
+      const worker = async (workerPrng: Prng): Promise<void> => {
+        while (sent < ITERATIONS) {
+          const frames = Array.from({ length: workerPrng.int(1, 6) }, () => fuzzFrame(workerPrng, corpus))
+          sent += frames.length
+          const outcome = await fuzzConnection(server, workerPrng.pick(rooms), frames)
+          const kind = outcome.reason === END_REASON ? 'all accepted' : `${outcome.code}`
+          outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1)
+          if (kind !== 'all accepted') {
+            // A fuzz frame was refused: with a protocol close code and a reason, never an abnormal close.
+            expect([1003, 1007, 1008, 1009], `close ${outcome.code} ${outcome.reason}`).toContain(outcome.code)
+            expect(outcome.reason).toMatch(/[a-z]{3,}/i)
+          }
+          if (workerPrng.bool(0.05)) wellFormed.doc.getText('text').insert(0, workerPrng.string(3))
+          if (baseline === 0 && sent > ITERATIONS / 10) baseline = heapBytes()
+        }
+      }
+      await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(createPrngFor(prng, i))))
+      console.log(`[quire] fuzz outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`)
+      expect(outcomes.get('all accepted') ?? 0).toBeGreaterThan(0)
+      expect([...outcomes.keys()].length).toBeGreaterThan(2)
+
+      // The process is alive and holds no fuzz connection any more.
+      let health = { connections: -1, unsavedUpdates: -1 }
+      for (let attempt = 0; attempt < 500 && !(health.connections === 1 && health.unsavedUpdates === 0); attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+        health = (await (await fetch(`${server.httpUrl}/healthz`)).json()) as typeof health
+      }
+      expect(health).toMatchObject({ connections: 1, unsavedUpdates: 0 })
+
+      // Memory stays bounded: the heap after thousands of frames is near the one after the first tenth.
+      const growth = heapBytes() - baseline
+      console.log(`[quire] fuzz heap growth after warm-up: ${(growth / 1024 / 1024).toFixed(1)} MiB`)
+      expect(growth).toBeLessThan(64 * 1024 * 1024)
+
+      // The well-formed client was never disconnected, keeps editing, and a newcomer converges with it.
+      expect(disconnects).toBe(0)
+      wellFormed.doc.getText('text').insert(0, 'after the fuzz: ')
+      const newcomer = await join()
+      await waitUntil(() => divergence([wellFormed.doc, newcomer.doc]) === null, {
+        describe: () => divergence([wellFormed.doc, newcomer.doc]) ?? ''
+      })
+      expect(newcomer.doc.getText('text').toString().startsWith('after the fuzz: ')).toBe(true)
+
+      // The stored document loads: straight from storage into a Y.Doc, and through a restarted server.
+      const expected = Y.encodeStateAsUpdate(wellFormed.doc)
+      for (const c of clients.splice(0)) c.destroy()
+      await server.close()
+      const storage = await createLevelStorage(dataDir)
+      const stored = await storage.load(ROOM)
+      await storage.close()
+      expect(stored.updates.length).toBeGreaterThan(0)
+      const fromStorage = new Y.Doc()
+      for (const update of stored.updates) Y.applyUpdate(fromStorage, update)
+      server = await startQuireServer({ dataDir, log: () => {} })
+      const afterRestart = await join()
+      const reference = new Y.Doc()
+      Y.applyUpdate(reference, expected)
+      await waitUntil(() => divergence([reference, afterRestart.doc, fromStorage]) === null, {
+        describe: () => divergence([reference, afterRestart.doc, fromStorage]) ?? ''
+      })
+    })
+  }
+})
+
+/** An independent stream per worker, derived from the seeded one, so each worker's sequence is reproducible. */
+function createPrngFor(prng: Prng, index: number): Prng {
+  return createPrng((prng.int(0, 2 ** 31) + index) >>> 0)
+}

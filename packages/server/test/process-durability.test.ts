@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { createLevelStorage } from '@quire/server'
+import { assertConverged, docFromUpdates, findDivergence, spawnQuireServer, type SpawnedQuireServer } from '@quire/testkit'
+import { describeLostAcknowledged, describeUnsaved, foldSaved, type SavedState } from './saved-state.js'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * Durability of the real CLI process (`quire serve`, built): what the server
+ * acknowledged survives `kill -9`, unacknowledged edits come back through the normal
+ * sync handshake when the client reconnects, and SIGTERM flushes every received write
+ * before exiting.
+ */
+
+const serverPackage = fileURLToPath(new URL('..', import.meta.url))
+const workspace = fileURLToPath(new URL('../../..', import.meta.url))
+
+/** Builds protocol + server if dist is missing or older than src, so the CLI runs current code. */
+async function ensureBuilt(): Promise<void> {
+  const newest = async (dir: string): Promise<number> => {
+    let latest = 0
+    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+      if (entry.isFile()) latest = Math.max(latest, (await stat(joinPath(entry.parentPath, entry.name))).mtimeMs)
+    }
+    return latest
+  }
+  const built = await stat(joinPath(serverPackage, 'dist/cli/index.js')).then((s) => s.mtimeMs, () => 0)
+  const sources = Math.max(await newest(joinPath(serverPackage, 'src')), await newest(joinPath(workspace, 'packages/protocol/src')))
+  if (built >= sources) return
+  // One build at a time across test workers that might want it too.
+  execFileSync('flock', ['/tmp/quire-build.lock', 'pnpm', '--filter', '@quire/protocol', '--filter', '@quire/server', 'build'], {
+    cwd: workspace,
+    stdio: 'pipe'
+  })
+}
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+beforeAll(async () => {
+  await ensureBuilt()
+}, 180_000)
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(joinPath(tmpdir(), 'quire-process-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function spawn(dataDir: string, port?: number): Promise<SpawnedQuireServer> {
+  const server = await spawnQuireServer(port === undefined ? { dataDir } : { dataDir, port })
+  cleanups.push(() => server.kill('SIGKILL'))
+  return server
+}
+
+function join(server: SpawnedQuireServer, room: string, options: { quire?: boolean } = {}): StockClient {
+  const client = createStockClient(server.url, room, { ...options, maxBackoffTime: 100 })
+  cleanups.push(() => client.destroy())
+  return client
+}
+
+/** A burst of edits of every kind, each its own transaction (its own update on the wire). */
+function editBurst(doc: Y.Doc, round: number): void {
+  const text = doc.getText('t')
+  for (let i = 0; i < 40; i++) text.insert(text.length, `r${round}w${i} `)
+  text.delete(0, 5)
+  doc.getMap('m').set(`round ${round}`, { edits: 40 })
+  if (round > 0) doc.getMap('m').delete(`round ${round - 1}`)
+  doc.getArray<number>('a').push([round])
+}
+
+async function loadStored(dataDir: string, room: string): Promise<Y.Doc> {
+  const storage = await createLevelStorage(dataDir)
+  try {
+    return docFromUpdates((await storage.load(room)).updates)
+  } finally {
+    await storage.close()
+  }
+}
+
+describe('the quire serve process', () => {
+  it('everything acknowledged survives kill -9', async () => {
+    const dataDir = await tempDir()
+    const room = 'acknowledged'
+    let server = await spawn(dataDir)
+    const writer = join(server, room, { quire: true })
+    await writer.synced()
+
+    let acknowledged: SavedState = foldSaved([])
+    for (let round = 0; round < 3; round++) {
+      editBurst(writer.doc, round)
+      await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) === null, {
+        describe: () => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) ?? ''
+      })
+      acknowledged = foldSaved(writer.quireMessages)
+    }
+    // More edits in flight, unacknowledged, when the process dies.
+    editBurst(writer.doc, 3)
+    await server.kill('SIGKILL')
+    writer.provider.disconnect()
+
+    server = await spawn(dataDir)
+    const reader = join(server, room)
+    await reader.synced()
+    expect(describeLostAcknowledged(reader.doc, acknowledged)).toBeNull()
+    expect(reader.doc.getMap('m').get('round 2')).toEqual({ edits: 40 })
+    await server.kill('SIGKILL')
+    expect(describeLostAcknowledged(await loadStored(dataDir, room), acknowledged)).toBeNull()
+  })
+
+  it('after kill -9 and a restart on the same port, the writer resends what was not acknowledged', async () => {
+    const dataDir = await tempDir()
+    const room = 'resent'
+    let server = await spawn(dataDir)
+    const port = server.port
+    const writer = join(server, room, { quire: true })
+    await writer.synced()
+    for (let round = 0; round < 3; round++) {
+      editBurst(writer.doc, round)
+      if (round === 1) await server.kill('SIGKILL') // the writer keeps editing offline
+    }
+    server = await spawn(dataDir, port)
+    // y-websocket reconnects by itself; the sync handshake carries the missing edits.
+    await writer.synced(30_000)
+    await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) === null, {
+      describe: () => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) ?? ''
+    })
+    const reader = join(server, room)
+    await reader.synced()
+    await waitUntil(() => findDivergence([writer.doc, reader.doc]) === null, { describe: () => findDivergence([writer.doc, reader.doc]) ?? '' })
+    assertConverged([writer.doc, reader.doc])
+  })
+
+  it('SIGTERM flushes every received write before the process exits', async () => {
+    const dataDir = await tempDir()
+    const rooms = ['graceful one', 'graceful two']
+    const server = await spawn(dataDir)
+    const writers = rooms.map((room) => join(server, room))
+    const observers = rooms.map((room) => join(server, room))
+    await Promise.all([...writers, ...observers].map((c) => c.synced()))
+    writers.forEach((writer, i) => editBurst(writer.doc, i))
+    // Once the observers hold the writers' edits, the server has received all of them.
+    await waitUntil(() => writers.every((w, i) => findDivergence([w.doc, (observers[i] as StockClient).doc]) === null))
+    await server.kill('SIGTERM')
+    expect(server.output()).not.toMatch(/error/i)
+    for (const [i, room] of rooms.entries()) {
+      const stored = await loadStored(dataDir, room)
+      assertConverged([(writers[i] as StockClient).doc, stored], { names: ['writer', 'stored after SIGTERM'] })
+    }
+  })
+})
