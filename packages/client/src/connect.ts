@@ -181,6 +181,9 @@ class Session implements QuireSession {
       await persistence.destroy()
     }
     await clearDocument(this.databaseName)
+    // Cleared before the copy finished loading: nothing is left to load, go online now.
+    this.recordReady = true
+    this.markLoaded()
   }
 
   async destroy(): Promise<void> {
@@ -195,7 +198,9 @@ class Session implements QuireSession {
     this.setStatus('disconnected')
     const persistence = this.persistence
     if (persistence !== null) {
+      // The write loop drains while the persistence is set: the record then holds the last change.
       await this.writing
+      this.persistence = null
       await this.flushLocalWrites(persistence)
       await persistence.destroy()
     }
