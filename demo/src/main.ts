@@ -54,8 +54,11 @@ function start(): void {
   const editor = new Editor({
     element: requireElement('editor'),
     extensions: [
-      // Yjs' UndoManager (through Collaboration) replaces ProseMirror's history.
-      StarterKit.configure({ undoRedo: false }),
+      // Yjs' UndoManager (through Collaboration) replaces ProseMirror's history. The trailing
+      // node extension would make every client append its own empty paragraph to the shared
+      // document (duplicates on concurrent loads, writes from read-only pages); the gap cursor
+      // already lets people leave a list or code block at the end.
+      StarterKit.configure({ undoRedo: false, trailingNode: false }),
       Collaboration.configure({ document: doc }),
       // The session has the `awareness` the caret extension needs from a "provider".
       CollaborationCaret.configure({ provider: session, user: { ...identity } })
@@ -74,7 +77,8 @@ function start(): void {
       status: session.status,
       saved: session.saved,
       unsavedChanges: session.unsavedChanges,
-      hasBeenDisconnected
+      hasBeenDisconnected,
+      networkAvailable: navigator.onLine
     })
     badge.dataset['status'] = state.kind
     badge.textContent = state.label
@@ -85,6 +89,8 @@ function start(): void {
   session.on('status', renderBadge)
   session.on('saved', renderBadge)
   session.on('unsaved-changes', renderBadge)
+  window.addEventListener('online', renderBadge)
+  window.addEventListener('offline', renderBadge)
   renderBadge()
 
   // ---- presence and name ----

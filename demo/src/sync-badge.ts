@@ -15,6 +15,8 @@ export interface SyncState {
   readonly unsavedChanges: boolean
   /** Whether the connection was lost since the page opened; retries then read as Offline, not Connecting. */
   readonly hasBeenDisconnected: boolean
+  /** `navigator.onLine`: when the browser knows it has no network, a connection attempt is hopeless. */
+  readonly networkAvailable: boolean
 }
 
 export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown'
@@ -30,7 +32,7 @@ export function describeSyncState(state: SyncState): SyncBadge {
   if (state.status !== 'connected') {
     // A reconnect attempt after a loss is still offline for the person typing;
     // flickering between "Connecting" and "Offline" on every retry would say nothing.
-    if (state.status === 'connecting' && !state.hasBeenDisconnected) {
+    if (state.status === 'connecting' && !state.hasBeenDisconnected && state.networkAvailable) {
       return { kind: 'connecting', label: 'Connecting…', detail: 'Connecting to the server.' }
     }
     const kept = state.unsavedChanges

@@ -50,10 +50,13 @@ export async function expectBadge(page: Page, text: BadgeText, timeout?: number)
   await expect(badgeOf(page)).toHaveText(text, timeout === undefined ? {} : { timeout })
 }
 
-/** Puts the caret at the very end of the document (clicking first so the editor has focus). */
+/**
+ * Puts the caret at the very end of the document. Clicks the last text block
+ * first: a click in the empty space below a list would leave a gap cursor
+ * instead of a text caret.
+ */
 export async function moveCaretToEnd(page: Page): Promise<void> {
-  const editor = editorOf(page)
-  await editor.click()
+  await editorOf(page).locator('p, h1, h2, h3, pre').last().click()
   await page.keyboard.press('ControlOrMeta+End')
 }
 
@@ -68,6 +71,22 @@ export async function readDocument(page: Page): Promise<DocumentBlock[]> {
     for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
     return Array.from(copy.children).map((block) => ({ tag: block.tagName.toLowerCase(), text: block.textContent ?? '' }))
   })
+}
+
+/** Text of the elements matching `selector` inside the editor, without caret widgets. */
+export async function readTexts(page: Page, selector: string): Promise<string[]> {
+  return editorOf(page).evaluate((root, css) => {
+    return Array.from(root.querySelectorAll(css)).map((element) => {
+      const copy = element.cloneNode(true) as HTMLElement
+      for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+      return copy.textContent ?? ''
+    })
+  }, selector)
+}
+
+/** Waits until `selector` inside the editor holds exactly `expected` (caret labels ignored). */
+export async function expectTexts(page: Page, selector: string, expected: readonly string[], timeout?: number): Promise<void> {
+  await expect.poll(() => readTexts(page, selector), timeout === undefined ? {} : { timeout }).toEqual(expected)
 }
 
 export async function readDocumentText(page: Page): Promise<string> {

@@ -1,0 +1,52 @@
+/**
+ * The fixtures every e2e test uses:
+ * - `quire`: a fresh `quire serve` (child process, temp data dir) serving demo/dist;
+ * - `launchQuire`: start another one with extra options (auth), disposed the same way;
+ * - `openEditor(server, name, room, token?)`: a new browser context (its own IndexedDB,
+ *   service workers and offline switch, i.e. another person's browser) with the
+ *   room open and the display name typed in.
+ * On failure Playwright screenshots every open page of every context into
+ * e2e/artifacts (`screenshot: 'only-on-failure'`), and the server output is attached.
+ */
+import { test as base, type BrowserContext, type Page } from '@playwright/test'
+import { startDemoServer, type DemoServer, type DemoServerOptions } from './demo-server.js'
+import { openRoom } from './editor-page.js'
+
+export interface QuireFixtures {
+  quire: DemoServer
+  launchQuire: (options?: DemoServerOptions) => Promise<DemoServer>
+  openEditor: (server: DemoServer, name: string, room: string, token?: string) => Promise<Page>
+}
+
+export const test = base.extend<QuireFixtures>({
+  launchQuire: async ({}, use, testInfo) => {
+    const servers: DemoServer[] = []
+    await use(async (options) => {
+      const server = await startDemoServer(options)
+      servers.push(server)
+      return server
+    })
+    for (const [index, server] of servers.entries()) {
+      if (testInfo.status !== testInfo.expectedStatus) {
+        await testInfo.attach(`quire-server-${index}.log`, { body: server.output(), contentType: 'text/plain' })
+      }
+      await server.dispose()
+    }
+  },
+
+  quire: async ({ launchQuire }, use) => {
+    await use(await launchQuire())
+  },
+
+  openEditor: async ({ browser }, use) => {
+    const contexts: BrowserContext[] = []
+    await use(async (server, name, room, token) => {
+      const context = await browser.newContext({ baseURL: server.httpUrl })
+      contexts.push(context)
+      return openRoom(context, server.httpUrl, room, name, token)
+    })
+    for (const context of contexts) await context.close()
+  }
+})
+
+export { expect } from '@playwright/test'
