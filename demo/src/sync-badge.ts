@@ -5,7 +5,7 @@
  * keeps the wording in one place.
  */
 
-export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected'
+import type { ConnectionStatus } from '@quire/client'
 
 export interface SyncState {
   readonly status: ConnectionStatus

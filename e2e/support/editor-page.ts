@@ -113,6 +113,27 @@ export function remoteCaretLabel(page: Page, name: string): Locator {
   return editorOf(page).locator('.collaboration-carets__label', { hasText: name })
 }
 
+/**
+ * Waits until the app-shell service worker controls the page and has its
+ * cache, i.e. until this page would open again with no network.
+ */
+export async function waitForOfflineShell(page: Page): Promise<void> {
+  await expect
+    .poll(
+      () =>
+        page.evaluate(async () => {
+          if (!navigator.serviceWorker.controller) return false
+          const names = await caches.keys()
+          for (const name of names) {
+            if (name.startsWith('quire-shell-') && (await (await caches.open(name)).match('/index.html'))) return true
+          }
+          return false
+        }),
+      { message: 'the service worker never took control of the page with a cached shell' }
+    )
+    .toBe(true)
+}
+
 /** Reads the badge and the document in one evaluation, so "saved" and the text belong to the same moment. */
 export async function readBadgeAndText(page: Page): Promise<{ badge: string; text: string }> {
   return page.evaluate(() => {

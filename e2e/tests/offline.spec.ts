@@ -1,0 +1,61 @@
+import { expect, test } from '../support/quire-test.js'
+import {
+  editorOf,
+  expectBadge,
+  expectConverged,
+  moveCaretToEnd,
+  readDocumentText,
+  typeText,
+  uniqueRoom,
+  waitForOfflineShell
+} from '../support/editor-page.js'
+
+test('a page that goes offline keeps typing, reopens offline from IndexedDB, and converges when back online', async ({
+  quire,
+  openEditor
+}) => {
+  const room = uniqueRoom('offline')
+  const alice = await openEditor(quire, 'Alice', room)
+  const bob = await openEditor(quire, 'Bob', room)
+
+  await moveCaretToEnd(alice)
+  await typeText(alice, 'Written online.')
+  await expect(editorOf(bob)).toContainText('Written online.')
+  await expectBadge(alice, 'All changes saved')
+  // The page must have been opened once with its service worker in control to reopen offline.
+  await waitForOfflineShell(alice)
+
+  await alice.context().setOffline(true)
+  await expectBadge(alice, 'Offline')
+  await moveCaretToEnd(alice)
+  await typeText(alice, ' Written offline.')
+  await expect(alice.getByTestId('offline-hint')).toContainText('kept on this device')
+
+  // Meanwhile Bob keeps working online in his own paragraph.
+  await moveCaretToEnd(bob)
+  await bob.keyboard.press('Enter')
+  await typeText(bob, 'Bob wrote this while Alice was away.')
+  await expectBadge(bob, 'All changes saved')
+
+  // Reload while still offline: the shell comes from the service worker, the text from IndexedDB,
+  // and the page still knows that part of it never reached the server.
+  await alice.reload()
+  await expect(editorOf(alice)).toContainText('Written online. Written offline.')
+  await expectBadge(alice, 'Offline')
+  await expect(alice.getByTestId('offline-hint')).toContainText('kept on this device')
+  expect(await readDocumentText(alice)).not.toContain('Bob wrote this')
+  expect(await readDocumentText(bob)).not.toContain('Written offline')
+
+  // More offline typing after the reload is kept as well.
+  await moveCaretToEnd(alice)
+  await typeText(alice, ' And after the reload.')
+
+  await alice.context().setOffline(false)
+  const document = await expectConverged([alice, bob], 30_000)
+  expect(document).toEqual([
+    { tag: 'p', text: 'Written online. Written offline. And after the reload.' },
+    { tag: 'p', text: 'Bob wrote this while Alice was away.' }
+  ])
+  await expectBadge(alice, 'All changes saved', 30_000)
+  await expectBadge(bob, 'All changes saved')
+})
