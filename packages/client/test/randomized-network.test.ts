@@ -90,15 +90,21 @@ async function runScenario(prng: Prng): Promise<void> {
   }
 
   let crashes = 0
+  let drops = 0
+  let edits = 0
   for (let step = 0; step < STEPS; step++) {
     const roll = prng.next()
-    if (roll < 0.7) edit(prng, prng.pick(browsers))
+    if (roll < 0.7) {
+      edit(prng, prng.pick(browsers))
+      edits++
+    }
     else if (roll < 0.85) {
       // The network of one browser goes away: sockets cut from the server side, reconnects refused for a while.
       const browser = prng.pick(browsers)
       browser.proxy.setRefusing(true)
       browser.proxy.dropAll()
       browser.refusedUntil = step + prng.int(2, 15)
+      drops++
     } else if (roll < 0.88 && crashes < 2) {
       crashes++
       await server.kill('SIGKILL')
@@ -131,6 +137,8 @@ async function runScenario(prng: Prng): Promise<void> {
   const stored = await readStoredDocument(dataDir, room)
   assertConverged([stored, ...docs], { names: ['storage', ...names] })
   for (const browser of browsers) expect(browser.errors).toEqual([])
+  const promised = browsers.reduce((n, b) => n + b.promises.length, 0)
+  console.log(`seed ${prng.seed}: ${count} browsers, ${edits} edits, ${drops} drops, ${crashes} kill -9, ${promised} saved promises kept`)
   expect(browsers.every((b) => b.promises.length > 0)).toBe(true)
 }
 
