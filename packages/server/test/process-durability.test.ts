@@ -6,7 +6,16 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createLevelStorage } from '@quire/server'
-import { assertConverged, docFromUpdates, findDivergence, spawnQuireServer, type SpawnedQuireServer } from '@quire/testkit'
+import {
+  assertConverged,
+  docFromUpdates,
+  findDivergence,
+  readSeeds,
+  runWithSeed,
+  spawnQuireServer,
+  type Prng,
+  type SpawnedQuireServer
+} from '@quire/testkit'
 import { describeLostAcknowledged, describeUnsaved, foldSaved, type SavedState } from './saved-state.js'
 import { createStockClient, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
@@ -158,4 +167,70 @@ describe('the quire serve process', () => {
       assertConverged([(writers[i] as StockClient).doc, stored], { names: ['writer', 'stored after SIGTERM'] })
     }
   })
+
+  // Writers keep typing while the process is killed at seeded random moments; after
+  // each restart every writer's acknowledged state must be stored, and in the end all
+  // writers (reconnecting by themselves) and the store agree.
+  it.each(readSeeds([101, 202]))('kill -9 at random moments while several writers type (seed %i)', (seed) =>
+    runWithSeed('kill -9 at random moments', seed, async (prng: Prng) => {
+      const dataDir = await tempDir()
+      const rooms = ['crash a', 'crash b']
+      let server = await spawn(dataDir)
+      const port = server.port
+      const writers = [0, 1, 2].map((i) => {
+        const doc = new Y.Doc()
+        doc.clientID = 1000 + i
+        const client = createStockClient(server.url, rooms[i % 2] as string, { doc, quire: true, maxBackoffTime: 100 })
+        cleanups.push(() => client.destroy())
+        return client
+      })
+      await Promise.all(writers.map((w) => w.synced()))
+
+      let typing = true
+      const typists = writers.map(async (writer, i) => {
+        let step = 0
+        while (typing) {
+          const text = writer.doc.getText('t')
+          text.insert(prng.int(0, text.length), `${i}:${step++} `)
+          if (prng.bool(0.2) && text.length > 10) text.delete(prng.int(0, text.length - 5), prng.int(1, 4))
+          if (prng.bool(0.1)) writer.doc.getMap('m').set(`k${prng.int(0, 3)}`, step)
+          // Typing pace (~100 keystrokes/s per writer): fast, but inside the server's per-connection rate limit.
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+      })
+
+      for (let crash = 0; crash < 3; crash++) {
+        const ackTarget = writers.map((w) => w.quireMessages.length + prng.int(1, 15))
+        await waitUntil(() => writers.every((w, i) => w.quireMessages.length >= (ackTarget[i] as number)), {
+          timeoutMs: 30_000,
+          describe: () => `acks ${writers.map((w) => w.quireMessages.length).join('/')} of ${ackTarget.join('/')}; server output:\n${server.output().slice(-2000)}`
+        })
+        // What each writer was told is durable, taken in the same turn as the kill.
+        const acknowledged = writers.map((w) => foldSaved(w.quireMessages))
+        await server.kill('SIGKILL')
+        for (const [i, room] of rooms.entries()) {
+          const stored = await loadStored(dataDir, room)
+          for (const [w, writer] of writers.entries()) {
+            if (w % 2 !== i) continue
+            expect(describeLostAcknowledged(stored, acknowledged[w] as SavedState), `crash ${crash}, writer ${w}`).toBeNull()
+            expect(writer.doc.clientID).toBe(1000 + w)
+          }
+        }
+        server = await spawn(dataDir, port)
+      }
+
+      typing = false
+      await Promise.all(typists)
+      await Promise.all(writers.map((w) => w.synced(30_000)))
+      for (const [i, room] of rooms.entries()) {
+        const group = writers.filter((_, w) => w % 2 === i).map((w) => w.doc)
+        const reader = join(server, room)
+        await reader.synced()
+        const docs = [...group, reader.doc]
+        await waitUntil(() => findDivergence(docs) === null, { timeoutMs: 30_000, describe: () => findDivergence(docs) ?? '' })
+        assertConverged(docs)
+      }
+    }),
+    120_000
+  )
 })
