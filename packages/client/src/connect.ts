@@ -119,10 +119,17 @@ class Session implements QuireSession {
     doc.on('afterTransaction', this.onTransaction)
     this.removeOnlineListener = this.listenForOnline()
 
-    if (options.offline ?? true) this.openLocalCopy()
+    const hasIndexedDb = typeof (globalThis as { indexedDB?: unknown }).indexedDB !== 'undefined'
+    if ((options.offline ?? true) && hasIndexedDb) this.openLocalCopy()
     else {
       this.recordReady = true
-      queueMicrotask(() => this.markLoaded())
+      queueMicrotask(() => {
+        // Node without an IndexedDB implementation: work online only, and say so.
+        if ((options.offline ?? true) && !hasIndexedDb) {
+          this.reportError(new QuireClientError('local-storage', 'no IndexedDB in this environment: the document is not kept locally'))
+        }
+        this.markLoaded()
+      })
     }
   }
 
