@@ -51,13 +51,17 @@ export async function expectBadge(page: Page, text: BadgeText, timeout?: number)
 }
 
 /**
- * Puts the caret at the very end of the document. Clicks the last text block
- * first: a click in the empty space below a list would leave a gap cursor
- * instead of a text caret.
+ * Puts the caret at the very end of the document the way a person does: a
+ * click to the right of the last line of the last text block. (A click in the
+ * empty space below a list would leave a gap cursor, and Ctrl+End can stop at
+ * another user's caret widget, which is not editable content.)
  */
 export async function moveCaretToEnd(page: Page): Promise<void> {
-  await editorOf(page).locator('p, h1, h2, h3, pre').last().click()
-  await page.keyboard.press('ControlOrMeta+End')
+  const last = editorOf(page).locator('p, h1, h2, h3, pre').last()
+  const box = await last.boundingBox()
+  if (box === null) throw new Error('the last block of the document is not visible')
+  await last.click({ position: { x: Math.max(1, box.width - 2), y: Math.max(1, box.height - 4) } })
+  await page.keyboard.press('End')
 }
 
 export async function typeText(page: Page, text: string, delay = 15): Promise<void> {
@@ -134,14 +138,35 @@ export async function waitForOfflineShell(page: Page): Promise<void> {
     .toBe(true)
 }
 
-/** Reads the badge and the document in one evaluation, so "saved" and the text belong to the same moment. */
-export async function readBadgeAndText(page: Page): Promise<{ badge: string; text: string }> {
-  return page.evaluate(() => {
-    const badge = document.querySelector('[data-testid="status-badge"]')?.textContent ?? ''
+/**
+ * Starts recording, inside the page, the document as it is each time the badge
+ * turns to "All changes saved": the badge and the text are read in the same
+ * task, so each record is exactly what the person was told is safe.
+ */
+export async function recordSavedSnapshots(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const badge = document.querySelector('[data-testid="status-badge"]')
     const root = document.querySelector('[data-testid="editor"] .ProseMirror')
-    if (!root) return { badge, text: '' }
-    const copy = root.cloneNode(true) as HTMLElement
-    for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
-    return { badge, text: Array.from(copy.children).map((block) => block.textContent ?? '').join('\n') }
+    if (!badge || !root) throw new Error('the demo page has no badge or editor')
+    const snapshots: { tag: string; text: string }[][] = []
+    const take = (): void => {
+      if (badge.textContent !== 'All changes saved') return
+      const copy = root.cloneNode(true) as HTMLElement
+      for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+      snapshots.push(Array.from(copy.children).map((block) => ({ tag: block.tagName.toLowerCase(), text: block.textContent ?? '' })))
+    }
+    new MutationObserver(take).observe(badge, { childList: true, characterData: true, subtree: true })
+    take()
+    ;(window as unknown as { quireSavedSnapshots: typeof snapshots }).quireSavedSnapshots = snapshots
   })
+}
+
+/** The last document the page showed as saved (see recordSavedSnapshots). */
+export async function lastSavedSnapshot(page: Page): Promise<DocumentBlock[]> {
+  const snapshots = await page.evaluate(
+    () => (window as unknown as { quireSavedSnapshots?: DocumentBlock[][] }).quireSavedSnapshots ?? []
+  )
+  const last = snapshots.at(-1)
+  if (last === undefined) throw new Error('the page never showed "All changes saved" while recording')
+  return last
 }
