@@ -4,6 +4,7 @@ import { join as joinPath } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { WebSocket } from 'ws'
+import { WebsocketProvider } from 'y-websocket'
 import { assertConverged, findDivergence, startQuireServer, type QuireServerFixture } from '@quire/testkit'
 import { createStockClient, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
@@ -124,7 +125,6 @@ describe('room names', () => {
     encoded.doc.getText('t').insert(0, 'same room')
     // y-websocket appends the name as is; `a%20b/c` and the encoded `a%20b%2Fc` decode alike.
     const other = new Y.Doc()
-    const { WebsocketProvider } = await import('y-websocket')
     const provider = new WebsocketProvider(server.url, 'a%20b/c', other, {
       disableBc: true,
       WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket
