@@ -3,7 +3,7 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence, clearDocument } from 'y-indexeddb'
 import { Awareness } from 'y-protocols/awareness'
 import * as idb from 'lib0/indexeddb'
-import { MESSAGE_QUIRE, MESSAGE_SYNC, QUIRE_EXTENSION_PARAM, decodeMessage, encodeMessage } from '@quire/protocol'
+import { MESSAGE_AUTH, MESSAGE_QUIRE, MESSAGE_SYNC, QUIRE_EXTENSION_PARAM, decodeMessage, encodeMessage } from '@quire/protocol'
 import { createFullJitterBackoff, type BackoffPolicy } from './backoff.js'
 import { QuireClientError } from './quire-client-error.js'
 import type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents } from './quire-session.js'
@@ -341,6 +341,14 @@ class Session implements QuireSession {
       readSync?.(encoder, decoder, provider, emitSynced, messageType)
     }
     handlers[MESSAGE_QUIRE] = (_encoder, decoder) => this.receiveQuireMessage(decoder.arr)
+    // A read-only session: its edits stay local and unsaved; tell the application why.
+    const readAuth = handlers[MESSAGE_AUTH]
+    handlers[MESSAGE_AUTH] = (encoder, decoder, provider, emitSynced, messageType) => {
+      const decoded = decodeMessage(decoder.arr)
+      if (decoded.ok && decoded.message.type === 'auth-permission-denied' && this.events.listenerCount('permission-denied') > 0) {
+        this.events.emit('permission-denied', decoded.message.reason)
+      } else readAuth?.(encoder, decoder, provider, emitSynced, messageType)
+    }
   }
 
   private receiveQuireMessage(frame: Uint8Array): void {

@@ -40,6 +40,8 @@ export interface QuireSessionEvents {
   'unsaved-changes': (unsavedChanges: boolean) => void
   /** The server refused this session for good (close codes 4400-4499, e.g. 4401, 4403); no more retries. */
   closed: (event: { code: number; reason: string }) => void
+  /** The server refuses this session's edits (read-only access); they stay local and unsaved. */
+  'permission-denied': (reason: string) => void
   error: (error: QuireClientError) => void
 }
 

@@ -195,23 +195,4 @@ describe('@quire/client offline first', () => {
     a.doc.getText('t').insert(7, '!')
     await waitFor('still saving', () => a.saved === true)
   })
-
-  it('reports a refusal (close code 4401/4403) and stops retrying', async () => {
-    const fixture = await startQuireServer({
-      authenticate: async ({ token }) => {
-        if (token !== 'good') throw Object.assign(new Error('bad token'), { code: 'unauthenticated' })
-        return { user: 'u', access: 'write' }
-      }
-    })
-    cleanups.push(() => fixture.close())
-    const room = uniqueName('doc')
-    const refused = session({ url: fixture.url, room, token: 'bad', offline: false })
-    const closed = new Promise<{ code: number }>((resolve) => refused.on('closed', resolve))
-    const event = await closed
-    expect([4401, 4403]).toContain(event.code)
-    expect(refused.status).toBe('disconnected')
-    const allowed = session({ url: fixture.url, room, token: 'good', offline: false })
-    await allowed.whenSynced
-    expect(allowed.status).toBe('connected')
-  })
 })
