@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import type { WebSocket } from 'ws'
 import { assertConverged, findDivergence, startQuireServer, type QuireServerFixture } from '@quire/testkit'
 import { createStockClient, dropConnection, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
@@ -181,5 +182,39 @@ describe('awareness', () => {
     await late.synced()
     await waitUntil(() => late.provider.awareness.getStates().has(b.doc.clientID))
     expect(late.provider.awareness.getStates().has(a.doc.clientID)).toBe(false)
+  })
+})
+
+describe('a peer whose network vanishes', () => {
+  it('is dropped by the heartbeat and its presence removed for the others', async () => {
+    const quick = await startQuireServer({ heartbeatMs: 100 })
+    const a = createStockClient(quick.url, 'heartbeat')
+    const b = createStockClient(quick.url, 'heartbeat')
+    try {
+      await Promise.all([a.synced(), b.synced()])
+      a.provider.awareness.setLocalState({ user: 'vanishing' })
+      await waitUntil(() => b.provider.awareness.getStates().has(a.doc.clientID))
+      // Stop reading a's socket: no close, no FIN, no pongs, as when a laptop lid closes.
+      a.provider.shouldConnect = false
+      const socket = a.provider.ws as unknown as WebSocket
+      socket.pause()
+      await waitUntil(() => !b.provider.awareness.getStates().has(a.doc.clientID), {
+        describe: () => `b still sees ${JSON.stringify([...b.provider.awareness.getStates()])}`
+      })
+      // b's connection was not disturbed and the room still works for it.
+      expect(b.provider.wsconnected).toBe(true)
+      b.doc.getText('t').insert(0, 'still here')
+      const c = createStockClient(quick.url, 'heartbeat')
+      try {
+        await c.synced()
+        await waitUntil(() => c.doc.getText('t').toString() === 'still here')
+      } finally {
+        c.destroy()
+      }
+    } finally {
+      a.destroy()
+      b.destroy()
+      await quick.close()
+    }
   })
 })
