@@ -72,6 +72,7 @@ function start(): void {
   const badge = requireElement('status-badge')
   const hint = requireElement('offline-hint')
   let hasBeenDisconnected = false
+  let refusal: { code: number; reason: string } | null = null
   const renderBadge = (): void => {
     if (session.status === 'disconnected') hasBeenDisconnected = true
     const state = describeSyncState({
@@ -79,17 +80,22 @@ function start(): void {
       saved: session.saved,
       unsavedChanges: session.unsavedChanges,
       hasBeenDisconnected,
-      networkAvailable: navigator.onLine
+      networkAvailable: navigator.onLine,
+      refusal
     })
     badge.dataset['status'] = state.kind
     badge.textContent = state.label
     badge.title = state.detail
-    hint.hidden = state.kind !== 'offline'
+    hint.hidden = state.kind !== 'offline' && state.kind !== 'refused'
     hint.textContent = state.detail
   }
   session.on('status', renderBadge)
   session.on('saved', renderBadge)
   session.on('unsaved-changes', renderBadge)
+  session.on('closed', (event) => {
+    refusal = event
+    renderBadge()
+  })
   window.addEventListener('online', renderBadge)
   window.addEventListener('offline', renderBadge)
   renderBadge()

@@ -17,9 +17,11 @@ export interface SyncState {
   readonly hasBeenDisconnected: boolean
   /** `navigator.onLine`: when the browser knows it has no network, a connection attempt is hopeless. */
   readonly networkAvailable: boolean
+  /** Set when the server refused this session for good (4401, 4403): retrying cannot help. */
+  readonly refusal: { readonly code: number; readonly reason: string } | null
 }
 
-export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown'
+export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown' | 'refused'
 
 export interface SyncBadge {
   readonly kind: SyncBadgeKind
@@ -29,6 +31,14 @@ export interface SyncBadge {
 }
 
 export function describeSyncState(state: SyncState): SyncBadge {
+  if (state.refusal !== null && state.status !== 'connected') {
+    const why = state.refusal.reason !== '' ? state.refusal.reason : `close code ${state.refusal.code}`
+    return {
+      kind: 'refused',
+      label: 'No access',
+      detail: `The server refused this link (${why}). Edits stay on this device only; ask for a new link.`
+    }
+  }
   if (state.status !== 'connected') {
     // A reconnect attempt after a loss is still offline for the person typing;
     // flickering between "Connecting" and "Offline" on every retry would say nothing.
