@@ -6,6 +6,7 @@ import { signRoomToken } from '../auth/sign-room-token.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { consoleLog } from '../log.js'
 import { createServer } from '../create-server.js'
+import { DOCUMENT_COMMANDS_USAGE, runDocumentCommand } from './document-commands.js'
 import { parseDuration } from './parse-duration.js'
 
 const USAGE = `Usage: quire <command> [options]
@@ -41,7 +42,7 @@ Commands:
             --ttl <duration>                lifetime: 90s, 30m, 1h, 7d (default 1h)
             --user <name>                   who the token is for (default "user")
             --secret-env <NAME>             environment variable holding the secret (default QUIRE_SECRET)
-  help      Show this text
+${DOCUMENT_COMMANDS_USAGE}  help      Show this text
 `
 
 /** The only code that reads argv and the environment. Returns the exit code. */
@@ -52,6 +53,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return serve(rest)
     case 'token':
       return token(rest)
+    case 'inspect':
+    case 'export':
+    case 'import':
+    case 'compact':
+      return runDocumentCommand(command, rest)
     case undefined:
     case 'help':
     case '--help':
