@@ -13,9 +13,22 @@ export function findUpdateProblem(update: Uint8Array): string | null {
       // Lengths come from the wire; a negative or non-finite one means garbage.
       if (!(struct.length >= 0) || !Number.isSafeInteger(struct.id.clock)) return 'struct with an impossible clock or length'
     }
-    return null
   } catch (error) {
     return `not a Yjs update (${error instanceof Error ? error.message : String(error)})`
+  }
+  // Decoding checks the bytes, not the structure. Yjs trusts what it applies, so an
+  // update whose structs contradict each other (an origin inside the struct itself, a
+  // zero-length delete range: found by the server's fuzz test) would throw in every
+  // client that applies it. Integrating it alone into a scratch document finds those;
+  // whatever it references outside itself just stays pending there.
+  const probe = new Y.Doc()
+  try {
+    Y.applyUpdate(probe, update)
+    return null
+  } catch (error) {
+    return `update cannot be integrated (${error instanceof Error ? error.message : String(error)})`
+  } finally {
+    probe.destroy()
   }
 }
 
