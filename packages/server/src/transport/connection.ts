@@ -18,6 +18,7 @@ import type { Access } from '../authenticate.js'
 import { createConnectionRateLimit } from '../limits/connection-rate-limit.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch } from '../limits/slow-consumer-watch.js'
+import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes: number
   /** Rate limits and the slow-consumer soft bound; defaults when omitted. */
   readonly limits?: Limits
+  /** Shared by the server's connections: admits only the part of an update a room lacks. */
+  readonly updateGuard?: UpdateGuard
   readonly registry: RoomRegistry
   readonly log: Log
   readonly id: number
@@ -59,6 +62,7 @@ export function openConnection(options: ConnectionOptions): void {
   let acknowledge = options.extension
   const queued: Uint8Array[] = []
   const limits = options.limits ?? DEFAULT_LIMITS
+  const updateGuard = options.updateGuard ?? createUpdateGuard()
   const rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
   const slowConsumer = createSlowConsumerWatch({
     bufferedAmount: () => socket.bufferedAmount,
@@ -115,9 +119,13 @@ export function openConnection(options: ConnectionOptions): void {
           return
         }
         if (isEmptyUpdate(message.update)) return
+        // Only what the room lacks goes in: known clocks re-sent with other content break clients.
+        const fresh = updateGuard.admit(r, message.update)
+        if (fresh === null) return
+        const unchanged = fresh === message.update
         // Copy out of the socket's receive buffer: the room keeps this update.
-        const update = message.update.slice()
-        r.acceptUpdate(update, { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
+        const update = unchanged ? fresh.slice() : fresh
+        r.acceptUpdate(update, { kind: 'peer', peer }, unchanged && message.type === 'sync-update' ? frame : undefined)
         return
       }
       case 'awareness': {
