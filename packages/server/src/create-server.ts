@@ -21,6 +21,7 @@ import { createCompactionThread } from './compaction/compaction-thread.js'
 import { createStaticHandler } from './http/static-files.js'
 import { createConnectionCounter } from './limits/connection-counter.js'
 import { resolveLimits, type Limits } from './limits/limits.js'
+import { createUpdateGuard } from './limits/update-guard.js'
 import { quietLog, type Log } from './log.js'
 import { QuireError, toQuireError } from './quire-error.js'
 import { createRoomRegistry } from './room/room-registry.js'
@@ -92,6 +93,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const originAllowList = createOriginAllowList(options.allowedOrigins)
   // Counts sockets from upgrade to close, so pending upgrades (awaiting auth) count too.
   const connectionsPerIp = createConnectionCounter(limits.maxConnectionsPerIp)
+  const updateGuard = createUpdateGuard()
   const ownsStorage = options.storage === undefined
   const storagePromise: Promise<Storage> = options.storage
     ? Promise.resolve(options.storage)
@@ -200,6 +202,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
             maxMessageBytes,
             maxBufferedBytes: options.maxBufferedBytes ?? 64 * 1024 * 1024,
             limits,
+            updateGuard,
             registry,
             log,
             id: nextConnectionId++
