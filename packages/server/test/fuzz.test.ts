@@ -156,7 +156,7 @@ function fuzzFrame(prng: Prng, corpus: readonly Uint8Array[]): Uint8Array {
     // Sync (type 0, subtype) or awareness (type 1): the payload is the varUint8Array that follows.
     const headerLength = valid[0] === 0 ? 2 : 1
     const lengthBytes = varUintLength(valid, headerLength)
-    let payload = valid.slice(headerLength + lengthBytes)
+    let payload: Uint8Array = valid.slice(headerLength + lengthBytes)
     for (let n = 0; n < mutations; n++) payload = mutateBytes(prng, payload, corpus)
     const encoder = encoding.createEncoder()
     encoding.writeUint8Array(encoder, valid.slice(0, headerLength))

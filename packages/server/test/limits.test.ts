@@ -43,7 +43,7 @@ function openSocket(server: QuireServerFixture, room: string, headers: Record<st
     maxPayload: 1024 * 1024 * 1024,
     headers,
     // Our own TCP socket, so a test can pause it (a client that stops reading).
-    createConnection: (options) => (tcp = netConnect({ host: options.host ?? '127.0.0.1', port: Number(options.port) }))
+    createConnection: () => (tcp = netConnect(server.port, '127.0.0.1'))
   })
   const messages: Message[] = []
   ws.on('message', (data: Buffer) => {

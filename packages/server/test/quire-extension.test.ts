@@ -100,4 +100,31 @@ describe('Quire extension', () => {
       expect(client.frames.map((f) => f[0]).filter((type) => type === undefined || type > 3)).toEqual([])
     }
   })
+
+  it('a client may opt in with a quire-hello message instead of the query parameter', async () => {
+    const server = await startQuireServer()
+    cleanups.push(() => server.close())
+    const client = await openRawClient(server.url, 'hello by message')
+    cleanups.push(() => client.close())
+    await client.waitForMessage((m) => m.type === 'sync-step-1')
+    expect(client.messages.some((m) => m.type === 'quire-hello')).toBe(false)
+    await client.send(encodeMessage({ type: 'quire-hello', version: 1 }))
+    expect(await client.waitForMessage((m) => m.type === 'quire-hello')).toEqual({ type: 'quire-hello', version: 1 })
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'acknowledged after a hello')
+    await client.send(encodeMessage({ type: 'sync-update', update: Y.encodeStateAsUpdate(doc) }))
+    await waitUntil(() => describeUnsaved(doc, foldSaved(client.messages)) === null)
+  })
+
+  it('a client that sends quire-saved is closed with 1008 and a reason', async () => {
+    const server = await startQuireServer()
+    cleanups.push(() => server.close())
+    const client = await openRawClient(server.url, 'saved from a client', { quire: true })
+    await client.waitForMessage((m) => m.type === 'quire-hello')
+    const empty = new Y.Doc()
+    await client.send(encodeMessage({ type: 'quire-saved', stateVector: Y.encodeStateVector(empty), deleteSet: Y.encodeStateAsUpdate(empty) }))
+    const { code, reason } = await client.closed
+    expect(code).toBe(1008)
+    expect(reason).toMatch(/quire-saved/)
+  })
 })

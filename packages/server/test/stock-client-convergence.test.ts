@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { WebSocket } from 'ws'
+import { decodeAwarenessUpdate, encodeMessage } from '@quire/protocol'
 import { assertConverged, findDivergence, startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { openRawClient } from './raw-client.js'
 import { createStockClient, dropConnection, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
@@ -155,6 +157,23 @@ describe('awareness', () => {
     await waitUntil(() => late.provider.awareness.getStates().get(a.doc.clientID)?.['cursor']?.index === 4, {
       describe: () => JSON.stringify([...late.provider.awareness.getStates()])
     })
+  })
+
+  it('query-awareness is answered with every state present', async () => {
+    const [a] = (await joinAll('presence-query', 1)) as [StockClient]
+    a.provider.awareness.setLocalState({ user: 'queried' })
+    const raw = await openRawClient(server.url, 'presence-query')
+    try {
+      await raw.waitForMessage((m) => m.type === 'sync-step-1')
+      const before = raw.messages.length
+      await raw.send(encodeMessage({ type: 'query-awareness' }))
+      const answer = await raw.waitForMessage((m) => m.type === 'awareness' && raw.messages.indexOf(m) >= before)
+      if (answer.type !== 'awareness') throw new Error('unreachable')
+      const decoded = decodeAwarenessUpdate(answer.update)
+      expect(decoded.ok && decoded.entries.map((e) => [e.clientId, JSON.parse(e.state)])).toEqual([[a.doc.clientID, { user: 'queried' }]])
+    } finally {
+      raw.close()
+    }
   })
 
   it('is removed for peers when a client disconnects (y-websocket sends its own removal)', async () => {
