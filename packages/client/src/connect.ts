@@ -236,6 +236,7 @@ class Session implements QuireSession {
       (error: unknown) => this.reportError(QuireClientError.from('local-storage', error))
     )
     void Promise.all([persistence.whenSynced, recordLoaded]).then(() => {
+      this.tracker.forgetBeyond(Y.decodeStateVector(Y.encodeStateVector(this.doc)))
       this.recordReady = true
       this.onTrackerChanged()
       this.markLoaded()

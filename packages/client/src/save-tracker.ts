@@ -65,6 +65,21 @@ export class SaveTracker {
     return clients
   }
 
+  /**
+   * Drops pending clocks beyond what the local document holds. The record and the
+   * document's updates are written in two IndexedDB transactions; if a crash kept the
+   * record but not the update, those structs exist nowhere we could send them from, and
+   * waiting for their acknowledgement would keep `saved` false forever.
+   */
+  forgetBeyond(localStateVector: ReadonlyMap<number, number>): void {
+    for (const [client, clock] of this.pending) {
+      const held = localStateVector.get(client) ?? 0
+      if (clock <= held) continue
+      if (held <= (this.acknowledged.get(client) ?? 0)) this.pending.delete(client)
+      else this.pending.set(client, held)
+    }
+  }
+
   /** Folds a record loaded from local storage into this tracker (changes made before it loaded are kept). */
   merge(other: SaveTracker): void {
     if (this.support === 'unknown') this.support = other.support

@@ -119,6 +119,14 @@ describe('SaveTracker', () => {
     expect(reloaded.hasUnsavedChanges).toBe(false)
   })
 
+  it('forgets pending clocks the local document does not hold (record stored, update lost)', () => {
+    const tracker = new SaveTracker()
+    tracker.applyAcknowledgement(new Map([[3, 4]]), { clients: new Map() })
+    tracker.recordLocalChange(new Map([[1, 10], [2, 8], [3, 9]]), { clients: new Map() })
+    tracker.forgetBeyond(new Map([[1, 10], [2, 5], [3, 4]]))
+    expect(tracker.pending).toEqual(new Map([[1, 10], [2, 5]]))
+  })
+
   it('refuses a damaged record instead of throwing', () => {
     const bytes = encodeSavedStateRecord(new SaveTracker())
     expect(decodeSavedStateRecord(bytes.subarray(0, bytes.length - 1)).ok).toBe(false)
