@@ -68,6 +68,16 @@ function start(): void {
   })
   const toolbar = mountToolbar(requireElement('toolbar'), editor)
 
+  // ---- read-only sessions ----
+  // The server refuses a reader's updates whatever the page does; showing it up front spares
+  // the reader typing that would never be saved.
+  const readOnly = route.token !== null && readTokenAccess(route.token) === 'read'
+  requireElement('access-badge').hidden = !readOnly
+  if (readOnly) {
+    editor.setEditable(false)
+    toolbar.refresh()
+  }
+
   // ---- status badge ----
   const badge = requireElement('status-badge')
   const hint = requireElement('offline-hint')
@@ -124,7 +134,8 @@ function start(): void {
   const shareAccess = requireElement('share-access')
   const share = async (access: ShareAccess): Promise<void> => {
     sharePanel.hidden = false
-    shareAccess.textContent = access === 'read' ? 'read' : 'edit'
+    // A reader's own link carries the reader's token: it can only ever give read access.
+    shareAccess.textContent = access === 'read' || readOnly ? 'read' : 'edit'
     shareFeedback.classList.remove('is-error')
     shareFeedback.textContent = access === 'read' ? 'Creating link…' : ''
     shareUrl.value = ''
@@ -147,15 +158,6 @@ function start(): void {
   const shareReadOnly = requireElement('share-read-only-button')
   shareReadOnly.addEventListener('click', () => void share('read'))
 
-  // ---- read-only sessions ----
-  // The server refuses a reader's updates whatever the page does; showing it up front spares
-  // the reader typing that would never be saved.
-  const readOnly = route.token !== null && readTokenAccess(route.token) === 'read'
-  requireElement('access-badge').hidden = !readOnly
-  if (readOnly) {
-    editor.setEditable(false)
-    toolbar.refresh()
-  }
   // Only a page holding a writer's token can ask the server for a read-only one.
   shareReadOnly.hidden = route.token === null || readOnly
 

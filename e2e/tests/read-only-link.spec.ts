@@ -37,6 +37,11 @@ test('a read-only link shows the document live but cannot change it', async ({ l
   await expect(editorOf(bob)).toHaveAttribute('contenteditable', 'false')
   await expect(bob.getByTestId('tool-bold')).toBeDisabled()
   await expect(bob.getByTestId('share-read-only-button')).toBeHidden()
+  await expectBadge(bob, 'All changes saved')
+  // Passing the link on can only pass on read access.
+  await bob.getByTestId('share-button').click()
+  await expect(bob.getByTestId('share-access')).toHaveText('read')
+  await expect(bob.getByTestId('share-url')).toHaveValue(link.href)
   // A reader is present (awareness is allowed) ...
   await expect(alice.getByTestId('presence-list')).toContainText('Bob')
 
