@@ -27,10 +27,10 @@ export interface Scale {
 export const FULL_SCALE: Scale = {
   smoke: false,
   repetitions: 3,
-  stepWarmupMs: 500,
-  stepWindowMs: 1500,
-  stepDrainMs: 1000,
-  maxSteps: 9,
+  stepWarmupMs: 400,
+  stepWindowMs: 1200,
+  stepDrainMs: 800,
+  maxSteps: 7,
   fanoutConfigs: [
     { docs: 100, clientsPerDoc: 10 },
     { docs: 10, clientsPerDoc: 100 }

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -11,7 +11,7 @@ import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
 import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
-import { GENERATOR_CORE } from './server-process.js'
+import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer } from './servers/hocuspocus.js'
 import { quireServer } from './servers/quire.js'
@@ -37,14 +37,19 @@ const SERVERS: ServerKind[] = [quireServer, yWebsocketServer, yWebsocketV1Server
 const PINNED_ENV = 'QUIRE_BENCH_PINNED'
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))
 
-function pinSelf(): number | undefined {
+/** Re-runs this benchmark pinned to the generator core; resolves with its exit code, or undefined when already pinned. */
+async function pinSelf(): Promise<number | undefined> {
   if (process.env[PINNED_ENV] === '1') return undefined
-  const result = spawnSync('taskset', ['-c', GENERATOR_CORE, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+  const [command, ...prefix] = pinnedCommand(GENERATOR_CORE)
+  const child = spawn(command as string, [...prefix, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, [PINNED_ENV]: '1' }
   })
-  if (result.error) throw result.error
-  return result.status ?? 1
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal))
+  return await new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => resolve(code ?? 1))
+  })
 }
 
 function pick<T extends { id?: string; name?: string }>(all: T[], wanted: string | undefined, what: string): T[] {
@@ -94,6 +99,9 @@ async function main(): Promise<number> {
     log: (message) => process.stderr.write(`${message}\n`)
   }
   const started = new Date()
+  const loadAtStart = loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' / ')
   const tables: Table[] = []
   try {
     for (const scenario of scenarios) {
@@ -112,7 +120,8 @@ async function main(): Promise<number> {
   const header =
     `## Benchmark results${scale.smoke ? ' (smoke run: tiny scale, figures are meaningless)' : ''}\n\n` +
     `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${describeMachine()}.\n` +
-    `Servers pinned to core 0, load generator to core 1 (taskset).\n\n`
+    `Servers pinned to core 0, load generator to core 1 (taskset${process.getuid?.() === 0 ? ', both at nice -10' : ''}).` +
+    ` Load average when the run started: ${loadAtStart}.\n\n`
   const markdown = header + tables.map(renderTable).join('\n')
   mkdirSync(RESULTS_DIR, { recursive: true })
   writeFileSync(join(RESULTS_DIR, scale.smoke ? 'smoke.md' : 'latest.md'), markdown)
@@ -120,10 +129,12 @@ async function main(): Promise<number> {
   return 0
 }
 
-const pinnedExit = pinSelf()
+const pinnedExit = await pinSelf()
 if (pinnedExit !== undefined) {
   process.exitCode = pinnedExit
 } else {
+  // Turn signals into a normal exit so that the 'exit' hooks stop the servers.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
   main().then(
     (code) => {
       process.exitCode = code

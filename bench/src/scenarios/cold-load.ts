@@ -91,6 +91,8 @@ async function measure(
   try {
     const feeder = await feed(server, kind, trace)
     const feedSeconds = (performance.now() - feedStart) / 1000
+    // Let the server finish what the upload queued (writes, merges) so warm load measures serving, not the backlog.
+    await waitForServerIdle(server, { quietMs: context.scale.settleMs, timeoutMs: 300_000 })
     for (let repetition = 0; repetition < context.scale.repetitions; repetition++) {
       warm.push((await loadOnce(server, kind, trace)).ms)
     }
