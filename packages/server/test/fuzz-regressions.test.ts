@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import * as Y from 'yjs'
+import { WebSocket } from 'ws'
+import { decodeMessage, encodeMessage, findUpdateProblem } from '@quire/protocol'
+import { findDivergence, startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * Regression tests for what the protocol fuzzer (fuzz.test.ts) found: updates whose
+ * bytes decode as a Yjs update but that throw inside every client applying them, which
+ * left the room's replicas diverged. Each case keeps the exact bytes the fuzzer made.
+ */
+
+const cleanups: (() => Promise<void> | void)[] = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  vi.restoreAllMocks()
+})
+
+const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'))
+
+/** Struct (12345, 0) with origin (12345, 4) and right origin (12345, 5): inside itself. */
+const SELF_REFERENCING_ORIGIN = fromHex('0101b96000c4b96004b960050961626361626361626300')
+/** No structs; a delete range of client 12345 starting at clock 84 with length 0. */
+const ZERO_LENGTH_DELETE = fromHex('0001b960015400')
+/**
+ * Clocks 135 and 136 of client 12345, which the room already has with other content,
+ * re-sent with origins that make no sense for them. Harmless to an empty document;
+ * throws in one holding `editedDocument()`.
+ */
+const FORGED_RESEND = fromHex('0102b960870188b96057017d0587b960c7010000')
+
+/** The document the fuzzer mutated: client 12345's edits from a fixed pseudo-random script. */
+function editDocument(doc: Y.Doc): void {
+  let seed = 7
+  const next = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed / 0x7fffffff
+  }
+  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1))
+  const text = doc.getText('text')
+  const map = doc.getMap('map')
+  const array = doc.getArray('array')
+  for (let i = 0; i < 80; i++) {
+    const op = int(0, 6)
+    if (op === 0 || text.length === 0) text.insert(int(0, text.length), 'abc'.repeat(int(1, 3)))
+    else if (op === 1) text.delete(int(0, text.length - 1), 1)
+    else if (op === 2) text.format(0, Math.min(3, text.length), { bold: next() < 0.5 })
+    else if (op === 3) map.set('k' + int(0, 5), int(0, 100))
+    else if (op === 4) map.set(`child${int(0, 3)}`, new Y.Map([['k', 'v']]))
+    else if (op === 5) array.push([int(0, 9), new Y.Array()])
+    else if (array.length > 0) array.delete(int(0, array.length - 1), 1)
+  }
+}
+
+function editedDocument(): Y.Doc {
+  const doc = new Y.Doc()
+  doc.clientID = 12345
+  editDocument(doc)
+  return doc
+}
+
+async function start(): Promise<QuireServerFixture> {
+  const server = await startQuireServer({ log: () => {} })
+  cleanups.push(() => server.close())
+  return server
+}
+
+function client(server: QuireServerFixture, room: string, doc?: Y.Doc): StockClient {
+  const c = createStockClient(server.url, room, doc === undefined ? {} : { doc })
+  cleanups.push(() => c.destroy())
+  return c
+}
+
+/** Sends `frame` on a fresh socket once the room is loaded; resolves with the server's close, or null if it stays open. */
+async function sendRaw(server: QuireServerFixture, room: string, frame: Uint8Array): Promise<{ code: number; reason: string } | null> {
+  const ws = new WebSocket(`${server.url}/${encodeURIComponent(room)}`, { perMessageDeflate: false })
+  cleanups.push(() => ws.terminate())
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  await new Promise<void>((resolve) => ws.once('message', () => resolve()))
+  ws.send(frame)
+  // A query-awareness answered (or a close) means the frame before it was handled.
+  let answered = false
+  ws.on('message', (data: Buffer) => {
+    const decoded = decodeMessage(new Uint8Array(data))
+    if (decoded.ok && decoded.message.type === 'awareness') answered = true
+  })
+  ws.send(encodeMessage({ type: 'query-awareness' }))
+  const outcome = await Promise.race([closed, waitUntil(() => answered).then(() => null)])
+  return outcome
+}
+
+describe('fuzz regressions', () => {
+  it('fuzz: an update whose struct has its origin inside itself is refused with 1007', async () => {
+    expect(() => Y.applyUpdate(new Y.Doc(), SELF_REFERENCING_ORIGIN)).toThrow()
+    expect(findUpdateProblem(SELF_REFERENCING_ORIGIN)).toMatch(/cannot be integrated/)
+    const server = await start()
+    const watcher = client(server, 'r')
+    watcher.provider.awareness.setLocalStateField('here', true)
+    await watcher.synced()
+    const closed = await sendRaw(server, 'r', encodeMessage({ type: 'sync-update', update: SELF_REFERENCING_ORIGIN }))
+    expect(closed).toMatchObject({ code: 1007, reason: expect.stringMatching(/cannot be integrated/) })
+  })
+
+  it('fuzz: a zero-length delete range is refused with 1007', async () => {
+    expect(() => Y.applyUpdate(new Y.Doc(), ZERO_LENGTH_DELETE)).toThrow()
+    expect(findUpdateProblem(ZERO_LENGTH_DELETE)).toMatch(/cannot be integrated/)
+    const server = await start()
+    const watcher = client(server, 'r')
+    watcher.provider.awareness.setLocalStateField('here', true)
+    await watcher.synced()
+    const closed = await sendRaw(server, 'r', encodeMessage({ type: 'sync-step-2', update: ZERO_LENGTH_DELETE }))
+    expect(closed).toMatchObject({ code: 1007 })
+  })
+
+  it('fuzz: known clocks re-sent with other content are dropped, so clients never apply them', async () => {
+    // The threat: applied as is, the forged resend throws in a replica that holds the originals.
+    const victim = editedDocument()
+    expect(findUpdateProblem(FORGED_RESEND)).toBeNull()
+    expect(() => Y.applyUpdate(victim, FORGED_RESEND)).toThrow()
+
+    const errors = vi.spyOn(console, 'error')
+    const server = await start()
+    const doc = new Y.Doc()
+    doc.clientID = 12345
+    const writer = client(server, 'r', doc)
+    await writer.synced()
+    editDocument(doc)
+    const reader = client(server, 'r')
+    await reader.synced()
+    await waitUntil(() => findDivergence([writer.doc, reader.doc]) === null)
+    writer.provider.awareness.setLocalStateField('here', true)
+    await waitUntil(() => reader.provider.awareness.getStates().has(12345))
+
+    // The forged frame is taken without complaint (it decodes), but nothing of it reaches anyone.
+    expect(await sendRaw(server, 'r', encodeMessage({ type: 'sync-update', update: FORGED_RESEND }))).toBeNull()
+    expect(await sendRaw(server, 'r', encodeMessage({ type: 'sync-step-2', update: FORGED_RESEND }))).toBeNull()
+    writer.doc.getText('text').insert(0, 'after ')
+    const newcomer = client(server, 'r')
+    await newcomer.synced()
+    await waitUntil(() => findDivergence([writer.doc, reader.doc, newcomer.doc]) === null, {
+      describe: () => findDivergence([writer.doc, reader.doc, newcomer.doc]) ?? ''
+    })
+    expect(errors.mock.calls.filter(([message]) => String(message).includes('Yjs update'))).toEqual([])
+  })
+})
