@@ -46,6 +46,13 @@ test('a page that goes offline keeps typing, reopens offline from IndexedDB, and
   expect(await readDocumentText(alice)).not.toContain('Bob wrote this')
   expect(await readDocumentText(bob)).not.toContain('Written offline')
 
+  // Any room opens offline, even one this browser never visited: the cached shell serves every route.
+  const elsewhere = await alice.context().newPage()
+  await elsewhere.goto(new URL(`/d/${encodeURIComponent(uniqueRoom('never-visited'))}`, quire.httpUrl).href)
+  await expect(editorOf(elsewhere)).toBeVisible()
+  await expectBadge(elsewhere, 'Offline')
+  await elsewhere.close()
+
   // More offline typing after the reload is kept as well.
   await moveCaretToEnd(alice)
   await typeText(alice, ' And after the reload.')

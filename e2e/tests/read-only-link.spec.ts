@@ -4,12 +4,18 @@ import { createSecret, findMissingAuthSupport, mintToken, SECRET_ENV } from '../
 
 test('a read-only link shows the document live but cannot change it', async ({ launchQuire, openEditor }) => {
   const missing = findMissingAuthSupport()
+  // The list reporter does not print skip reasons: say it where a person running the suite sees it.
+  if (missing !== null) console.warn(`read-only link test skipped: auth not available yet: ${missing}`)
   test.skip(missing !== null, `auth not available yet: ${missing}`)
 
   const secret = createSecret()
   const server = await launchQuire({ args: ['--auth-secret-env', SECRET_ENV], env: { [SECRET_ENV]: secret } })
   const probe = await fetch(`${server.httpUrl}/api/share?room=probe&access=read`)
-  test.skip(probe.status === 404, `auth not available yet: GET /api/share answered 404 (${await probe.text()})`)
+  if (probe.status === 404) {
+    const reason = `auth not available yet: GET /api/share answered 404 (${await probe.text()})`
+    console.warn(`read-only link test skipped: ${reason}`)
+    test.skip(true, reason)
+  }
   expect(probe.status, 'the share endpoint must refuse a request without a token').toBe(401)
 
   const room = uniqueRoom('read-only')
