@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { demoDistDir, quireCliPath, repositoryRoot } from './support/paths.js'
+import { demoDistDir, quireCliBuildPath, repositoryRoot } from './support/paths.js'
 
 export default function globalSetup(): void {
   if (!existsSync('/usr/bin/chromium')) {
@@ -15,9 +15,7 @@ export default function globalSetup(): void {
     console.log(`e2e: building ${filters.join(', ')}`)
     execFileSync('pnpm', [...args, 'run', 'build'], { cwd: repositoryRoot, stdio: 'inherit' })
   }
-  // The server CLI entry imports ../dist, so an absent dist means "never built".
-  if (!existsSync(quireCliPath.replace(/bin\/quire\.js$/, 'dist/cli/index.js'))) {
-    build('@quire/protocol', '@quire/server')
-  }
-  if (!existsSync(`${demoDistDir}/index.html`)) build('@quire/protocol', '@quire/client', '@quire/demo')
+  if (!existsSync(quireCliBuildPath)) build('@quire/protocol', '@quire/server')
+  // The demo compiles the workspace packages from their sources: only Vite has to run.
+  if (!existsSync(`${demoDistDir}/index.html`)) build('@quire/demo')
 }
