@@ -134,6 +134,29 @@ describe('@quire/client offline first', () => {
     await waitFor('saved after reconnect', () => a.saved === true)
   })
 
+  it('regression: a page closed before its acknowledgement arrived becomes saved when reopened', async () => {
+    const fixture = await server()
+    const net = await proxy(fixture)
+    const room = uniqueName('doc')
+    const databaseName = uniqueName('browser')
+    const observer = session({ url: fixture.url, room, offline: false })
+    const first = openSession({ url: net.url, room, databaseName })
+    await Promise.all([first.whenSynced, observer.whenSynced])
+    await waitFor('first knows the server acknowledges', () => first.saved === true)
+    net.setSwallowingDownstream(true)
+    first.doc.getText('t').insert(0, 'typed just before closing the tab')
+    await waitFor('server relayed it', () => observer.doc.getText('t').length > 0)
+    await first.destroy() // the tab closes; its acknowledgement never arrived
+    net.setSwallowingDownstream(false)
+
+    const reopened = session({ url: net.url, room, databaseName })
+    await reopened.whenLoaded
+    expect(reopened.saved).toBe(false)
+    // The server holds these structs under the old client id: only an acknowledgement
+    // of the resend can clear them, otherwise the page says "unsaved" forever.
+    await waitFor('reopened page saved', () => reopened.saved === true)
+  })
+
   it('reload with unsaved work: a new session on the same IndexedDB, still offline, reports it; connecting saves it', async () => {
     const port = await findFreePort()
     const url = `ws://127.0.0.1:${port}`
