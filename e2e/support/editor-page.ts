@@ -100,15 +100,20 @@ export async function readDocumentText(page: Page): Promise<string> {
 /** Waits until every page shows the same document, and returns it. */
 export async function expectConverged(pages: readonly Page[], timeout = 20_000): Promise<DocumentBlock[]> {
   let last: DocumentBlock[][] = []
-  await expect
-    .poll(
-      async () => {
-        last = await Promise.all(pages.map((page) => readDocument(page)))
-        return last.every((doc) => JSON.stringify(doc) === JSON.stringify(last[0]))
-      },
-      { timeout, message: 'pages did not converge to the same document' }
-    )
-    .toBe(true)
+  try {
+    await expect
+      .poll(
+        async () => {
+          last = await Promise.all(pages.map((page) => readDocument(page)))
+          return last.every((doc) => JSON.stringify(doc) === JSON.stringify(last[0]))
+        },
+        { timeout }
+      )
+      .toBe(true)
+  } catch (error) {
+    const documents = last.map((doc, index) => `page ${index}: ${JSON.stringify(doc)}`).join('\n')
+    throw new Error(`pages did not converge within ${timeout} ms; last seen:\n${documents}`, { cause: error })
+  }
   return last[0] ?? []
 }
 
