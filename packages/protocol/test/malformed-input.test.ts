@@ -186,12 +186,11 @@ describe('empty and garbage frames', () => {
     }
   })
 
-  it('every 3- and 4-byte frame that starts with a known type decodes without throwing', () => {
+  it('every 3-byte frame that starts with a known type decodes without throwing', () => {
     for (const type of [MESSAGE_SYNC, MESSAGE_AWARENESS, MESSAGE_AUTH, MESSAGE_QUERY_AWARENESS, MESSAGE_QUIRE]) {
       for (let b = 0; b < 256; b++) {
         for (let c = 0; c < 256; c++) {
           checkArbitraryFrame(new Uint8Array([type, b, c]))
-          checkArbitraryFrame(new Uint8Array([type, b, c, b ^ c]))
         }
       }
     }
@@ -200,7 +199,7 @@ describe('empty and garbage frames', () => {
   it('every single-byte change of every small valid message decodes without throwing', () => {
     for (const { message } of listSampleMessages()) {
       const whole = encodeMessage(message)
-      if (whole.length > 300) continue
+      if (whole.length > 120) continue
       for (let i = 0; i < whole.length; i++) {
         for (let value = 0; value < 256; value++) {
           const mutated = whole.slice()
