@@ -72,17 +72,20 @@ function start(): void {
   // The server refuses a reader's updates whatever the page does; showing it up front spares
   // the reader typing that would never be saved.
   const readOnly = route.token !== null && readTokenAccess(route.token) === 'read'
-  requireElement('access-badge').hidden = !readOnly
-  if (readOnly) {
+  const accessBadge = requireElement('access-badge')
+  const showReadOnly = (): void => {
+    accessBadge.hidden = false
     editor.setEditable(false)
     toolbar.refresh()
   }
+  if (readOnly) showReadOnly()
 
   // ---- status badge ----
   const badge = requireElement('status-badge')
   const hint = requireElement('offline-hint')
   let hasBeenDisconnected = false
   let refusal: { code: number; reason: string } | null = null
+  let editsRefused: string | null = null
   const renderBadge = (): void => {
     if (session.status === 'disconnected') hasBeenDisconnected = true
     const state = describeSyncState({
@@ -91,7 +94,8 @@ function start(): void {
       unsavedChanges: session.unsavedChanges,
       hasBeenDisconnected,
       networkAvailable: navigator.onLine,
-      refusal
+      refusal,
+      editsRefused
     })
     badge.dataset['status'] = state.kind
     badge.textContent = state.label
@@ -102,6 +106,12 @@ function start(): void {
   session.on('status', renderBadge)
   session.on('saved', renderBadge)
   session.on('unsaved-changes', renderBadge)
+  // An opaque token (or one whose access changed) is only found out when the server refuses an edit.
+  session.on('permission-denied', (reason) => {
+    editsRefused = reason === '' ? 'read-only access' : reason
+    showReadOnly()
+    renderBadge()
+  })
   session.on('closed', (event) => {
     refusal = event
     renderBadge()

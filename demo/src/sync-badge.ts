@@ -19,6 +19,8 @@ export interface SyncState {
   readonly networkAvailable: boolean
   /** Set when the server refused this session for good (4401, 4403): retrying cannot help. */
   readonly refusal: { readonly code: number; readonly reason: string } | null
+  /** Set when the server said it will not store this session's edits (read-only access). */
+  readonly editsRefused: string | null
 }
 
 export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown' | 'refused'
@@ -52,6 +54,14 @@ export function describeSyncState(state: SyncState): SyncBadge {
   }
   if (state.saved === true) {
     return { kind: 'saved', label: 'All changes saved', detail: 'The server has stored every change made on this device.' }
+  }
+  if (state.saved === false && state.editsRefused !== null) {
+    // Nothing is in flight: waiting would never turn these edits into saved ones.
+    return {
+      kind: 'refused',
+      label: 'Not saved',
+      detail: `The server does not accept edits from this link (${state.editsRefused}). They stay on this device only.`
+    }
   }
   if (state.saved === false) {
     return { kind: 'saving', label: 'Saving…', detail: 'Waiting for the server to confirm your latest changes.' }
