@@ -55,11 +55,11 @@ describe('compaction', () => {
       const { updates } = await storage.load('long log')
       return updates.length > 0 && updates.length < 50 && docFromUpdates(updates).getText('t').toString() === expected
     }, 'the log to be compacted and complete')
-    const { updates } = await storage.load('long log')
-    const snapshot = updates[0]!
+    // The log is a snapshot plus whatever arrived after that compaction started.
+    const stored = Y.mergeUpdates((await storage.load('long log')).updates)
     // Garbage collection dropped the deleted text that a plain merge of the log keeps.
-    expect(snapshot.byteLength).toBeLessThan(Y.mergeUpdates(sent).byteLength)
-    expect(Y.encodeStateVectorFromUpdate(snapshot)).toEqual(Y.encodeStateVector(doc))
+    expect(stored.byteLength).toBeLessThan(Y.mergeUpdates(sent).byteLength)
+    expect(Y.encodeStateVectorFromUpdate(stored)).toEqual(Y.encodeStateVector(doc))
 
     // A late joiner gets the same document from the compacted room.
     const late = connect(url, 'long log')

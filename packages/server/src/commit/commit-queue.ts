@@ -10,7 +10,13 @@ import type { AppendEntry, Storage } from '../storage/storage.js'
  * (in order, before anything newer) and nobody is acknowledged for it.
  */
 export interface CommitQueue {
-  enqueue(doc: string, update: Uint8Array, writer: Peer | null): void
+  /**
+   * Stores `update` (unless null) in the next batch. Once that batch is durable,
+   * `writer` is acknowledged for `acknowledged` (default: the stored update): a writer
+   * that re-sent what the room already held is told it is safe once everything
+   * enqueued before it is durable, though nothing new is stored for it.
+   */
+  enqueue(doc: string, update: Uint8Array | null, writer: Peer | null, acknowledged?: Uint8Array): void
   /** Resolves once everything enqueued before the call is durable. */
   whenCommitted(): Promise<void>
   /** Number of updates not yet durable. */
@@ -28,8 +34,9 @@ export interface CommitQueueOptions {
 
 interface Entry {
   readonly doc: string
-  readonly update: Uint8Array
+  readonly update: Uint8Array | null
   readonly writer: Peer | null
+  readonly acknowledged: Uint8Array | null
 }
 
 interface Waiter {
@@ -89,10 +96,10 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   const acknowledge = (batch: readonly Entry[]): void => {
     const byWriter = new Map<Peer, Uint8Array[]>()
     for (const entry of batch) {
-      if (!entry.writer) continue
+      if (!entry.writer || !entry.acknowledged) continue
       let updates = byWriter.get(entry.writer)
       if (!updates) byWriter.set(entry.writer, (updates = []))
-      updates.push(entry.update)
+      updates.push(entry.acknowledged)
     }
     for (const [writer, updates] of byWriter) writer.acknowledge(updates)
   }
@@ -100,7 +107,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   const notifyCommitted = (batch: readonly Entry[]): void => {
     if (!options.onCommitted) return
     const counts = new Map<string, number>()
-    for (const entry of batch) counts.set(entry.doc, (counts.get(entry.doc) ?? 0) + 1)
+    for (const entry of batch) if (entry.update) counts.set(entry.doc, (counts.get(entry.doc) ?? 0) + 1)
     options.onCommitted(counts)
   }
 
@@ -112,8 +119,8 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   }
 
   return {
-    enqueue(doc, update, writer) {
-      pending.push({ doc, update, writer })
+    enqueue(doc, update, writer, acknowledged) {
+      pending.push({ doc, update, writer, acknowledged: acknowledged ?? update })
       enqueued++
       schedule()
     },
@@ -130,6 +137,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 function groupByDoc(batch: readonly Entry[]): AppendEntry[] {
   const byDoc = new Map<string, Uint8Array[]>()
   for (const entry of batch) {
+    if (!entry.update) continue
     let updates = byDoc.get(entry.doc)
     if (!updates) byDoc.set(entry.doc, (updates = []))
     updates.push(entry.update)

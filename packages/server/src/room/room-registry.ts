@@ -34,7 +34,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     const room = createRoom({
       name,
       storedUpdates: updates,
-      commit: (r, update, writer) => options.commitQueue.enqueue(r.name, update, writer)
+      commit: (r, update, writer, acknowledged) => options.commitQueue.enqueue(r.name, update, writer, acknowledged)
     })
     rooms.set(name, room)
     options.onLoaded?.(name, updates.length)

@@ -21,6 +21,11 @@ export interface Room {
   /** Number of updates accepted so far; a compaction uses it to see whether the room moved. */
   readonly version: number
   acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void
+  /**
+   * `sent` (from `writer`) added nothing new to the room, or only part of it was
+   * accepted: acknowledge all of it once everything before it is durable.
+   */
+  acknowledgeWhenDurable(sent: Uint8Array, writer: Peer): void
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void
   join(peer: Peer): void
   /** Removes `peer` and tells the others its presence is gone. */
@@ -31,7 +36,7 @@ export interface RoomOptions {
   readonly name: string
   readonly storedUpdates: readonly Uint8Array[]
   /** Called for every update from a peer, in order: the storage side of the data path. */
-  readonly commit: (room: Room, update: Uint8Array, writer: Peer) => void
+  readonly commit: (room: Room, update: Uint8Array | null, writer: Peer, acknowledged: Uint8Array) => void
 }
 
 interface PendingRelay {
@@ -86,12 +91,15 @@ export function createRoom(options: RoomOptions): Room {
       version++
       state.append(update)
       const from = source.kind === 'peer' ? source.peer : null
-      if (from) options.commit(room, update, from)
+      if (from) options.commit(room, update, from, update)
       pending.push({ update, from, frame })
       if (!relayScheduled) {
         relayScheduled = true
         setImmediate(relay)
       }
+    },
+    acknowledgeWhenDurable(sent, writer) {
+      options.commit(room, null, writer, sent)
     },
     applyAwareness(entries, frame, from) {
       awareness.apply(entries, from)

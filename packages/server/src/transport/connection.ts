@@ -121,11 +121,14 @@ export function openConnection(options: ConnectionOptions): void {
         if (isEmptyUpdate(message.update)) return
         // Only what the room lacks goes in: known clocks re-sent with other content break clients.
         const fresh = updateGuard.admit(r, message.update)
-        if (fresh === null) return
-        const unchanged = fresh === message.update
-        // Copy out of the socket's receive buffer: the room keeps this update.
-        const update = unchanged ? fresh.slice() : fresh
-        r.acceptUpdate(update, { kind: 'peer', peer }, unchanged && message.type === 'sync-update' ? frame : undefined)
+        if (fresh === message.update) {
+          // Copy out of the socket's receive buffer: the room keeps this update.
+          r.acceptUpdate(fresh.slice(), { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
+          return
+        }
+        if (fresh !== null) r.acceptUpdate(fresh, { kind: 'peer', peer })
+        // The writer still learns that everything it sent is safe (a resend after a lost ack).
+        r.acknowledgeWhenDurable(message.update.slice(), peer)
         return
       }
       case 'awareness': {

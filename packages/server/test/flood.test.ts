@@ -1,0 +1,163 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { WebSocket } from 'ws'
+import { encodeAwarenessUpdate, encodeMessage } from '@quire/protocol'
+import { findDivergence, spawnQuireServer, type SpawnedQuireServer } from '@quire/testkit'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * One client floods a room with updates and awareness as fast as its socket takes them.
+ * The server runs as its own process (the built CLI), so "responsive" is measured from
+ * outside it, as a user would: the other clients in the room keep exchanging edits, a
+ * newcomer can join, /healthz answers.
+ *   - With the default limits the flooder is cut off with 1008 and a rate-limit reason.
+ *   - With the limits raised out of the way, the flood goes on while the others work,
+ *     and everything the flooder sent ends up in the stored document.
+ */
+
+const cleanups: (() => Promise<void> | void)[] = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function spawn(args: readonly string[] = []): Promise<SpawnedQuireServer> {
+  const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-flood-'))
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+  const server = await spawnQuireServer({ dataDir, args })
+  cleanups.push(() => server.kill('SIGTERM'))
+  return server
+}
+
+function client(server: SpawnedQuireServer, room: string): StockClient {
+  const c = createStockClient(server.url, room)
+  cleanups.push(() => c.destroy())
+  return c
+}
+
+interface Flooder {
+  readonly doc: Y.Doc
+  readonly closed: Promise<{ code: number; reason: string }>
+  /** Frames sent so far. */
+  sent(): number
+  /** Stops flooding and closes the socket normally. */
+  stop(): Promise<void>
+}
+
+/** Sends an update, then an awareness update, again and again, whenever the socket's send buffer is below 1 MiB. */
+async function startFlood(server: SpawnedQuireServer, room: string): Promise<Flooder> {
+  const ws = new WebSocket(`${server.url}/${encodeURIComponent(room)}`, { perMessageDeflate: false })
+  cleanups.push(() => ws.terminate())
+  ws.on('error', () => {})
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
+  const doc = new Y.Doc()
+  const text = doc.getText('flood')
+  let pending: Uint8Array | null = null
+  doc.on('update', (update: Uint8Array) => (pending = update))
+  let frames = 0
+  let running = true
+  let clock = 0
+  const loop = (async () => {
+    while (running && ws.readyState === WebSocket.OPEN) {
+      for (let i = 0; i < 100 && ws.bufferedAmount < 1024 * 1024; i++) {
+        text.insert(text.length, String.fromCharCode(97 + (frames % 26)))
+        ws.send(encodeMessage({ type: 'sync-update', update: pending as unknown as Uint8Array }))
+        clock++
+        if (process.env['NOAW'] !== '1') ws.send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate([{ clientId: doc.clientID, clock, state: `{"cursor":${clock}}` }]) }))
+        frames += 2
+      }
+      // Give this process's other sockets (the well-behaved clients) their turn.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  })()
+  return {
+    doc,
+    closed,
+    sent: () => frames,
+    async stop() {
+      running = false
+      await loop
+      ws.close()
+      await closed
+    }
+  }
+}
+
+async function expectHealthy(server: SpawnedQuireServer): Promise<void> {
+  const response = await fetch(`${server.httpUrl}/healthz`)
+  expect(response.status).toBe(200)
+  expect(((await response.json()) as { ok: boolean }).ok).toBe(true)
+}
+
+/** `a` edits; `b` must see each edit, one after the other. */
+async function exchangeEdits(a: StockClient, b: StockClient, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    a.doc.getMap('pings').set(`ping${i}`, i)
+    await waitUntil(() => b.doc.getMap('pings').get(`ping${i}`) === i, { describe: () => `ping${i} did not reach the other client` })
+  }
+}
+
+describe('flood', () => {
+  it('with the default limits, the flooder is closed with 1008 "rate limit" and the room goes on', async () => {
+    const server = await spawn()
+    const a = client(server, 'flooded')
+    const b = client(server, 'flooded')
+    await a.synced()
+    await b.synced()
+    const flooder = await startFlood(server, 'flooded')
+    const { code, reason } = await flooder.closed
+    expect(code).toBe(1008)
+    expect(reason).toMatch(/^rate limit: more than \d+ (messages|bytes|awareness updates) per second$/)
+    expect(flooder.sent()).toBeGreaterThan(1000)
+    await exchangeEdits(a, b, 5)
+    await expectHealthy(server)
+    const newcomer = client(server, 'flooded')
+    await newcomer.synced()
+    await waitUntil(() => findDivergence([a.doc, b.doc, newcomer.doc]) === null, { describe: () => findDivergence([a.doc, b.doc, newcomer.doc]) ?? '' })
+    expect(a.provider.wsconnected && b.provider.wsconnected).toBe(true)
+  })
+
+  it('with the limits raised, other clients keep exchanging edits during the flood, and nothing flooded is lost', async () => {
+    const server = await spawn([
+      '--max-messages-per-second', '100000000',
+      '--max-bytes-per-second', '100000000000',
+      '--max-awareness-per-second', '100000000'
+    ])
+    const a = client(server, 'flooded')
+    const b = client(server, 'flooded')
+    await a.synced()
+    await b.synced()
+    const flooder = await startFlood(server, 'flooded')
+    // Flooding is under way before the others start, and still going when they are done.
+    await waitUntil(() => flooder.sent() > 2000)
+    await exchangeEdits(a, b, 10)
+    await expectHealthy(server)
+    const newcomer = client(server, 'flooded')
+    await newcomer.synced()
+    await exchangeEdits(newcomer, a, 3)
+    const sentDuringChecks = flooder.sent()
+    await waitUntil(() => flooder.sent() > sentDuringChecks)
+    await flooder.stop()
+    expect((await flooder.closed).code).toBe(1005)
+
+    // Everything the flooder sent reached the room: a late joiner holds it all, with the others' edits.
+    const reference = new Y.Doc()
+    Y.applyUpdate(reference, Y.encodeStateAsUpdate(flooder.doc))
+    Y.applyUpdate(reference, Y.encodeStateAsUpdate(a.doc))
+    const late = client(server, 'flooded')
+    await late.synced()
+    await waitUntil(() => findDivergence([reference, late.doc, a.doc, b.doc]) === null, {
+      timeoutMs: 30_000,
+      describe: () => findDivergence([reference, late.doc, a.doc, b.doc]) ?? ''
+    })
+    expect(late.doc.getText('flood').length).toBe(flooder.doc.getText('flood').length)
+  })
+})
