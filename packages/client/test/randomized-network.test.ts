@@ -16,7 +16,7 @@ import {
   type SpawnedQuireServer
 } from '@quire/testkit'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
-import { openSession, uniqueName, waitFor } from './client-fixture.js'
+import { openSession, readFromServer, uniqueName, waitFor } from './client-fixture.js'
 import { holdsUpdate, readStoredDocument, recordLocalUpdates } from './stored-document.js'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -36,17 +36,29 @@ interface SimulatedBrowser {
   /** What each `saved: true` promised: the merge of the user's own updates at that moment. */
   readonly promises: Uint8Array[]
   readonly errors: QuireClientError[]
+  /** The merge of every update this browser's user made so far. */
+  readonly ownUpdates: () => Uint8Array
 }
 
+/**
+ * One random edit. It always draws the same number of values, whatever the document
+ * holds (which depends on network timing), so a seed always yields the same sequence of
+ * choices; positions are fractions of the current length.
+ */
 function edit(prng: Prng, browser: SimulatedBrowser): void {
   const doc = browser.session.doc
   const text = doc.getText('t')
   const roll = prng.next()
-  if (roll < 0.55 || text.length === 0) text.insert(prng.int(0, text.length), prng.string(prng.int(1, 6)))
+  const where = prng.next()
+  const size = prng.int(1, 6)
+  const inserted = prng.string(size)
+  const key = `k${prng.int(0, 3)}`
+  const value = prng.int(0, 1000)
+  if (roll < 0.55 || text.length === 0) text.insert(Math.floor(where * (text.length + 1)), inserted)
   else if (roll < 0.85) {
-    const at = prng.int(0, text.length - 1)
-    text.delete(at, prng.int(1, Math.min(4, text.length - at)))
-  } else doc.getMap('m').set(`k${prng.int(0, 3)}`, prng.int(0, 1000))
+    const at = Math.floor(where * text.length)
+    text.delete(at, Math.min(size, 4, text.length - at))
+  } else doc.getMap('m').set(key, value)
 }
 
 const STEPS = isExtensiveRun() ? 600 : 120
@@ -71,8 +83,8 @@ async function runScenario(prng: Prng): Promise<void> {
       backoff: createFullJitterBackoff({ baseMs: 10, maxMs: 150, random: createPrng(prng.seed * 7919 + i).next })
     })
     cleanups.push(() => session.destroy())
-    const browser: SimulatedBrowser = { name: `browser-${i}`, session, proxy, refusedUntil: -1, promises: [], errors: [] }
     const ownUpdates = recordLocalUpdates(session.doc, isRemote)
+    const browser: SimulatedBrowser = { name: `browser-${i}`, session, proxy, refusedUntil: -1, promises: [], errors: [], ownUpdates }
     session.on('saved', (saved) => {
       if (saved === true) browser.promises.push(ownUpdates())
     })
@@ -127,8 +139,13 @@ async function runScenario(prng: Prng): Promise<void> {
     'every browser saved and converged',
     () => browsers.every((b) => b.session.saved === true) && findDivergence(docs, { names }) === null,
     45_000
-  ).catch((error: unknown) => {
-    const states = browsers.map((b) => `${b.name}: status=${b.session.status} saved=${String(b.session.saved)}`).join('; ')
+  ).catch(async (error: unknown) => {
+    // Say whether an unsaved browser's changes are on the server at all: if they are, the
+    // server holds them but never acknowledged them to this browser.
+    const onServer = await readFromServer(`ws://127.0.0.1:${port}`, room)
+    const states = browsers
+      .map((b) => `${b.name}: status=${b.session.status} saved=${String(b.session.saved)} server holds its changes=${holdsUpdate(onServer, b.ownUpdates())}`)
+      .join('; ')
     throw new Error(`${String(error)} (${states}; ${findDivergence(docs, { names }) ?? 'converged'})`)
   })
   assertConverged(docs, { names })
