@@ -32,6 +32,8 @@ export interface StockClientOptions {
   readonly connect?: boolean
   /** Cap on y-websocket's reconnect backoff; small so reconnect tests stay fast. */
   readonly maxBackoffTime?: number
+  /** Name the room in the `room` query parameter too (needed for "." and ".."). */
+  readonly roomParam?: boolean
 }
 
 const MESSAGE_QUIRE = 100
@@ -43,7 +45,7 @@ export function createStockClient(serverUrl: string, room: string, options: Stoc
     disableBc: true,
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     maxBackoffTime: options.maxBackoffTime ?? 300,
-    params: options.quire ? { quire: '1' } : {}
+    params: { ...(options.quire ? { quire: '1' } : {}), ...(options.roomParam ? { room } : {}) }
   })
   const quireMessages: Message[] = []
   if (options.quire) {

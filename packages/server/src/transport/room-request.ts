@@ -2,10 +2,14 @@ import type { IncomingMessage } from 'node:http'
 import { QUIRE_EXTENSION_PARAM } from '@quire/protocol'
 
 /**
- * What a WebSocket upgrade request asks for: the room (the URL path after the first
- * slash, percent-decoded, as y-websocket builds it), the token (query `token` or an
+ * What a WebSocket upgrade request asks for: the room, the token (query `token` or an
  * `Authorization: Bearer` header) and whether the client speaks the Quire extension.
- * The raw path is used, not a URL parser's, so `..` or `//` stay part of the name.
+ *
+ * The room is the `room` query parameter when present, else the URL path after the
+ * first slash, percent-decoded, as y-websocket builds it. The raw path is used, not a
+ * URL parser's, so `//` stays part of the name; but clients' URL parsers turn a path
+ * of "." or ".." (even percent-encoded) into a directory step before it is sent, so
+ * those names can only arrive in the query parameter.
  */
 export interface RoomRequest {
   readonly room: string
@@ -19,12 +23,14 @@ export function readRoomRequest(request: IncomingMessage): RoomRequest {
   const path = queryStart < 0 ? raw : raw.slice(0, queryStart)
   const query = new URLSearchParams(queryStart < 0 ? '' : raw.slice(queryStart + 1))
   const encoded = path.startsWith('/') ? path.slice(1) : path
-  let room: string
-  try {
-    room = decodeURIComponent(encoded)
-  } catch {
-    // Stock y-websocket clients put the room name in the path unencoded; keep it as sent.
-    room = encoded
+  let room = query.get('room')
+  if (room === null) {
+    try {
+      room = decodeURIComponent(encoded)
+    } catch {
+      // Stock y-websocket clients put the room name in the path unencoded; keep it as sent.
+      room = encoded
+    }
   }
   const header = request.headers.authorization
   const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null
