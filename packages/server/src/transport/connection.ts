@@ -72,9 +72,11 @@ export function openConnection(options: ConnectionOptions): void {
     onSlow: (reason) => close(CLOSE_POLICY_VIOLATION, reason)
   })
 
+  let lastSentAt = Date.now()
   const send = (frame: Uint8Array): void => {
     if (closed || socket.readyState !== socket.OPEN) return
     socket.send(frame)
+    lastSentAt = Date.now()
     slowConsumer.check()
   }
 
@@ -138,7 +140,12 @@ export function openConnection(options: ConnectionOptions): void {
           return
         }
         const decoded = decodeAwarenessUpdate(message.update)
-        if (decoded.ok) r.applyAwareness(decoded.entries, frame, peer)
+        if (!decoded.ok) return
+        r.applyAwareness(decoded.entries, frame, peer)
+        // y-websocket clients reconnect after 30 s without an incoming message. Awareness
+        // renews every 15 s, so echoing it to a client we have been silent to keeps a
+        // lone client connected, without doubling presence traffic in a busy room.
+        if (Date.now() - lastSentAt > KEEPALIVE_ECHO_AFTER_MS) send(frame)
         return
       }
       case 'query-awareness': {
@@ -216,6 +223,9 @@ export function openConnection(options: ConnectionOptions): void {
     }
   )
 }
+
+/** Silence after which a client's own awareness is echoed back to it (see above). */
+const KEEPALIVE_ECHO_AFTER_MS = 10_000
 
 /** `[0, 0]`: no structs, no deletions (what a client in sync answers to sync step 1). */
 function isEmptyUpdate(update: Uint8Array): boolean {
