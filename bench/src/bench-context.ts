@@ -38,7 +38,7 @@ export const FULL_SCALE: Scale = {
   memoryDocs: 1000,
   memoryDocPatches: 6000,
   coldLoadPatches: Number.POSITIVE_INFINITY,
-  idleDocs: 500,
+  idleDocs: 200,
   idleClientsPerDoc: 10,
   durableClients: 50,
   durableWindowMs: 3000,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
+import { getPriority } from 'node:os'
 import { readCpuSeconds, readRssBytes } from './process-stats.js'
 
 /**
@@ -27,6 +28,7 @@ export interface SpawnOptions {
 
 export const SERVER_CORE = '0'
 export const GENERATOR_CORE = '1'
+const TARGET_NICENESS = -10
 
 /**
  * The command prefix that pins a process to `core` and, when we may, raises its
@@ -34,7 +36,8 @@ export const GENERATOR_CORE = '1'
  * server or the generator shows up as latency that belongs to neither.
  */
 export function pinnedCommand(core: string): string[] {
-  const raised = process.getuid?.() === 0 ? ['nice', '-n', '-10'] : []
+  // nice -n is relative to this process' own niceness; aim at -10 absolute.
+  const raised = process.getuid?.() === 0 ? ['nice', '-n', String(TARGET_NICENESS - getPriority())] : []
   return ['taskset', '-c', core, ...raised]
 }
 const START_TIMEOUT_MS = 20_000

@@ -5,7 +5,7 @@ import { createDataDir } from '../data-dir.js'
 import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
 import type { RunningServer } from '../server-process.js'
-import { percentile, spreadOf } from '../stats.js'
+import { median, percentile, spreadOf } from '../stats.js'
 import { encodeTextInsert, readUpdateRanges } from '../text-insert.js'
 
 /**
@@ -226,7 +226,13 @@ export async function measureFanout(
   docs: number,
   clientsPerDoc: number,
   runIdBase: number
-): Promise<{ capacities: number[]; saturations: number[]; capacitySteps: (StepResult | undefined)[]; saturationSteps: (StepResult | undefined)[] }> {
+): Promise<{
+  capacities: number[]
+  saturations: number[]
+  capacitySteps: (StepResult | undefined)[]
+  saturationSteps: (StepResult | undefined)[]
+  steps: StepResult[]
+}> {
   const { scale } = context
   const firstTarget = scale.smoke ? 200 : 4000
   let measuredStart = firstTarget
@@ -239,17 +245,30 @@ export async function measureFanout(
   const saturations: number[] = []
   const capacitySteps: (StepResult | undefined)[] = []
   const saturationSteps: (StepResult | undefined)[] = []
+  const steps: StepResult[] = []
   for (let repetition = 0; repetition < scale.repetitions; repetition++) {
     const result = await runRepetition(context, kind, docs, clientsPerDoc, measuredStart, STEP_FACTOR, runIdBase + 1 + repetition)
     capacities.push(result.capacity?.deliveriesPerSecond ?? 0)
     saturations.push(result.saturation?.deliveriesPerSecond ?? 0)
     capacitySteps.push(result.capacity)
     saturationSteps.push(result.saturation)
+    steps.push(...result.steps)
     if (!result.steps.some((step) => step.deliveriesPerSecond > 0)) {
       throw new Error(`${kind.id}: no update was delivered in the fan-out scenario`)
     }
   }
-  return { capacities, saturations, capacitySteps, saturationSteps }
+  return { capacities, saturations, capacitySteps, saturationSteps, steps }
+}
+
+/**
+ * Server CPU time per delivery, the median over the steps that kept p99 under the
+ * limit (all steps if none did). Unlike capacity it barely depends on other load
+ * on the machine, so 1 / this is a steadier estimate of deliveries per core.
+ */
+function cpuMicrosPerDelivery(steps: readonly StepResult[]): number {
+  const usable = steps.filter((step) => step.deliveriesPerSecond > 0)
+  const passing = usable.filter((step) => step.p99 <= P99_LIMIT_MS)
+  return median((passing.length > 0 ? passing : usable).map((step) => (step.serverCpu / step.deliveriesPerSecond) * 1e6))
 }
 
 function medianStep(values: number[], steps: (StepResult | undefined)[]): StepResult | undefined {
@@ -265,11 +284,11 @@ export const fanoutScenario: Scenario = {
     const tables: Table[] = []
     let runIdBase = 1
     for (const { docs, clientsPerDoc } of context.scale.fanoutConfigs) {
-      const rows: { kind: ServerKind; capacity: number; saturation: number; cells: string[] }[] = []
+      const rows: { kind: ServerKind; capacity: number; saturation: number; cpuPerDelivery: number; cells: string[] }[] = []
       for (const kind of context.servers) {
         const reason = kind.unavailable()
         if (reason !== undefined) {
-          rows.push({ kind, capacity: Number.NaN, saturation: Number.NaN, cells: [`not run: ${reason}`] })
+          rows.push({ kind, capacity: Number.NaN, saturation: Number.NaN, cpuPerDelivery: Number.NaN, cells: [`not run: ${reason}`] })
           continue
         }
         context.log(`fanout ${docs}x${clientsPerDoc}: ${kind.label}`)
@@ -279,17 +298,20 @@ export const fanoutScenario: Scenario = {
         const saturation = spreadOf(result.saturations)
         const atCapacity = medianStep(result.capacities, result.capacitySteps)
         const atSaturation = medianStep(result.saturations, result.saturationSteps)
+        const cpuPerDelivery = cpuMicrosPerDelivery(result.steps)
         const generatorBusy = [atCapacity, atSaturation].some((step) => (step?.generatorCpu ?? 0) > GENERATOR_BUSY)
         rows.push({
           kind,
           capacity: capacity.median,
           saturation: saturation.median,
+          cpuPerDelivery,
           cells: [
             formatWithSpread(formatNumber(capacity.median), capacity.relative),
             describeStep(atCapacity),
-            `${Math.round((atCapacity?.serverCpu ?? Number.NaN) * 100)}% / ${Math.round((atCapacity?.generatorCpu ?? Number.NaN) * 100)}%`,
+            atCapacity ? `${Math.round(atCapacity.serverCpu * 100)}% / ${Math.round(atCapacity.generatorCpu * 100)}%` : 'n/a',
             formatWithSpread(formatNumber(saturation.median), saturation.relative),
             describeStep(atSaturation),
+            `${formatNumber(cpuPerDelivery, 1)} (${formatNumber(1e6 / cpuPerDelivery)})`,
             generatorBusy ? 'generator-bound' : ''
           ]
         })
@@ -299,13 +321,36 @@ export const fanoutScenario: Scenario = {
         title: `Fan-out ${docs} docs x ${clientsPerDoc} clients`,
         notes: [
           `Capacity = highest deliveries/s (updates received by all receivers) with p99 < ${P99_LIMIT_MS} ms; saturation = highest deliveries/s at any latency.` +
-            ` Median of ${context.scale.repetitions} step-up runs, ± half the min-max spread. Latency p50 / p99 in ms. CPU = server core / generator core during the window.`
+            ` Median of ${context.scale.repetitions} step-up runs, ± half the min-max spread. Latency p50 / p99 in ms. CPU = server core / generator core during the window.` +
+            ` CPU/delivery = server CPU µs per delivery over the steps under the limit, and in brackets the deliveries/s one core would carry at that cost.`
         ],
-        columns: ['server', 'capacity/s', 'p50 / p99 at capacity', 'cpu srv / gen', 'saturation/s', 'p50 / p99 at saturation', 'Quire capacity ratio', 'note'],
+        columns: [
+          'server',
+          'capacity/s',
+          'p50 / p99 at capacity',
+          'cpu srv / gen',
+          'saturation/s',
+          'p50 / p99 at saturation',
+          'CPU µs/delivery (per core)',
+          'Quire capacity ratio',
+          'Quire CPU/delivery ratio',
+          'note'
+        ],
         rows: rows.map((row) => {
           if (row.cells.length === 1) return [row.kind.label, row.cells[0] as string]
-          const [cap, capLatency, cpu, sat, satLatency, note] = row.cells
-          return [row.kind.label, cap ?? '', capLatency ?? '', cpu ?? '', sat ?? '', satLatency ?? '', quire ? formatRatio(quire.capacity, row.capacity) : 'n/a', note ?? '']
+          const [cap, capLatency, cpu, sat, satLatency, perDelivery, note] = row.cells
+          return [
+            row.kind.label,
+            cap ?? '',
+            capLatency ?? '',
+            cpu ?? '',
+            sat ?? '',
+            satLatency ?? '',
+            perDelivery ?? '',
+            quire ? formatRatio(quire.capacity, row.capacity) : 'n/a',
+            quire ? formatRatio(quire.cpuPerDelivery, row.cpuPerDelivery) : 'n/a',
+            note ?? ''
+          ]
         })
       })
     }
