@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { mergeUpdates } from './merge-updates.js'
 
 /**
  * A document held the thin way: one merged base update plus the small updates that
@@ -33,7 +34,7 @@ export function createEncodedState(initial: readonly Uint8Array[]): EncodedState
   const merge = (): Uint8Array => {
     if (tail.length > 0 || base === null) {
       const parts = base === null ? tail : [base, ...tail]
-      base = parts.length === 1 && parts[0] ? parts[0] : Y.mergeUpdates(parts)
+      base = mergeUpdates(parts)
       tail = []
       tailBytes = 0
     }

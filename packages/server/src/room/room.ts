@@ -1,7 +1,7 @@
-import * as Y from 'yjs'
 import { encodeAwarenessUpdate, encodeMessage, type AwarenessEntry } from '@quire/protocol'
 import { createAwarenessRegistry, type AwarenessRegistry } from './awareness-registry.js'
 import { createEncodedState, type EncodedState } from './encoded-state.js'
+import { mergeUpdates } from './merge-updates.js'
 import type { Peer, UpdateSource } from './peer.js'
 
 /**
@@ -65,7 +65,7 @@ export function createRoom(options: RoomOptions): Room {
       return
     }
     const sources = new Set<Peer | null>(batch.map((r) => r.from))
-    const mergedFrame = encodeMessage({ type: 'sync-update', update: Y.mergeUpdates(batch.map((r) => r.update)) })
+    const mergedFrame = encodeMessage({ type: 'sync-update', update: mergeUpdates(batch.map((r) => r.update)) })
     for (const peer of peers) {
       if (!sources.has(peer)) {
         peer.send(mergedFrame)
@@ -74,7 +74,7 @@ export function createRoom(options: RoomOptions): Room {
       // A writer gets everything from this turn except its own updates.
       const others = batch.filter((r) => r.from !== peer).map((r) => r.update)
       if (others.length === 0) continue
-      const update = others.length === 1 && others[0] ? others[0] : Y.mergeUpdates(others)
+      const update = mergeUpdates(others)
       peer.send(encodeMessage({ type: 'sync-update', update }))
     }
   }

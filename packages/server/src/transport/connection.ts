@@ -1,4 +1,3 @@
-import * as Y from 'yjs'
 import type { WebSocket } from 'ws'
 import {
   CLOSE_INTERNAL_ERROR,
@@ -20,6 +19,7 @@ import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch } from '../limits/slow-consumer-watch.js'
 import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import type { Log } from '../log.js'
+import { mergeUpdates } from '../room/merge-updates.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
@@ -85,7 +85,7 @@ export function openConnection(options: ConnectionOptions): void {
     send,
     acknowledge(updates) {
       if (!acknowledge || closed) return
-      const merged = updates.length === 1 && updates[0] ? updates[0] : Y.mergeUpdates(updates as Uint8Array[])
+      const merged = mergeUpdates(updates)
       send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(merged) }))
     }
   }
