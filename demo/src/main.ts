@@ -90,6 +90,7 @@ function start(): void {
     if (session.status === 'disconnected') hasBeenDisconnected = true
     const state = describeSyncState({
       status: session.status,
+      synced: session.synced,
       saved: session.saved,
       unsavedChanges: session.unsavedChanges,
       hasBeenDisconnected,
@@ -104,6 +105,7 @@ function start(): void {
     hint.textContent = state.detail
   }
   session.on('status', renderBadge)
+  session.on('synced', renderBadge)
   session.on('saved', renderBadge)
   session.on('unsaved-changes', renderBadge)
   // An opaque token (or one whose access changed) is only found out when the server refuses an edit.

@@ -9,6 +9,8 @@ import type { ConnectionStatus } from '@quire/client'
 
 export interface SyncState {
   readonly status: ConnectionStatus
+  /** The first sync with the server completed (the page holds the server's document). */
+  readonly synced: boolean
   /** true: the server acknowledged everything this device wrote; false: it did not yet; null: unknown. */
   readonly saved: boolean | null
   /** Local changes no server acknowledged yet; known offline too, and across reloads. */
@@ -51,6 +53,10 @@ export function describeSyncState(state: SyncState): SyncBadge {
       ? 'Your changes are kept on this device and will be sent when the connection returns.'
       : 'Everything you wrote is saved on the server.'
     return { kind: 'offline', label: 'Offline', detail: `${kept} Trying to reconnect…` }
+  }
+  if (!state.synced) {
+    // Connected, but the server's copy has not arrived: "saved" would be true yet say nothing.
+    return { kind: 'connecting', label: 'Connecting…', detail: 'Loading the document from the server.' }
   }
   if (state.saved === true) {
     return { kind: 'saved', label: 'All changes saved', detail: 'The server has stored every change made on this device.' }

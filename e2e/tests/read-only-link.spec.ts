@@ -66,7 +66,7 @@ test('a read-only link shows the document live but cannot change it', async ({ l
   // A fresh browser with the writer's token sees what the server stored: no trace of the reader's typing.
   const carol = await openEditor(server, 'Carol', room, writeToken)
   await expectBadge(carol, 'All changes saved')
-  expect(await readDocument(carol)).toEqual(document)
+  await expect.poll(() => readDocument(carol)).toEqual(document)
 
   // Without a token the server refuses the page, and the badge says so instead of "Offline".
   const stranger = await openEditor(server, 'Stranger', room)
