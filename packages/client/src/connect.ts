@@ -95,7 +95,9 @@ class Session implements QuireSession {
     this.whenLoaded = this.loadedSignal.promise
     this.whenSynced = this.syncedSignal.promise
 
-    const params: Record<string, string> = { [QUIRE_EXTENSION_PARAM]: '1' }
+    // The room also travels as a query parameter: URL parsers turn a path of "." or ".."
+    // into a directory step before it is sent, and the Quire server prefers `room`.
+    const params: Record<string, string> = { [QUIRE_EXTENSION_PARAM]: '1', room: options.room }
     if (options.token !== undefined) params['token'] = options.token
     // y-websocket appends the room to the URL path verbatim, so it is encoded here, once.
     this.provider = new WebsocketProvider(options.url, encodeURIComponent(options.room), doc, {
