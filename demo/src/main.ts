@@ -12,7 +12,6 @@ import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
 import StarterKit from '@tiptap/starter-kit'
 import * as Y from 'yjs'
-import { followBrowserNetwork } from './browser-network.js'
 import { mountPresenceList } from './presence-list.js'
 import { createRandomRoomName, createRoomUrl, readRoomRoute, type RoomRoute } from './room-route.js'
 import { resolveServerUrl } from './server-url.js'
@@ -173,7 +172,6 @@ function start(): void {
   // Only a page holding a writer's token can ask the server for a read-only one.
   shareReadOnly.hidden = route.token === null || readOnly
 
-  followBrowserNetwork(session)
   if (import.meta.env.PROD) void registerAppShellWorker()
 
   // Leave the room cleanly so others see us go at once instead of after the awareness timeout.

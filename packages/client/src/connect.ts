@@ -119,7 +119,7 @@ class Session implements QuireSession {
     })
     this.provider.on('closed', (event) => this.events.emit('closed', { code: event.code, reason: event.reason }))
     doc.on('afterTransaction', this.onTransaction)
-    this.removeOnlineListener = this.listenForOnline()
+    this.removeOnlineListener = this.listenForBrowserNetwork()
 
     const hasIndexedDb = typeof (globalThis as { indexedDB?: unknown }).indexedDB !== 'undefined'
     if ((options.offline ?? true) && hasIndexedDb) this.openLocalCopy()
@@ -440,8 +440,13 @@ class Session implements QuireSession {
     this.reconnectTimer = null
   }
 
-  /** In a browser, retry soon (still jittered) when the network comes back instead of waiting out a long backoff. */
-  private listenForOnline(): () => void {
+  /**
+   * Follows the browser's idea of the network. On `offline` the socket is closed at once:
+   * browsers keep a WebSocket open through a network loss and carry nothing over it
+   * until a heartbeat times out, tens of seconds later, so `status` would keep saying
+   * connected. On `online`, retry soon (still jittered) instead of waiting out a long backoff.
+   */
+  private listenForBrowserNetwork(): () => void {
     const target = globalThis as { addEventListener?: (name: string, listener: () => void) => void; removeEventListener?: (name: string, listener: () => void) => void }
     if (typeof target.addEventListener !== 'function') return () => {}
     const onOnline = (): void => {
@@ -450,8 +455,15 @@ class Session implements QuireSession {
       this.attempt = 0
       this.scheduleReconnect()
     }
+    const onOffline = (): void => {
+      if (!this.destroyed) this.provider.ws?.close()
+    }
     target.addEventListener('online', onOnline)
-    return () => target.removeEventListener?.('online', onOnline)
+    target.addEventListener('offline', onOffline)
+    return () => {
+      target.removeEventListener?.('online', onOnline)
+      target.removeEventListener?.('offline', onOffline)
+    }
   }
 
   private setStatus(status: ConnectionStatus): void {
