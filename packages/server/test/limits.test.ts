@@ -4,7 +4,10 @@ import * as Y from 'yjs'
 import { WebSocket } from 'ws'
 import { decodeMessage, encodeAwarenessUpdate, encodeMessage, type Message } from '@quire/protocol'
 import { createTokenBucket, DEFAULT_LIMITS, type Log, type ServerOptions } from '@quire/server'
-import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { spawnQuireServer, startQuireServer, type QuireServerFixture } from '@quire/testkit'
 import { createStockClient, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
@@ -291,5 +294,23 @@ describe('default limits', () => {
     await waitUntil(() => watcher.doc.getText('t').length === 400)
     await waitUntil(() => (watcher.provider.awareness.getStates().get(typist.doc.clientID)?.['cursor'] as { index?: number } | undefined)?.index === 400)
     expect(typist.provider.wsconnected).toBe(true)
+  })
+})
+
+describe('quire serve flags', () => {
+  it('--allow-origin and --max-connections-per-ip reach the server, which says what it allows', async () => {
+    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-limits-cli-'))
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+    const spawned = await spawnQuireServer({
+      dataDir,
+      args: ['--allow-origin', 'https://ok.example', '--allow-origin', 'https://also.example', '--max-connections-per-ip', '2']
+    })
+    cleanups.push(() => spawned.kill('SIGTERM'))
+    const server: QuireServerFixture = { url: spawned.url, httpUrl: spawned.httpUrl, port: spawned.port, dataDir, close: async () => {} }
+    expect((await openSocket(server, 'r', { origin: 'https://evil.example' }).closed).code).toBe(4403)
+    await joined(openSocket(server, 'r', { origin: 'https://also.example' }))
+    await joined(openSocket(server, 'r'))
+    expect(await openSocket(server, 'r').closed).toEqual({ code: 1008, reason: 'too many connections from your address (limit 2)' })
+    await waitUntil(() => spawned.output().includes('browser pages may connect only from: https://ok.example, https://also.example'))
   })
 })
