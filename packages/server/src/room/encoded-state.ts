@@ -14,6 +14,8 @@ export interface EncodedState {
   stateVector(): Uint8Array
   /** What a peer holding `stateVector` lacks: the payload of a sync step 2 reply. */
   diff(stateVector: Uint8Array): Uint8Array
+  /** Merges the recent updates into the base now, if there are any (when the room goes quiet). */
+  fold(): void
   /** Swaps everything for `snapshot` (after a compaction of exactly this state). */
   reset(snapshot: Uint8Array): void
   /** Encoded bytes held, for metrics and eviction decisions. */
@@ -49,6 +51,9 @@ export function createEncodedState(initial: readonly Uint8Array[]): EncodedState
       if (tail.length > MAX_TAIL_UPDATES) merge()
     },
     snapshot: merge,
+    fold() {
+      if (tail.length > 1 || (tail.length === 1 && base !== null)) merge()
+    },
     stateVector() {
       cachedStateVector ??= Y.encodeStateVectorFromUpdate(merge())
       return cachedStateVector

@@ -39,6 +39,8 @@ export interface RoomOptions {
   readonly commit: (room: Room, update: Uint8Array | null, writer: Peer, acknowledged: Uint8Array) => void
 }
 
+const FOLD_DELAY_MS = 1000
+
 interface PendingRelay {
   readonly update: Uint8Array
   readonly from: Peer | null
@@ -52,6 +54,15 @@ export function createRoom(options: RoomOptions): Room {
   let version = 0
   let pending: PendingRelay[] = []
   let relayScheduled = false
+  let foldTimer: ReturnType<typeof setTimeout> | null = null
+
+  // Each recent update is its own small allocation; an idle room should cost about its
+  // encoded size. Fold them into the base a moment after activity, at most once per
+  // FOLD_DELAY_MS per room, so a busy room is not re-merged on every update.
+  const fold = (): void => {
+    foldTimer = null
+    state.fold()
+  }
 
   const relay = (): void => {
     relayScheduled = false
@@ -93,6 +104,10 @@ export function createRoom(options: RoomOptions): Room {
       const from = source.kind === 'peer' ? source.peer : null
       if (from) options.commit(room, update, from, update)
       pending.push({ update, from, frame })
+      if (foldTimer === null) {
+        foldTimer = setTimeout(fold, FOLD_DELAY_MS)
+        foldTimer.unref()
+      }
       if (!relayScheduled) {
         relayScheduled = true
         setImmediate(relay)

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { docFromUpdates, readSeeds, runWithSeed } from '@quire/testkit'
+import { createEncodedState } from '../src/room/encoded-state.js'
+
+/**
+ * Differential: the room's lazily merged encoded state must answer exactly as a real
+ * Y.Doc fed the same updates, whatever the interleaving of appends, folds, snapshots
+ * and diffs against peers' state vectors.
+ */
+describe('encoded room state against a real Y.Doc', () => {
+  for (const seed of readSeeds([1, 2, 3])) {
+    it(`answers like a Y.Doc after random appends, folds and diffs (seed ${seed})`, () =>
+      runWithSeed('encoded room state against a real Y.Doc', seed, (prng) => {
+        const writers = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
+        const reference = new Y.Doc()
+        const state = createEncodedState([])
+        // States some peer held at some point: what it knew, and its state vector.
+        const peerStates = [{ update: Y.encodeStateAsUpdate(new Y.Doc()), stateVector: Y.encodeStateVector(new Y.Doc()) }]
+        for (const writer of writers) {
+          writer.on('update', (update: Uint8Array) => {
+            state.append(update)
+            Y.applyUpdate(reference, update)
+          })
+        }
+        for (let step = 0; step < 1500; step++) {
+          const writer = prng.pick(writers)
+          const text = writer.getText('t')
+          const roll = prng.int(0, 99)
+          if (roll < 55) text.insert(prng.int(0, text.length), prng.string(prng.int(1, 4)))
+          else if (roll < 75 && text.length > 0) text.delete(prng.int(0, text.length - 1), 1)
+          else if (roll < 85) writer.getMap('m').set(`k${prng.int(0, 9)}`, step)
+          else if (roll < 90) Y.applyUpdate(writer, Y.encodeStateAsUpdate(reference)) // a writer catches up
+          else if (roll < 94) state.fold()
+          else if (roll < 97) peerStates.push({ update: Y.encodeStateAsUpdate(reference), stateVector: Y.encodeStateVector(reference) })
+          else {
+            // A peer holding an older state asks for what it lacks (sync step 1 -> step 2).
+            const peerState = prng.pick(peerStates)
+            const peer = docFromUpdates([peerState.update, state.diff(peerState.stateVector)])
+            expect(peer.getText('t').toString()).toBe(reference.getText('t').toString())
+            expect(peer.getMap('m').toJSON()).toEqual(reference.getMap('m').toJSON())
+          }
+        }
+        expect(Y.decodeStateVector(state.stateVector())).toEqual(Y.decodeStateVector(Y.encodeStateVector(reference)))
+        const rebuilt = docFromUpdates([state.snapshot()])
+        expect(rebuilt.getText('t').toString()).toBe(reference.getText('t').toString())
+        expect(rebuilt.getMap('m').toJSON()).toEqual(reference.getMap('m').toJSON())
+        state.fold()
+        expect(state.byteLength()).toBe(state.snapshot().byteLength)
+      }))
+  }
+})
