@@ -30,7 +30,7 @@ export const FULL_SCALE: Scale = {
   stepWarmupMs: 400,
   stepWindowMs: 1200,
   stepDrainMs: 800,
-  maxSteps: 7,
+  maxSteps: 12,
   fanoutConfigs: [
     { docs: 100, clientsPerDoc: 10 },
     { docs: 10, clientsPerDoc: 100 }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -65,12 +65,15 @@ function pick<T extends { id?: string; name?: string }>(all: T[], wanted: string
 function describeMachine(): string {
   const cpu = spawnSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], { encoding: 'utf8' }).stdout.trim()
   const memory = spawnSync('sh', ['-c', "grep MemTotal /proc/meminfo | awk '{print $2}'"], { encoding: 'utf8' }).stdout.trim()
-  const cores = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()
+  // Not nproc: this process is pinned to one core, and nproc counts the allowed ones.
+  const cores = cpus().length
   return `${cpu || 'unknown CPU'}, ${cores} cores, ${Math.round(Number(memory) / 1024 / 1024)} GiB RAM, Node ${process.version}, ${process.platform}`
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    // `pnpm bench -- --smoke` may pass the separator through; it separates nothing here.
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
     options: {
       smoke: { type: 'boolean', default: false },
       scenario: { type: 'string' },

@@ -155,7 +155,7 @@ export const coldLoadScenario: Scenario = {
           ` (${trace.text.length.toLocaleString('en-US')} characters, ${(trace.state.byteLength / 1024).toFixed(0)} KiB encoded).` +
           ` Cold = ms from socket open to the whole document applied at a fresh client, right after a restart, from persistence` +
           ` (first = the first restart after the upload, when a server may still have to merge its log; then the median of ${scale.repetitions} restarts);` +
-          ` warm = the same while the document is in memory. Median of ${scale.repetitions}. Upload = seconds to send all updates one by one.`
+          ` warm = the same while the document is in memory. Median of ${scale.repetitions}. Upload = seconds to send all updates one by one. Quire / this (median cold load) below 1 favours Quire.`
       ],
       columns: ['server', 'first cold load ms', 'cold load ms', 'first sync reply holds document', 'warm load ms', 'upload s', 'Quire cold / this'],
       rows: rows.map((row) =>

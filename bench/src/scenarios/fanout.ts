@@ -30,6 +30,7 @@ const TICK_MS = 2
 const CALIBRATION_FACTOR = 2
 const STEP_FACTOR = 1.25
 const GENERATOR_BUSY = 0.9
+const MAX_DOWN_STEPS = 2
 
 interface FanoutClient extends BenchClient {
   clientId: number
@@ -187,6 +188,7 @@ async function runRepetition(
   let capacity: StepResult | undefined
   let saturation: StepResult | undefined
   let failedSteps = 0
+  let downSteps = 0
   try {
     let target = firstTarget
     for (let step = 0; step < context.scale.maxSteps; step++) {
@@ -201,6 +203,12 @@ async function runRepetition(
       if (grew) saturation = result
       if (result.p99 <= P99_LIMIT_MS) {
         if (capacity === undefined || result.deliveriesPerSecond > capacity.deliveriesPerSecond) capacity = result
+      } else if (capacity === undefined && downSteps < MAX_DOWN_STEPS) {
+        // Even the first rate was too much (a burst of other work, or a start above
+        // this server's limit): start lower instead of reporting no capacity.
+        downSteps++
+        target /= 2
+        continue
       } else {
         failedSteps++
         // Past the latency limit, only keep going while throughput still grows.
@@ -220,44 +228,58 @@ function describeStep(step: StepResult | undefined): string {
   return `${formatNumber(step.p50, 1)} / ${formatNumber(step.p99, 1)}`
 }
 
-export async function measureFanout(
-  context: BenchContext,
-  kind: ServerKind,
-  docs: number,
-  clientsPerDoc: number,
-  runIdBase: number
-): Promise<{
+interface FanoutMeasurement {
   capacities: number[]
   saturations: number[]
   capacitySteps: (StepResult | undefined)[]
   saturationSteps: (StepResult | undefined)[]
   steps: StepResult[]
-}> {
+}
+
+/**
+ * Measures every server with interleaved repetitions (calibrate all, then
+ * repetition 1 of each, repetition 2 of each, ...), so that a burst of other
+ * work on the machine spreads over the servers instead of landing on one.
+ */
+export async function measureFanout(
+  context: BenchContext,
+  kinds: readonly ServerKind[],
+  docs: number,
+  clientsPerDoc: number,
+  runIdBase: number
+): Promise<Map<ServerKind, FanoutMeasurement>> {
   const { scale } = context
   const firstTarget = scale.smoke ? 200 : 4000
-  let measuredStart = firstTarget
-  if (!scale.smoke) {
-    const calibration = await runRepetition(context, kind, docs, clientsPerDoc, firstTarget, CALIBRATION_FACTOR, runIdBase)
+  const starts = new Map<ServerKind, number>()
+  const results = new Map<ServerKind, FanoutMeasurement>()
+  let runId = runIdBase
+  for (const kind of kinds) {
+    results.set(kind, { capacities: [], saturations: [], capacitySteps: [], saturationSteps: [], steps: [] })
+    if (scale.smoke) {
+      starts.set(kind, firstTarget)
+      continue
+    }
+    context.log(`fanout ${docs}x${clientsPerDoc}: calibrating ${kind.label}`)
+    const calibration = await runRepetition(context, kind, docs, clientsPerDoc, firstTarget, CALIBRATION_FACTOR, runId++)
     const reached = calibration.capacity?.targetDeliveries ?? firstTarget / CALIBRATION_FACTOR
-    measuredStart = reached * 0.75
+    starts.set(kind, reached * 0.75)
   }
-  const capacities: number[] = []
-  const saturations: number[] = []
-  const capacitySteps: (StepResult | undefined)[] = []
-  const saturationSteps: (StepResult | undefined)[] = []
-  const steps: StepResult[] = []
   for (let repetition = 0; repetition < scale.repetitions; repetition++) {
-    const result = await runRepetition(context, kind, docs, clientsPerDoc, measuredStart, STEP_FACTOR, runIdBase + 1 + repetition)
-    capacities.push(result.capacity?.deliveriesPerSecond ?? 0)
-    saturations.push(result.saturation?.deliveriesPerSecond ?? 0)
-    capacitySteps.push(result.capacity)
-    saturationSteps.push(result.saturation)
-    steps.push(...result.steps)
-    if (!result.steps.some((step) => step.deliveriesPerSecond > 0)) {
-      throw new Error(`${kind.id}: no update was delivered in the fan-out scenario`)
+    for (const kind of kinds) {
+      context.log(`fanout ${docs}x${clientsPerDoc}: repetition ${repetition + 1} of ${kind.label}`)
+      const result = await runRepetition(context, kind, docs, clientsPerDoc, starts.get(kind) ?? firstTarget, STEP_FACTOR, runId++)
+      const measurement = results.get(kind) as FanoutMeasurement
+      measurement.capacities.push(result.capacity?.deliveriesPerSecond ?? 0)
+      measurement.saturations.push(result.saturation?.deliveriesPerSecond ?? 0)
+      measurement.capacitySteps.push(result.capacity)
+      measurement.saturationSteps.push(result.saturation)
+      measurement.steps.push(...result.steps)
+      if (!result.steps.some((step) => step.deliveriesPerSecond > 0)) {
+        throw new Error(`${kind.id}: no update was delivered in the fan-out scenario`)
+      }
     }
   }
-  return { capacities, saturations, capacitySteps, saturationSteps, steps }
+  return results
 }
 
 /**
@@ -285,15 +307,16 @@ export const fanoutScenario: Scenario = {
     let runIdBase = 1
     for (const { docs, clientsPerDoc } of context.scale.fanoutConfigs) {
       const rows: { kind: ServerKind; capacity: number; saturation: number; cpuPerDelivery: number; cells: string[] }[] = []
+      const runnable = context.servers.filter((kind) => kind.unavailable() === undefined)
+      const measured = await measureFanout(context, runnable, docs, clientsPerDoc, runIdBase)
+      runIdBase += 100
       for (const kind of context.servers) {
         const reason = kind.unavailable()
-        if (reason !== undefined) {
-          rows.push({ kind, capacity: Number.NaN, saturation: Number.NaN, cpuPerDelivery: Number.NaN, cells: [`not run: ${reason}`] })
+        const result = measured.get(kind)
+        if (reason !== undefined || result === undefined) {
+          rows.push({ kind, capacity: Number.NaN, saturation: Number.NaN, cpuPerDelivery: Number.NaN, cells: [`not run: ${reason ?? 'unknown'}`] })
           continue
         }
-        context.log(`fanout ${docs}x${clientsPerDoc}: ${kind.label}`)
-        const result = await measureFanout(context, kind, docs, clientsPerDoc, runIdBase)
-        runIdBase += 10
         const capacity = spreadOf(result.capacities)
         const saturation = spreadOf(result.saturations)
         const atCapacity = medianStep(result.capacities, result.capacitySteps)
@@ -322,7 +345,8 @@ export const fanoutScenario: Scenario = {
         notes: [
           `Capacity = highest deliveries/s (updates received by all receivers) with p99 < ${P99_LIMIT_MS} ms; saturation = highest deliveries/s at any latency.` +
             ` Median of ${context.scale.repetitions} step-up runs, ± half the min-max spread. Latency p50 / p99 in ms. CPU = server core / generator core during the window.` +
-            ` CPU/delivery = server CPU µs per delivery over the steps under the limit, and in brackets the deliveries/s one core would carry at that cost.`
+            ` CPU/delivery = server CPU µs per delivery over the steps under the limit, and in brackets the deliveries/s one core would carry at that cost.` +
+            ` Ratios are Quire / this server: capacity above 1 and CPU/delivery below 1 favour Quire.`
         ],
         columns: [
           'server',

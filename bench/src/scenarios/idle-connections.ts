@@ -78,7 +78,7 @@ export const idleConnectionsScenario: Scenario = {
       title: `Idle connections (${count.toLocaleString('en-US')} clients with awareness)`,
       notes: [
         `${scale.idleDocs} documents x ${scale.idleClientsPerDoc} clients, each synced and holding one awareness state, then idle.` +
-          ` (RSS once idle - RSS before) / clients, median of ${scale.repetitions} fresh servers.`
+          ` (RSS once idle - RSS before) / clients, median of ${scale.repetitions} fresh servers. Quire / this below 1 favours Quire.`
       ],
       columns: ['server', 'RSS per idle connection', 'Quire / this'],
       rows: rows.map((row) => [row.kind.label, row.cell, quire ? formatRatio(quire.perConnection, row.perConnection) : 'n/a'])

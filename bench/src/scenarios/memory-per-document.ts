@@ -94,7 +94,7 @@ export const memoryPerDocumentScenario: Scenario = {
       notes: [
         `Each document holds the first ${scale.memoryDocPatches.toLocaleString('en-US')} patches of the automerge-paper trace` +
           ` (${replay.text.length.toLocaleString('en-US')} characters, ${formatBytes(replay.state.byteLength)} encoded), uploaded by one client that stays connected.` +
-          ` (RSS once idle - RSS before) / documents, median of ${scale.repetitions} fresh servers. Includes one connection per document.`
+          ` (RSS once idle - RSS before) / documents, median of ${scale.repetitions} fresh servers. Includes one connection per document. Quire / this below 1 favours Quire.`
       ],
       columns: ['server', 'RSS per open document', 'Quire / this'],
       rows: rows.map((row) => [row.kind.label, row.cell, quire ? formatRatio(quire.perDoc, row.perDoc) : 'n/a'])
