@@ -146,7 +146,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   }
 
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroySocket)
     if (closing) {
       reject(socket, 503, 'Service Unavailable')
       return
@@ -159,8 +159,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
           return
         }
         addFramingCloseReasons(ws, maxMessageBytes)
-        sockets.add(ws)
-        ws.on('close', () => sockets.delete(ws))
+        trackSocket(sockets, ws)
         then(ws)
       })
     }
@@ -182,7 +181,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       accept((ws) => ws.close(CLOSE_POLICY_VIOLATION, `too many connections from your address (limit ${limits.maxConnectionsPerIp})`))
       return
     }
-    socket.once('close', () => connectionsPerIp.release(ip))
+    releaseOnClose(socket, connectionsPerIp, ip)
     const authorized: Promise<AuthResult> = options.authenticate
       ? Promise.resolve().then(() => options.authenticate!({ request, room: wanted.room, token: wanted.token }))
       : Promise.resolve({ user: 'anonymous', access: 'write' })
@@ -314,4 +313,22 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       if (c && ownsStorage) await c.storage.close()
     }
   }
+}
+
+/*
+ * Listeners that live as long as a connection are registered here, at module level, not
+ * inside handleUpgrade: a closure keeps its whole enclosing scope alive, and that scope
+ * holds the upgrade request and its head buffer, a few KiB per idle connection.
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy()
+}
+
+function trackSocket(sockets: Set<WebSocket>, ws: WebSocket): void {
+  sockets.add(ws)
+  ws.on('close', () => sockets.delete(ws))
+}
+
+function releaseOnClose(socket: Duplex, counter: { release(ip: string): void }, ip: string): void {
+  socket.once('close', () => counter.release(ip))
 }
