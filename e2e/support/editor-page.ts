@@ -57,10 +57,16 @@ export async function expectBadge(page: Page, text: BadgeText, timeout?: number)
  * another user's caret widget, which is not editable content.)
  */
 export async function moveCaretToEnd(page: Page): Promise<void> {
-  const last = editorOf(page).locator('p, h1, h2, h3, pre').last()
-  const box = await last.boundingBox()
-  if (box === null) throw new Error('the last block of the document is not visible')
-  await last.click({ position: { x: Math.max(1, box.width - 2), y: Math.max(1, box.height - 4) } })
+  await moveCaretToEndOfBlock(page, -1)
+}
+
+/** Puts the caret at the end of text block `index` (negative counts from the end), as moveCaretToEnd does. */
+export async function moveCaretToEndOfBlock(page: Page, index: number): Promise<void> {
+  const blocks = editorOf(page).locator('p, h1, h2, h3, pre')
+  const block = index < 0 ? blocks.nth((await blocks.count()) + index) : blocks.nth(index)
+  const box = await block.boundingBox()
+  if (box === null) throw new Error(`block ${index} of the document is not visible`)
+  await block.click({ position: { x: Math.max(1, box.width - 2), y: Math.max(1, box.height - 4) } })
   await page.keyboard.press('End')
 }
 

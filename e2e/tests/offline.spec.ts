@@ -4,6 +4,7 @@ import {
   expectBadge,
   expectConverged,
   moveCaretToEnd,
+  moveCaretToEndOfBlock,
   readDocumentText,
   typeText,
   uniqueRoom,
@@ -21,20 +22,26 @@ test('a page that goes offline keeps typing, reopens offline from IndexedDB, and
   await moveCaretToEnd(alice)
   await typeText(alice, 'Written online.')
   await expect(editorOf(bob)).toContainText('Written online.')
+  // Bob starts a paragraph of his own while both are online. (Splitting a paragraph that
+  // someone else edits at the same time has no single right outcome: y-prosemirror may
+  // carry the concurrent text into either half. That is not what this test is about.)
+  await moveCaretToEnd(bob)
+  await bob.keyboard.press('Enter')
+  await typeText(bob, 'Bob wrote this')
+  await expect(editorOf(alice)).toContainText('Bob wrote this')
   await expectBadge(alice, 'All changes saved')
   // The page must have been opened once with its service worker in control to reopen offline.
   await waitForOfflineShell(alice)
 
   await alice.context().setOffline(true)
   await expectBadge(alice, 'Offline')
-  await moveCaretToEnd(alice)
+  await moveCaretToEndOfBlock(alice, 0)
   await typeText(alice, ' Written offline.')
   await expect(alice.getByTestId('offline-hint')).toContainText('kept on this device')
 
   // Meanwhile Bob keeps working online in his own paragraph.
   await moveCaretToEnd(bob)
-  await bob.keyboard.press('Enter')
-  await typeText(bob, 'Bob wrote this while Alice was away.')
+  await typeText(bob, ' while Alice was away.')
   await expectBadge(bob, 'All changes saved')
 
   // Reload while still offline: the shell comes from the service worker, the text from IndexedDB,
@@ -43,7 +50,7 @@ test('a page that goes offline keeps typing, reopens offline from IndexedDB, and
   await expect(editorOf(alice)).toContainText('Written online. Written offline.')
   await expectBadge(alice, 'Offline')
   await expect(alice.getByTestId('offline-hint')).toContainText('kept on this device')
-  expect(await readDocumentText(alice)).not.toContain('Bob wrote this')
+  expect(await readDocumentText(alice)).not.toContain('while Alice was away')
   expect(await readDocumentText(bob)).not.toContain('Written offline')
 
   // Any room opens offline, even one this browser never visited: the cached shell serves every route.
@@ -54,7 +61,7 @@ test('a page that goes offline keeps typing, reopens offline from IndexedDB, and
   await elsewhere.close()
 
   // More offline typing after the reload is kept as well.
-  await moveCaretToEnd(alice)
+  await moveCaretToEndOfBlock(alice, 0)
   await typeText(alice, ' And after the reload.')
 
   await alice.context().setOffline(false)
