@@ -116,7 +116,7 @@ export const coldLoadScenario: Scenario = {
   description: 'time to open the automerge-paper document right after a restart',
   run: async (context) => {
     const { scale } = context
-    const patches = readTracePatches(scale.coldLoadPatches)
+    const patches = readTracePatches(scale.coldLoadPatches, { allowSynthetic: scale.smoke })
     const trace = replayTrace(patches, 1)
     const rows: { kind: ServerKind; cold: number; cells: string[] }[] = []
     for (const kind of context.servers) {

@@ -71,7 +71,7 @@ export const memoryPerDocumentScenario: Scenario = {
   description: 'RSS per open document with realistic content',
   run: async (context) => {
     const { scale } = context
-    const replay = replayTrace(readTracePatches(scale.memoryDocPatches), 1)
+    const replay = replayTrace(readTracePatches(scale.memoryDocPatches, { allowSynthetic: scale.smoke }), 1)
     const rows: { kind: ServerKind; perDoc: number; cell: string }[] = []
     for (const kind of context.servers) {
       const reason = kind.unavailable()
