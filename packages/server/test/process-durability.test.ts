@@ -43,7 +43,7 @@ async function ensureBuilt(): Promise<void> {
   const sources = Math.max(await newest(joinPath(serverPackage, 'src')), await newest(joinPath(workspace, 'packages/protocol/src')))
   if (built >= sources) return
   // One build at a time across test workers that might want it too.
-  execFileSync('flock', ['/tmp/quire-build.lock', 'pnpm', '--filter', '@quire/protocol', '--filter', '@quire/server', 'build'], {
+  execFileSync('flock', [joinPath(tmpdir(), 'quire-build.lock'), 'pnpm', '--filter', '@quire/protocol', '--filter', '@quire/server', 'build'], {
     cwd: workspace,
     stdio: 'pipe'
   })
