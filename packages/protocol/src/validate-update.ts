@@ -5,6 +5,14 @@ import * as Y from 'yjs'
  * set, so truncated or garbage bytes fail here instead of in a peer's `applyUpdate` or
  * in the room's stored log. Returns a reason on failure, `null` when well formed.
  */
+/**
+ * `[0, 0]`: a Yjs update with no structs and no deletions, what a client already in sync
+ * answers to sync step 1. Nothing to store, relay or acknowledge.
+ */
+export function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0
+}
+
 export function findUpdateProblem(update: Uint8Array): string | null {
   if (update.length === 0) return 'empty update'
   try {

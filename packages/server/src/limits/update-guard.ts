@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { isEmptyUpdate } from '@quire/protocol'
 import type { Room } from '../room/room.js'
 
 /**
@@ -57,9 +58,4 @@ export function createUpdateGuard(): UpdateGuard {
       return fresh
     }
   }
-}
-
-/** No structs and no deletions: two zero varints. */
-function isEmptyUpdate(update: Uint8Array): boolean {
-  return update.length === 2 && update[0] === 0 && update[1] === 0
 }

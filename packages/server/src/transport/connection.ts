@@ -10,6 +10,7 @@ import {
   decodeMessage,
   encodeAwarenessUpdate,
   encodeMessage,
+  isEmptyUpdate,
   truncateCloseReason,
   type Message
 } from '@quire/protocol'
@@ -226,11 +227,6 @@ export function openConnection(options: ConnectionOptions): void {
 
 /** Silence after which a client's own awareness is echoed back to it (see above). */
 const KEEPALIVE_ECHO_AFTER_MS = 10_000
-
-/** `[0, 0]`: no structs, no deletions (what a client in sync answers to sync step 1). */
-function isEmptyUpdate(update: Uint8Array): boolean {
-  return update.length === 2 && update[0] === 0 && update[1] === 0
-}
 
 function toBytes(data: unknown): Uint8Array {
   if (data instanceof Uint8Array) return data
