@@ -49,6 +49,32 @@ export function describeStorageContract(name: string, options: StorageContractOp
       await storage.close()
     })
 
+    it('keeps order across appends of one and of many updates of a document', async () => {
+      const storage = await options.create()
+      const updates = Array.from({ length: 12 }, (_, i) => textUpdate(`u${i}`, i + 1))
+      // Batches of 1, 3, 1, 5, 2 updates: backends may store a batch's updates together.
+      const sizes = [1, 3, 1, 5, 2]
+      let next = 0
+      for (const size of sizes) {
+        await storage.append([{ doc: 'mixed', updates: updates.slice(next, next + size) }, { doc: 'other', updates: [textUpdate(`o${next}`)] }])
+        next += size
+      }
+      expect((await storage.load('mixed')).updates).toEqual(updates)
+      expect((await storage.load('other')).updates).toHaveLength(sizes.length)
+      await storage.close()
+    })
+
+    it('lists a deleted document again once it is written again', async () => {
+      const storage = await options.create()
+      await storage.append([{ doc: 'again', updates: [textUpdate('first')] }])
+      await storage.delete('again')
+      expect(await storage.list()).toEqual([])
+      await storage.append([{ doc: 'again', updates: [textUpdate('second')] }])
+      expect(await storage.list()).toEqual(['again'])
+      expect((await storage.load('again')).updates).toEqual([textUpdate('second')])
+      await storage.close()
+    })
+
     it('never mixes documents whose names are prefixes, separators or odd code units', async () => {
       const storage = await options.create()
       await storage.append(TRICKY_NAMES.map((doc, i) => ({ doc, updates: [textUpdate(`doc ${i}`)] })))

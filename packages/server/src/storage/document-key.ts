@@ -6,12 +6,14 @@
  * nothing in a name ever reaches the file system.
  *
  *   update key:   'u' • varUint(nameLength) • name as UTF-16BE • seq as 8 bytes BE
+ *   pack key:     an update key • 'p'   (the value holds several updates, see update-pack.ts)
  *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list())
  *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
  */
 const UPDATE_TAG = 0x75
 const DOC_TAG = 0x64
 const META_TAG = 0x6d
+const PACK_TAG = 0x70
 
 export const SEQUENCE_KEY = Uint8Array.of(META_TAG, 0x73, 0x65, 0x71)
 export const DOC_KEY_RANGE = { gte: Uint8Array.of(DOC_TAG), lt: Uint8Array.of(DOC_TAG + 1) }
@@ -58,13 +60,24 @@ export function encodeUpdateKey(doc: string, seq: number): Uint8Array {
   return bytes
 }
 
-export function decodeSeqFromUpdateKey(key: Uint8Array): number {
-  return Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(key.byteLength - 8))
+/** An update key with a trailing 'p': its value is a pack of updates (one group commit of one document). */
+export function encodePackKey(doc: string, seq: number): Uint8Array {
+  const { bytes, end } = updatePrefix(doc, 9)
+  new DataView(bytes.buffer).setBigUint64(end, BigInt(seq))
+  bytes[end + 8] = PACK_TAG
+  return bytes
 }
 
-/** Inclusive range of all update keys of `doc`, optionally only up to `upToSeq`. */
-export function updateKeyRange(doc: string, upToSeq?: number): { gte: Uint8Array; lte: Uint8Array } {
-  return { gte: encodeUpdateKey(doc, 0), lte: encodeUpdateKey(doc, upToSeq ?? Number.MAX_SAFE_INTEGER) }
+/** The position of an update or pack key of `doc`, and whether it is a pack. */
+export function decodeLogKey(doc: string, key: Uint8Array): { seq: number; pack: boolean } {
+  const seqAt = 1 + varUintLength(doc.length) + 2 * doc.length
+  const seq = Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(seqAt))
+  return { seq, pack: key.byteLength === seqAt + 9 && key[seqAt + 8] === PACK_TAG }
+}
+
+/** Range of all update and pack keys of `doc`, optionally only those up to and including `upToSeq`. */
+export function updateKeyRange(doc: string, upToSeq?: number): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: encodeUpdateKey(doc, 0), lt: encodeUpdateKey(doc, upToSeq === undefined ? Number.MAX_SAFE_INTEGER : upToSeq + 1) }
 }
 
 export function encodeDocKey(doc: string): Uint8Array {

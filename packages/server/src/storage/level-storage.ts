@@ -4,13 +4,15 @@ import {
   DOC_KEY_RANGE,
   SEQUENCE_KEY,
   decodeDocKey,
+  decodeLogKey,
   decodeSeq,
-  decodeSeqFromUpdateKey,
   encodeDocKey,
+  encodePackKey,
   encodeSeq,
   encodeUpdateKey,
   updateKeyRange
 } from './document-key.js'
+import { decodeUpdatePack, encodeUpdatePack } from './update-pack.js'
 
 export interface LevelStorageOptions {
   /**
@@ -41,6 +43,9 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
   const writeOptions = { sync: options.fsync ?? true }
   const storedSeq = await db.get(SEQUENCE_KEY)
   let lastSeq = storedSeq === undefined ? 0 : decodeSeq(storedSeq)
+  // Documents whose doc key (for list()) is known to be written, so a commit does not
+  // rewrite it every time.
+  const listed = new Set<string>()
 
   return {
     async load(doc: string): Promise<StoredLog> {
@@ -48,25 +53,36 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
       let docLastSeq = 0
       for await (const [key, value] of db.iterator(updateKeyRange(doc))) {
         // classic-level hands out Buffers; callers get plain Uint8Array views of them.
-        updates.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
-        docLastSeq = decodeSeqFromUpdateKey(key)
+        const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+        const { seq, pack } = decodeLogKey(doc, key)
+        if (pack) updates.push(...decodeUpdatePack(bytes))
+        else updates.push(bytes)
+        docLastSeq = seq
       }
+      if (updates.length > 0) listed.add(doc)
       return { updates, lastSeq: docLastSeq }
     },
 
     async append(batch: readonly AppendEntry[]): Promise<void> {
       const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array }> = []
       let seq = lastSeq
-      for (const entry of batch) {
-        if (entry.updates.length === 0) continue
-        ops.push({ type: 'put', key: encodeDocKey(entry.doc), value: new Uint8Array(0) })
-        for (const update of entry.updates) ops.push({ type: 'put', key: encodeUpdateKey(entry.doc, ++seq), value: update })
+      const newlyListed: string[] = []
+      for (const { doc, updates } of batch) {
+        if (updates.length === 0) continue
+        if (!listed.has(doc)) {
+          newlyListed.push(doc)
+          ops.push({ type: 'put', key: encodeDocKey(doc), value: new Uint8Array(0) })
+        }
+        const only = updates.length === 1 ? updates[0] : undefined
+        if (only) ops.push({ type: 'put', key: encodeUpdateKey(doc, ++seq), value: only })
+        else ops.push({ type: 'put', key: encodePackKey(doc, ++seq), value: encodeUpdatePack(updates) })
       }
       if (ops.length === 0) return
       ops.push({ type: 'put', key: SEQUENCE_KEY, value: encodeSeq(seq) })
       // Claim the numbers before awaiting so a concurrent append never reuses them.
       lastSeq = seq
       await db.batch(ops, writeOptions)
+      for (const doc of newlyListed) listed.add(doc)
     },
 
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
@@ -84,6 +100,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     },
 
     async delete(doc: string): Promise<void> {
+      listed.delete(doc)
       const ops: Array<{ type: 'del'; key: Uint8Array }> = [{ type: 'del', key: encodeDocKey(doc) }]
       for await (const key of db.keys(updateKeyRange(doc))) ops.push({ type: 'del', key })
       await db.batch(ops, writeOptions)
