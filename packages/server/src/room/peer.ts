@@ -6,6 +6,8 @@
 export interface Peer {
   readonly id: number
   send(frame: Uint8Array): void
+  /** Sends `frames` in order, in as few socket writes as the transport allows. */
+  sendAll(frames: readonly Uint8Array[]): void
   /** `updates` (all sent by this peer) are now durable. */
   acknowledge(updates: readonly Uint8Array[]): void
 }

@@ -9,9 +9,9 @@ import type { Peer, UpdateSource } from './peer.js'
  *
  * `acceptUpdate` is the only way an update enters a room. It appends to the encoded
  * state, hands the update to `commit` (storage) when it came from a peer, and queues it
- * for relay. Relays are batched per event-loop turn: when several updates arrive in the
- * same turn, each receiver gets one merged frame instead of one frame per update, and
- * never its own updates back.
+ * for relay. Relays are batched per event-loop turn: a receiver gets the turn's updates
+ * in one socket write (one merged frame when there are many), and never its own
+ * updates back.
  */
 export interface Room {
   readonly name: string
@@ -40,11 +40,18 @@ export interface RoomOptions {
 }
 
 const FOLD_DELAY_MS = 1000
+/**
+ * Up to this many updates from one turn reach a receiver as separate frames, written to
+ * its socket in one go; more than that (a reconnecting client's backlog, a paste) are
+ * merged into one frame. Merging costs far more CPU than a frame, but thousands of
+ * frames cost more than one merge.
+ */
+const MAX_SEPARATE_FRAMES = 16
 
 interface PendingRelay {
   readonly update: Uint8Array
   readonly from: Peer | null
-  readonly frame: Uint8Array | undefined
+  frame: Uint8Array | undefined
 }
 
 export function createRoom(options: RoomOptions): Room {
@@ -55,24 +62,42 @@ export function createRoom(options: RoomOptions): Room {
   let pending: PendingRelay[] = []
   let relayScheduled = false
   let foldTimer: ReturnType<typeof setTimeout> | null = null
+  let lastAcceptedAt = 0
 
   // Each recent update is its own small allocation; an idle room should cost about its
-  // encoded size. Fold them into the base a moment after activity, at most once per
-  // FOLD_DELAY_MS per room, so a busy room is not re-merged on every update.
+  // encoded size. Fold them into the base once the room has been quiet for
+  // FOLD_DELAY_MS: re-merging a busy room's whole state every second costs more than the
+  // tail it saves (the encoded state folds a long tail by itself).
   const fold = (): void => {
+    const quietFor = Date.now() - lastAcceptedAt
+    if (quietFor < FOLD_DELAY_MS) {
+      foldTimer = setTimeout(fold, FOLD_DELAY_MS - quietFor)
+      foldTimer.unref()
+      return
+    }
     foldTimer = null
     state.fold()
   }
+
+  const frameOf = (relay: PendingRelay): Uint8Array =>
+    (relay.frame ??= encodeMessage({ type: 'sync-update', update: relay.update }))
 
   const relay = (): void => {
     relayScheduled = false
     const batch = pending
     pending = []
     if (peers.size === 0 || batch.length === 0) return
-    const only = batch.length === 1 ? batch[0] : undefined
-    if (only) {
-      const frame = only.frame ?? encodeMessage({ type: 'sync-update', update: only.update })
-      for (const peer of peers) if (peer !== only.from) peer.send(frame)
+    if (batch.length <= MAX_SEPARATE_FRAMES) {
+      // Every update keeps its own frame (usually the very frame its writer sent), so
+      // nothing is merged or re-encoded; a receiver gets this turn's frames in one write.
+      const frames = batch.map(frameOf)
+      for (const peer of peers) {
+        if (!batch.some((r) => r.from === peer)) peer.sendAll(frames)
+        else if (batch.length > 1) {
+          const others = batch.filter((r) => r.from !== peer).map(frameOf)
+          if (others.length > 0) peer.sendAll(others)
+        }
+      }
       return
     }
     const sources = new Set<Peer | null>(batch.map((r) => r.from))
@@ -104,6 +129,7 @@ export function createRoom(options: RoomOptions): Room {
       const from = source.kind === 'peer' ? source.peer : null
       if (from) options.commit(room, update, from, update)
       pending.push({ update, from, frame })
+      lastAcceptedAt = Date.now()
       if (foldTimer === null) {
         foldTimer = setTimeout(fold, FOLD_DELAY_MS)
         foldTimer.unref()
