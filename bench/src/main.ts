@@ -21,7 +21,7 @@ import { yWebsocketV1Server } from './servers/y-websocket-v1.js'
 import { checkTextInsertEncoding } from './text-insert.js'
 
 /**
- * `pnpm bench [--smoke] [--scenario a,b] [--servers a,b] [--profile]`.
+ * `pnpm bench [--smoke] [--scenario a,b] [--servers a,b] [--repetitions n] [--profile]`.
  * This process is the load generator: it re-executes itself pinned to the
  * generator core, and every server it starts is pinned to the other core.
  */
@@ -78,10 +78,14 @@ async function main(): Promise<number> {
       smoke: { type: 'boolean', default: false },
       scenario: { type: 'string' },
       servers: { type: 'string' },
-      profile: { type: 'boolean', default: false }
+      profile: { type: 'boolean', default: false },
+      repetitions: { type: 'string' }
     }
   })
-  const scale = values.smoke ? SMOKE_SCALE : FULL_SCALE
+  const baseScale = values.smoke ? SMOKE_SCALE : FULL_SCALE
+  const repetitions = values.repetitions === undefined ? baseScale.repetitions : Number(values.repetitions)
+  if (!Number.isInteger(repetitions) || repetitions < 1) throw new Error(`--repetitions wants a whole number of at least 1, got ${values.repetitions}`)
+  const scale = { ...baseScale, repetitions }
   const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
   checkTextInsertEncoding()
   const workDir = mkdtempSync(join(tmpdir(), 'quire-bench-'))
