@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { updateMetaOf } from './validate-update.js'
 
 /**
  * What a `quire-saved` message tells a writer about the updates it sent that are now
@@ -6,12 +7,22 @@ import * as Y from 'yjs'
  * delete set they carry. Deletions must be acknowledged separately because a Yjs
  * deletion adds no struct, so it never moves a state vector.
  *
- * `update` is the merge of everything the writer sent in one committed batch.
+ * `updates` is everything the writer sent in one committed batch (or their merge);
+ * each one's clock ranges come from validation when it was decoded, not a new decode.
  */
-export function createSavedAcknowledgement(update: Uint8Array): { stateVector: Uint8Array; deleteSet: Uint8Array } {
-  const { to } = Y.parseUpdateMeta(update)
-  const stateVector = Y.encodeStateVector(to)
-  // Diffing an update against its own end clocks drops every struct and keeps the delete set.
-  const deleteSet = Y.diffUpdate(update, stateVector)
+export function createSavedAcknowledgement(updates: Uint8Array | readonly Uint8Array[]): { stateVector: Uint8Array; deleteSet: Uint8Array } {
+  const list = updates instanceof Uint8Array ? [updates] : updates
+  const ends = new Map<number, number>()
+  const deleting: Uint8Array[] = []
+  for (const update of list) {
+    const meta = updateMetaOf(update)
+    for (const [client, end] of meta.to) if (end > (ends.get(client) ?? 0)) ends.set(client, end)
+    if (meta.hasDeletes) deleting.push(update)
+  }
+  const stateVector = Y.encodeStateVector(ends)
+  // Diffing an update against end clocks it does not pass drops every struct and keeps
+  // the delete set; only updates that delete need it.
+  const deleteSets = deleting.map((update) => Y.diffUpdate(update, stateVector))
+  const deleteSet = deleteSets.length === 0 ? Uint8Array.of(0, 0) : deleteSets.length === 1 ? (deleteSets[0] as Uint8Array) : Y.mergeUpdates(deleteSets)
   return { stateVector, deleteSet }
 }

@@ -1,11 +1,6 @@
 import * as Y from 'yjs'
 
 /**
- * Is `update` a well-formed Yjs (v1) update? Decoding walks every struct and the delete
- * set, so truncated or garbage bytes fail here instead of in a peer's `applyUpdate` or
- * in the room's stored log. Returns a reason on failure, `null` when well formed.
- */
-/**
  * `[0, 0]`: a Yjs update with no structs and no deletions, what a client already in sync
  * answers to sync step 1. Nothing to store, relay or acknowledge.
  */
@@ -13,24 +8,69 @@ export function isEmptyUpdate(update: Uint8Array): boolean {
   return update.length === 2 && update[0] === 0 && update[1] === 0
 }
 
-export function findUpdateProblem(update: Uint8Array): string | null {
-  if (update.length === 0) return 'empty update'
+/** What validating an update learned about it: its clock range per client, and whether it deletes. */
+export interface UpdateMeta {
+  /** First clock per client whose structs the update carries. */
+  readonly from: ReadonlyMap<number, number>
+  /** End clock (last clock + 1) per client. */
+  readonly to: ReadonlyMap<number, number>
+  readonly hasDeletes: boolean
+}
+
+export type UpdateInspection = { readonly ok: true; readonly meta: UpdateMeta } | { readonly ok: false; readonly problem: string }
+
+// What validation learned about the updates it passed, so that the server's later steps
+// (the update guard, acknowledgements) need not decode them again.
+const inspected = new WeakMap<Uint8Array, UpdateMeta>()
+
+/**
+ * Is `update` a well-formed Yjs (v1) update? Decoding walks every struct and the delete
+ * set, so truncated or garbage bytes fail here instead of in a peer's `applyUpdate` or
+ * in the room's stored log. On success, the clock ranges and whether it deletes.
+ */
+export function inspectUpdate(update: Uint8Array): UpdateInspection {
+  if (update.length === 0) return { ok: false, problem: 'empty update' }
   try {
     const { structs, ds } = Y.decodeUpdate(update)
+    const from = new Map<number, number>()
+    const to = new Map<number, number>()
     for (const struct of structs) {
       // Lengths come from the wire; a negative or non-finite one means garbage.
-      if (!(struct.length >= 0) || !Number.isSafeInteger(struct.id.clock)) return 'struct with an impossible clock or length'
-      if (struct instanceof Y.Item && refersForward(struct)) return 'struct refers to itself or to a later struct of its own client'
+      if (!(struct.length >= 0) || !Number.isSafeInteger(struct.id.clock)) return { ok: false, problem: 'struct with an impossible clock or length' }
+      if (struct instanceof Y.Item && refersForward(struct)) return { ok: false, problem: 'struct refers to itself or to a later struct of its own client' }
+      const { client, clock } = struct.id
+      if (clock < (from.get(client) ?? Number.POSITIVE_INFINITY)) from.set(client, clock)
+      if (clock + struct.length > (to.get(client) ?? 0)) to.set(client, clock + struct.length)
     }
     for (const ranges of ds.clients.values()) {
       for (const range of ranges) {
-        if (!(range.len > 0) || !Number.isSafeInteger(range.clock + range.len)) return 'empty or impossible delete range'
+        if (!(range.len > 0) || !Number.isSafeInteger(range.clock + range.len)) return { ok: false, problem: 'empty or impossible delete range' }
       }
     }
-    return null
+    const meta: UpdateMeta = { from, to, hasDeletes: ds.clients.size > 0 }
+    inspected.set(update, meta)
+    return { ok: true, meta }
   } catch (error) {
-    return `not a Yjs update (${error instanceof Error ? error.message : String(error)})`
+    return { ok: false, problem: `not a Yjs update (${error instanceof Error ? error.message : String(error)})` }
   }
+}
+
+export function findUpdateProblem(update: Uint8Array): string | null {
+  const inspection = inspectUpdate(update)
+  return inspection.ok ? null : inspection.problem
+}
+
+/**
+ * The clock ranges of a well-formed update: remembered from validation when `update` is
+ * the very array `decodeMessage` returned, worked out again otherwise. Throws if the
+ * update is malformed.
+ */
+export function updateMetaOf(update: Uint8Array): UpdateMeta {
+  const known = inspected.get(update)
+  if (known) return known
+  const inspection = inspectUpdate(update)
+  if (!inspection.ok) throw new Error(`invalid update: ${inspection.problem}`)
+  return inspection.meta
 }
 
 /**

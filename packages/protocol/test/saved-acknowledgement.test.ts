@@ -147,3 +147,51 @@ describe('createSavedAcknowledgement', () => {
     expect(decodeMessage(bytes)).toEqual({ ok: true, message: { type: 'quire-saved', ...ack } })
   })
 })
+
+/** A small seeded generator (mulberry32): protocol tests do not depend on the testkit. */
+function seeded(seed: number): { int(min: number, max: number): number; bool(p: number): boolean; pick<T>(items: readonly T[]): T; string(n: number): string } {
+  let state = seed >>> 0
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1))
+  return {
+    int,
+    bool: (p) => next() < p,
+    pick: (items) => items[int(0, items.length - 1)] as (typeof items)[number],
+    string: (n) => Array.from({ length: n }, () => String.fromCharCode(97 + int(0, 25))).join('')
+  }
+}
+
+describe('createSavedAcknowledgement of several updates', () => {
+  it.each([1, 2, 3, 4, 5])('says the same as the ack of their merge (seed %i)', (seed) => {
+    const prng = seeded(seed)
+    const docs = [new Y.Doc(), new Y.Doc()]
+    const updates: Uint8Array[] = []
+    for (const doc of docs) doc.on('update', (update: Uint8Array) => updates.push(update))
+    for (let i = 0; i < 60; i++) {
+      const doc = prng.pick(docs)
+      const text = doc.getText('t')
+      if (text.length > 0 && prng.bool(0.4)) text.delete(prng.int(0, text.length - 1), 1)
+      else text.insert(prng.int(0, text.length), prng.string(3))
+      if (prng.bool(0.1)) Y.applyUpdate(prng.pick(docs), Y.encodeStateAsUpdate(doc))
+    }
+    const batch = updates.slice(prng.int(0, 20))
+    const separate = createSavedAcknowledgement(batch)
+    const merged = createSavedAcknowledgement(Y.mergeUpdates(batch))
+    expect(decodedStateVector(separate.stateVector)).toEqual(decodedStateVector(merged.stateVector))
+    expect(deleteRanges(Y.mergeUpdates([separate.deleteSet]))).toEqual(deleteRanges(merged.deleteSet))
+  })
+
+  it('acknowledges a batch without deletions with an empty delete set', () => {
+    const writer = new Y.Doc()
+    const updates = recordUpdates(writer)
+    writer.getText('t').insert(0, 'abc')
+    writer.getText('t').insert(3, 'def')
+    expect(deleteRanges(createSavedAcknowledgement(updates).deleteSet)).toEqual([])
+  })
+})

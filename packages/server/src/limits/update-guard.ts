@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { isEmptyUpdate } from '@quire/protocol'
+import { isEmptyUpdate, updateMetaOf } from '@quire/protocol'
 import type { Room } from '../room/room.js'
 
 /**
@@ -41,7 +41,7 @@ export function createUpdateGuard(): UpdateGuard {
         known = { version: room.version, clocks: Y.decodeStateVector(room.state.stateVector()) }
         seen.set(room, known)
       }
-      const { from, to } = Y.parseUpdateMeta(update)
+      const { from, to } = updateMetaOf(update)
       let resends = false
       for (const [client, clock] of from) {
         if (clock < (known.clocks.get(client) ?? 0)) {

@@ -20,7 +20,6 @@ import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch } from '../limits/slow-consumer-watch.js'
 import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import type { Log } from '../log.js'
-import { mergeUpdates } from '../room/merge-updates.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
@@ -103,8 +102,7 @@ export function openConnection(options: ConnectionOptions): void {
     sendAll,
     acknowledge(updates) {
       if (!acknowledge || closed) return
-      const merged = mergeUpdates(updates)
-      send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(merged) }))
+      send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(updates) }))
     }
   }
 
@@ -142,13 +140,13 @@ export function openConnection(options: ConnectionOptions): void {
         // Only what the room lacks goes in: known clocks re-sent with other content break clients.
         const fresh = updateGuard.admit(r, message.update)
         if (fresh === message.update) {
-          // Copy out of the socket's receive buffer: the room keeps this update.
-          r.acceptUpdate(fresh.slice(), { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
+          // decodeMessage hands out updates as copies, so the room may keep this one.
+          r.acceptUpdate(fresh, { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
           return
         }
         if (fresh !== null) r.acceptUpdate(fresh, { kind: 'peer', peer })
         // The writer still learns that everything it sent is safe (a resend after a lost ack).
-        r.acknowledgeWhenDurable(message.update.slice(), peer)
+        r.acknowledgeWhenDurable(message.update, peer)
         return
       }
       case 'awareness': {
