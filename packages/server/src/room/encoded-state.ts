@@ -2,9 +2,9 @@ import * as Y from 'yjs'
 import { mergeUpdates } from './merge-updates.js'
 
 /**
- * A document held the thin way: one merged base update plus the small updates that
- * arrived since, merged lazily (only when a sync reply needs the whole state, or when
- * the tail grows long). No Y.Doc is built, so memory stays close to the encoded size.
+ * A document held the thin way: merged updates plus the small updates that arrived
+ * since, merged lazily (only when a sync reply needs the whole state, or when the tail
+ * grows long). No Y.Doc is built, so memory stays close to the encoded size.
  */
 export interface EncodedState {
   append(update: Uint8Array): void
@@ -22,37 +22,111 @@ export interface EncodedState {
   byteLength(): number
 }
 
-/** Past this many unmerged updates the tail is folded into the base even without a reader. */
-const MAX_TAIL_UPDATES = 512
+/** The tail is merged into a chunk once it holds this many bytes and at least as many as the chunks. */
+const MIN_TAIL_MERGE_BYTES = 256 * 1024
 
 const EMPTY_STATE_VECTOR_LENGTH = 1 // varUint(0)
 
+/**
+ * Recent updates, back to back in one growing buffer: an update costs its bytes and one
+ * offset, not an object of its own, so a busy room can keep thousands unmerged.
+ */
+interface UpdateTail {
+  push(update: Uint8Array): void
+  /** Views of the updates, oldest first; valid until the next push or clear. */
+  updates(): Uint8Array[]
+  clear(): void
+  readonly count: number
+  readonly bytes: number
+}
+
+function createUpdateTail(): UpdateTail {
+  let buffer = new Uint8Array(0)
+  let ends: number[] = []
+  let bytes = 0
+  return {
+    push(update) {
+      if (bytes + update.byteLength > buffer.byteLength) {
+        const grown = new Uint8Array(Math.max(256, 2 * (bytes + update.byteLength)))
+        grown.set(buffer.subarray(0, bytes))
+        buffer = grown
+      }
+      buffer.set(update, bytes)
+      bytes += update.byteLength
+      ends.push(bytes)
+    },
+    updates() {
+      let start = 0
+      return ends.map((end) => {
+        const view = buffer.subarray(start, end)
+        start = end
+        return view
+      })
+    },
+    clear() {
+      buffer = new Uint8Array(0)
+      ends = []
+      bytes = 0
+    },
+    get count() {
+      return ends.length
+    },
+    get bytes() {
+      return bytes
+    }
+  }
+}
+
+/**
+ * The state is a few merged chunks, oldest first, plus the tail of recent updates. A
+ * tail as large as the chunks is merged into a new chunk, and a chunk at least half the
+ * size of the one before it is merged into that one: every byte is re-merged O(log n)
+ * times while a room stays busy, where merging into one base every few hundred updates
+ * re-merged the whole document each time (quadratic in a document that keeps growing).
+ */
 export function createEncodedState(initial: readonly Uint8Array[]): EncodedState {
-  let base: Uint8Array | null = null
-  let tail: Uint8Array[] = initial.slice()
-  let tailBytes = tail.reduce((n, u) => n + u.byteLength, 0)
+  let chunks: Uint8Array[] = []
+  let chunkBytes = 0
+  const tail = createUpdateTail()
+  for (const update of initial) tail.push(update)
   let cachedStateVector: Uint8Array | null = null
 
-  const merge = (): Uint8Array => {
-    if (tail.length > 0 || base === null) {
-      const parts = base === null ? tail : [base, ...tail]
-      base = mergeUpdates(parts)
-      tail = []
-      tailBytes = 0
+  const pushChunk = (chunk: Uint8Array): void => {
+    chunks.push(chunk)
+    chunkBytes += chunk.byteLength
+    for (;;) {
+      const last = chunks[chunks.length - 1]
+      const previous = chunks[chunks.length - 2]
+      if (!last || !previous || last.byteLength * 2 < previous.byteLength) return
+      const merged = mergeUpdates([previous, last])
+      chunks.splice(-2, 2, merged)
+      chunkBytes += merged.byteLength - previous.byteLength - last.byteLength
     }
-    return base
+  }
+
+  const merge = (): Uint8Array => {
+    const only = chunks[0]
+    if (only && chunks.length === 1 && tail.count === 0) return only
+    const whole = mergeUpdates([...chunks, ...tail.updates()])
+    chunks = [whole]
+    chunkBytes = whole.byteLength
+    tail.clear()
+    return whole
   }
 
   return {
     append(update) {
       tail.push(update)
-      tailBytes += update.byteLength
       cachedStateVector = null
-      if (tail.length > MAX_TAIL_UPDATES) merge()
+      if (tail.bytes >= MIN_TAIL_MERGE_BYTES && tail.bytes >= chunkBytes) {
+        const chunk = mergeUpdates(tail.updates())
+        tail.clear()
+        pushChunk(chunk)
+      }
     },
     snapshot: merge,
     fold() {
-      if (tail.length > 1 || (tail.length === 1 && base !== null)) merge()
+      if (chunks.length + tail.count > 1) merge()
     },
     stateVector() {
       cachedStateVector ??= Y.encodeStateVectorFromUpdate(merge())
@@ -65,13 +139,13 @@ export function createEncodedState(initial: readonly Uint8Array[]): EncodedState
       return Y.diffUpdate(state, stateVector)
     },
     reset(snapshot) {
-      base = snapshot
-      tail = []
-      tailBytes = 0
+      chunks = [snapshot]
+      chunkBytes = snapshot.byteLength
+      tail.clear()
       cachedStateVector = null
     },
     byteLength() {
-      return (base?.byteLength ?? 0) + tailBytes
+      return chunkBytes + tail.bytes
     }
   }
 }

@@ -101,9 +101,10 @@ export function createRoom(options: RoomOptions): Room {
       return
     }
     const sources = new Set<Peer | null>(batch.map((r) => r.from))
-    const mergedFrame = encodeMessage({ type: 'sync-update', update: mergeUpdates(batch.map((r) => r.update)) })
+    let mergedFrame: Uint8Array | undefined
     for (const peer of peers) {
       if (!sources.has(peer)) {
+        mergedFrame ??= encodeMessage({ type: 'sync-update', update: mergeUpdates(batch.map((r) => r.update)) })
         peer.send(mergedFrame)
         continue
       }
