@@ -91,9 +91,7 @@ function readSync(decoder: decoding.Decoder, validate: boolean): DecodeResult {
     }
     case SYNC_STEP_2:
     case SYNC_UPDATE: {
-      // A copy, not a view: a server keeps updates, and a view would keep the whole
-      // socket read buffer it came in alive with it.
-      const update = decoding.readVarUint8Array(decoder).slice()
+      const update = decoding.readVarUint8Array(decoder)
       const problem = validate ? findUpdateProblem(update) : null
       if (problem) return fail('invalid-update', `invalid update: ${problem}`)
       return ok(sub === SYNC_STEP_2 ? { type: 'sync-step-2', update } : { type: 'sync-update', update })

@@ -47,7 +47,9 @@ function createUpdateTail(): UpdateTail {
   return {
     push(update) {
       if (bytes + update.byteLength > buffer.byteLength) {
-        const grown = new Uint8Array(Math.max(256, 2 * (bytes + update.byteLength)))
+        // Doubling, but the first update gets a buffer of its own size: most rooms hold
+        // one upload or a few edits between folds.
+        const grown = new Uint8Array(Math.max(bytes + update.byteLength, 2 * buffer.byteLength))
         grown.set(buffer.subarray(0, bytes))
         buffer = grown
       }
@@ -107,7 +109,10 @@ export function createEncodedState(initial: readonly Uint8Array[]): EncodedState
   const merge = (): Uint8Array => {
     const only = chunks[0]
     if (only && chunks.length === 1 && tail.count === 0) return only
-    const whole = mergeUpdates([...chunks, ...tail.updates()])
+    const merged = mergeUpdates([...chunks, ...tail.updates()])
+    // A lone tail update comes back as a view of the tail's buffer, which may be twice
+    // its size: keep a tight copy instead.
+    const whole = chunks.length === 0 && tail.count === 1 ? merged.slice() : merged
     chunks = [whole]
     chunkBytes = whole.byteLength
     tail.clear()

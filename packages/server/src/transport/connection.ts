@@ -140,7 +140,7 @@ export function openConnection(options: ConnectionOptions): void {
         // Only what the room lacks goes in: known clocks re-sent with other content break clients.
         const fresh = updateGuard.admit(r, message.update)
         if (fresh === message.update) {
-          // decodeMessage hands out updates as copies, so the room may keep this one.
+          // A view of the socket's receive buffer: the room copies what it keeps.
           r.acceptUpdate(fresh, { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
           return
         }
