@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // The `quire` command. All argv/env reading lives in src/cli; this file only starts it.
-import { runCli } from '../dist/cli/index.js'
+import { keepYoungGenerationSmall } from '../dist/cli/young-generation.js'
+
+// Before the CLI's modules load: loading them is the first burst V8 would grow the young
+// generation for (see young-generation.ts).
+if (process.argv[2] === 'serve') keepYoungGenerationSmall()
+const { runCli } = await import('../dist/cli/index.js')
 
 runCli(process.argv.slice(2)).then(
   (code) => {
