@@ -24,26 +24,41 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   if (!(ratePerSecond > 0) || !(capacity > 0)) {
     throw new RangeError(`token bucket needs a positive rate and capacity, got ${ratePerSecond}/s and ${capacity}`)
   }
-  const now = options.now ?? (() => performance.now())
-  let tokens = capacity
-  let last = now()
+  return new LazyTokenBucket(ratePerSecond, capacity, options.now ?? performanceNow)
+}
 
-  const refill = (): void => {
-    const t = now()
-    if (t > last) tokens = Math.min(capacity, tokens + ((t - last) * ratePerSecond) / 1000)
-    last = t
+const performanceNow = (): number => performance.now()
+
+// A class, not closures: every connection has three buckets, and methods on a prototype
+// cost nothing per instance.
+class LazyTokenBucket implements TokenBucket {
+  private tokens: number
+  private last: number
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly capacity: number,
+    private readonly now: () => number
+  ) {
+    this.tokens = capacity
+    this.last = now()
   }
 
-  return {
-    take(amount = 1) {
-      refill()
-      if (tokens < amount) return false
-      tokens -= amount
-      return true
-    },
-    available() {
-      refill()
-      return tokens
-    }
+  take(amount = 1): boolean {
+    this.refill()
+    if (this.tokens < amount) return false
+    this.tokens -= amount
+    return true
+  }
+
+  available(): number {
+    this.refill()
+    return this.tokens
+  }
+
+  private refill(): void {
+    const t = this.now()
+    if (t > this.last) this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) * this.ratePerSecond) / 1000)
+    this.last = t
   }
 }

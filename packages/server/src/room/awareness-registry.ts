@@ -25,33 +25,40 @@ interface Presence<Owner> {
 const NULL_STATE = 'null'
 
 export function createAwarenessRegistry<Owner>(): AwarenessRegistry<Owner> {
-  const clients = new Map<number, Presence<Owner>>()
-  return {
-    apply(entries, owner) {
-      for (const { clientId, clock, state } of entries) {
-        const current = clients.get(clientId)
-        // The same rule as y-protocols: newer clocks win; a removal at the same clock wins too.
-        if (current && !(current.clock < clock || (current.clock === clock && state === NULL_STATE))) continue
-        if (state === NULL_STATE) clients.delete(clientId)
-        else clients.set(clientId, { clock, state, owner })
-      }
-    },
-    entries() {
-      const out: AwarenessEntry[] = []
-      for (const [clientId, p] of clients) out.push({ clientId, clock: p.clock, state: p.state })
-      return out
-    },
-    removeOwner(owner) {
-      const removed: AwarenessEntry[] = []
-      for (const [clientId, p] of clients) {
-        if (p.owner !== owner) continue
-        clients.delete(clientId)
-        removed.push({ clientId, clock: p.clock + 1, state: NULL_STATE })
-      }
-      return removed
-    },
-    get size() {
-      return clients.size
+  return new PresenceMap<Owner>()
+}
+
+// A class, not closures: one per open room, and prototype methods cost nothing per room.
+class PresenceMap<Owner> implements AwarenessRegistry<Owner> {
+  private readonly clients = new Map<number, Presence<Owner>>()
+
+  apply(entries: readonly AwarenessEntry[], owner: Owner): void {
+    for (const { clientId, clock, state } of entries) {
+      const current = this.clients.get(clientId)
+      // The same rule as y-protocols: newer clocks win; a removal at the same clock wins too.
+      if (current && !(current.clock < clock || (current.clock === clock && state === NULL_STATE))) continue
+      if (state === NULL_STATE) this.clients.delete(clientId)
+      else this.clients.set(clientId, { clock, state, owner })
     }
+  }
+
+  entries(): AwarenessEntry[] {
+    const out: AwarenessEntry[] = []
+    for (const [clientId, p] of this.clients) out.push({ clientId, clock: p.clock, state: p.state })
+    return out
+  }
+
+  removeOwner(owner: Owner): AwarenessEntry[] {
+    const removed: AwarenessEntry[] = []
+    for (const [clientId, p] of this.clients) {
+      if (p.owner !== owner) continue
+      this.clients.delete(clientId)
+      removed.push({ clientId, clock: p.clock + 1, state: NULL_STATE })
+    }
+    return removed
+  }
+
+  get size(): number {
+    return this.clients.size
   }
 }

@@ -31,52 +31,48 @@ const EMPTY_STATE_VECTOR_LENGTH = 1 // varUint(0)
  * Recent updates, back to back in one growing buffer: an update costs its bytes and one
  * offset, not an object of its own, so a busy room can keep thousands unmerged.
  */
-interface UpdateTail {
-  push(update: Uint8Array): void
+class UpdateTail {
+  private buffer = new Uint8Array(0)
+  private ends: number[] = []
+  bytes = 0
+
+  get count(): number {
+    return this.ends.length
+  }
+
+  push(update: Uint8Array): void {
+    const needed = this.bytes + update.byteLength
+    if (needed > this.buffer.byteLength) {
+      // Doubling, but the first update gets a buffer of its own size: most rooms hold
+      // one upload or a few edits between folds.
+      const grown = new Uint8Array(Math.max(needed, 2 * this.buffer.byteLength))
+      grown.set(this.buffer.subarray(0, this.bytes))
+      this.buffer = grown
+    }
+    this.buffer.set(update, this.bytes)
+    this.bytes = needed
+    this.ends.push(needed)
+  }
+
   /** Views of the updates, oldest first; valid until the next push or clear. */
-  updates(): Uint8Array[]
-  clear(): void
-  readonly count: number
-  readonly bytes: number
+  updates(): Uint8Array[] {
+    let start = 0
+    return this.ends.map((end) => {
+      const view = this.buffer.subarray(start, end)
+      start = end
+      return view
+    })
+  }
+
+  clear(): void {
+    this.buffer = new Uint8Array(0)
+    this.ends = []
+    this.bytes = 0
+  }
 }
 
-function createUpdateTail(): UpdateTail {
-  let buffer = new Uint8Array(0)
-  let ends: number[] = []
-  let bytes = 0
-  return {
-    push(update) {
-      if (bytes + update.byteLength > buffer.byteLength) {
-        // Doubling, but the first update gets a buffer of its own size: most rooms hold
-        // one upload or a few edits between folds.
-        const grown = new Uint8Array(Math.max(bytes + update.byteLength, 2 * buffer.byteLength))
-        grown.set(buffer.subarray(0, bytes))
-        buffer = grown
-      }
-      buffer.set(update, bytes)
-      bytes += update.byteLength
-      ends.push(bytes)
-    },
-    updates() {
-      let start = 0
-      return ends.map((end) => {
-        const view = buffer.subarray(start, end)
-        start = end
-        return view
-      })
-    },
-    clear() {
-      buffer = new Uint8Array(0)
-      ends = []
-      bytes = 0
-    },
-    get count() {
-      return ends.length
-    },
-    get bytes() {
-      return bytes
-    }
-  }
+export function createEncodedState(initial: readonly Uint8Array[]): EncodedState {
+  return new ChunkedState(initial)
 }
 
 /**
@@ -85,72 +81,84 @@ function createUpdateTail(): UpdateTail {
  * size of the one before it is merged into that one: every byte is re-merged O(log n)
  * times while a room stays busy, where merging into one base every few hundred updates
  * re-merged the whole document each time (quadratic in a document that keeps growing).
+ * A class, not closures: there is one per open room, and prototype methods cost nothing
+ * per room.
  */
-export function createEncodedState(initial: readonly Uint8Array[]): EncodedState {
-  let chunks: Uint8Array[] = []
-  let chunkBytes = 0
-  const tail = createUpdateTail()
-  for (const update of initial) tail.push(update)
-  let cachedStateVector: Uint8Array | null = null
+class ChunkedState implements EncodedState {
+  private chunks: Uint8Array[] = []
+  private chunkBytes = 0
+  private readonly tail = new UpdateTail()
+  private cachedStateVector: Uint8Array | null = null
 
-  const pushChunk = (chunk: Uint8Array): void => {
+  constructor(initial: readonly Uint8Array[]) {
+    for (const update of initial) this.tail.push(update)
+  }
+
+  append(update: Uint8Array): void {
+    this.tail.push(update)
+    this.cachedStateVector = null
+    if (this.tail.bytes >= MIN_TAIL_MERGE_BYTES && this.tail.bytes >= this.chunkBytes) {
+      const chunk = mergeUpdates(this.tail.updates())
+      this.tail.clear()
+      this.pushChunk(chunk)
+    }
+  }
+
+  snapshot(): Uint8Array {
+    return this.merge()
+  }
+
+  fold(): void {
+    if (this.chunks.length + this.tail.count > 1) this.merge()
+  }
+
+  stateVector(): Uint8Array {
+    this.cachedStateVector ??= Y.encodeStateVectorFromUpdate(this.merge())
+    return this.cachedStateVector
+  }
+
+  diff(stateVector: Uint8Array): Uint8Array {
+    const state = this.merge()
+    // A fresh peer (empty state vector) needs everything: skip the re-encode.
+    if (stateVector.byteLength <= EMPTY_STATE_VECTOR_LENGTH) return state
+    return Y.diffUpdate(state, stateVector)
+  }
+
+  reset(snapshot: Uint8Array): void {
+    this.chunks = [snapshot]
+    this.chunkBytes = snapshot.byteLength
+    this.tail.clear()
+    this.cachedStateVector = null
+  }
+
+  byteLength(): number {
+    return this.chunkBytes + this.tail.bytes
+  }
+
+  private pushChunk(chunk: Uint8Array): void {
+    const { chunks } = this
     chunks.push(chunk)
-    chunkBytes += chunk.byteLength
+    this.chunkBytes += chunk.byteLength
     for (;;) {
       const last = chunks[chunks.length - 1]
       const previous = chunks[chunks.length - 2]
       if (!last || !previous || last.byteLength * 2 < previous.byteLength) return
       const merged = mergeUpdates([previous, last])
       chunks.splice(-2, 2, merged)
-      chunkBytes += merged.byteLength - previous.byteLength - last.byteLength
+      this.chunkBytes += merged.byteLength - previous.byteLength - last.byteLength
     }
   }
 
-  const merge = (): Uint8Array => {
-    const only = chunks[0]
-    if (only && chunks.length === 1 && tail.count === 0) return only
-    const merged = mergeUpdates([...chunks, ...tail.updates()])
+  private merge(): Uint8Array {
+    const only = this.chunks[0]
+    if (only && this.chunks.length === 1 && this.tail.count === 0) return only
+    const merged = mergeUpdates([...this.chunks, ...this.tail.updates()])
     // A lone tail update comes back as a view of the tail's buffer, which may be twice
     // its size: keep a tight copy instead.
-    const whole = chunks.length === 0 && tail.count === 1 ? merged.slice() : merged
-    chunks = [whole]
-    chunkBytes = whole.byteLength
-    tail.clear()
+    const whole = this.chunks.length === 0 && this.tail.count === 1 ? merged.slice() : merged
+    this.chunks = [whole]
+    this.chunkBytes = whole.byteLength
+    this.tail.clear()
     return whole
-  }
-
-  return {
-    append(update) {
-      tail.push(update)
-      cachedStateVector = null
-      if (tail.bytes >= MIN_TAIL_MERGE_BYTES && tail.bytes >= chunkBytes) {
-        const chunk = mergeUpdates(tail.updates())
-        tail.clear()
-        pushChunk(chunk)
-      }
-    },
-    snapshot: merge,
-    fold() {
-      if (chunks.length + tail.count > 1) merge()
-    },
-    stateVector() {
-      cachedStateVector ??= Y.encodeStateVectorFromUpdate(merge())
-      return cachedStateVector
-    },
-    diff(stateVector) {
-      const state = merge()
-      // A fresh peer (empty state vector) needs everything: skip the re-encode.
-      if (stateVector.byteLength <= EMPTY_STATE_VECTOR_LENGTH) return state
-      return Y.diffUpdate(state, stateVector)
-    },
-    reset(snapshot) {
-      chunks = [snapshot]
-      chunkBytes = snapshot.byteLength
-      tail.clear()
-      cachedStateVector = null
-    },
-    byteLength() {
-      return chunkBytes + tail.bytes
-    }
   }
 }

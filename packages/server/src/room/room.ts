@@ -56,37 +56,88 @@ interface PendingRelay {
 }
 
 export function createRoom(options: RoomOptions): Room {
-  const peers = new Set<Peer>()
-  const state = createEncodedState(options.storedUpdates)
-  const awareness = createAwarenessRegistry<Peer>()
-  let version = 0
-  let pending: PendingRelay[] = []
-  let relayScheduled = false
-  let foldTimer: ReturnType<typeof setTimeout> | null = null
-  let lastAcceptedAt = 0
+  return new OpenRoom(options)
+}
 
-  // Each recent update is its own small allocation; an idle room should cost about its
-  // encoded size. Fold them into the base once the room has been quiet for
-  // FOLD_DELAY_MS: re-merging a busy room's whole state every second costs more than the
-  // tail it saves (the encoded state folds a long tail by itself).
-  const fold = (): void => {
-    const quietFor = Date.now() - lastAcceptedAt
-    if (quietFor < FOLD_DELAY_MS) {
-      foldTimer = setTimeout(fold, FOLD_DELAY_MS - quietFor)
-      foldTimer.unref()
-      return
-    }
-    foldTimer = null
-    state.fold()
+const frameOf = (relay: PendingRelay): Uint8Array => (relay.frame ??= encodeMessage({ type: 'sync-update', update: relay.update }))
+
+// Timer callbacks take the room as an argument, so no room carries closures of its own.
+const foldWhenQuiet = (room: OpenRoom): void => room.foldWhenQuiet()
+const relayPending = (room: OpenRoom): void => room.relay()
+
+/** A class, not closures: one per open document, and prototype methods cost nothing per room. */
+class OpenRoom implements Room {
+  readonly name: string
+  readonly state: EncodedState
+  readonly awareness: AwarenessRegistry<Peer> = createAwarenessRegistry<Peer>()
+  readonly peers = new Set<Peer>()
+  version = 0
+  private pending: PendingRelay[] = []
+  private relayScheduled = false
+  private foldTimer: ReturnType<typeof setTimeout> | null = null
+  private lastAcceptedAt = 0
+
+  constructor(private readonly options: RoomOptions) {
+    this.name = options.name
+    this.state = createEncodedState(options.storedUpdates)
   }
 
-  const frameOf = (relay: PendingRelay): Uint8Array =>
-    (relay.frame ??= encodeMessage({ type: 'sync-update', update: relay.update }))
+  acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void {
+    this.version++
+    this.state.append(update)
+    const from = source.kind === 'peer' ? source.peer : null
+    if (from) this.options.commit(this, update, from, update)
+    this.pending.push({ update, from, frame })
+    this.lastAcceptedAt = Date.now()
+    if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
+    if (!this.relayScheduled) {
+      this.relayScheduled = true
+      setImmediate(relayPending, this)
+    }
+  }
 
-  const relay = (): void => {
-    relayScheduled = false
-    const batch = pending
-    pending = []
+  acknowledgeWhenDurable(sent: Uint8Array, writer: Peer): void {
+    this.options.commit(this, null, writer, sent)
+  }
+
+  applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
+    this.awareness.apply(entries, from)
+    for (const peer of this.peers) if (peer !== from) peer.send(frame)
+  }
+
+  join(peer: Peer): void {
+    this.peers.add(peer)
+  }
+
+  leave(peer: Peer): void {
+    if (!this.peers.delete(peer)) return
+    const removed = this.awareness.removeOwner(peer)
+    if (removed.length === 0 || this.peers.size === 0) return
+    const frame = encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(removed) })
+    for (const other of this.peers) other.send(frame)
+  }
+
+  /**
+   * Each recent update is its own small allocation; an idle room should cost about its
+   * encoded size. Fold them into one once the room has been quiet for FOLD_DELAY_MS:
+   * re-merging a busy room's whole state every second costs more than the tail it saves
+   * (the encoded state merges a long tail by itself).
+   */
+  foldWhenQuiet(): void {
+    const quietFor = Date.now() - this.lastAcceptedAt
+    if (quietFor < FOLD_DELAY_MS) {
+      this.scheduleFold(FOLD_DELAY_MS - quietFor)
+      return
+    }
+    this.foldTimer = null
+    this.state.fold()
+  }
+
+  relay(): void {
+    this.relayScheduled = false
+    const batch = this.pending
+    this.pending = []
+    const { peers } = this
     if (peers.size === 0 || batch.length === 0) return
     if (batch.length <= MAX_SEPARATE_FRAMES) {
       // Every update keeps its own frame (usually the very frame its writer sent), so
@@ -112,52 +163,12 @@ export function createRoom(options: RoomOptions): Room {
       // A writer gets everything from this turn except its own updates.
       const others = batch.filter((r) => r.from !== peer).map((r) => r.update)
       if (others.length === 0) continue
-      const update = mergeUpdates(others)
-      peer.send(encodeMessage({ type: 'sync-update', update }))
+      peer.send(encodeMessage({ type: 'sync-update', update: mergeUpdates(others) }))
     }
   }
 
-  const room: Room = {
-    name: options.name,
-    state,
-    awareness,
-    peers,
-    get version() {
-      return version
-    },
-    acceptUpdate(update, source, frame) {
-      version++
-      state.append(update)
-      const from = source.kind === 'peer' ? source.peer : null
-      if (from) options.commit(room, update, from, update)
-      pending.push({ update, from, frame })
-      lastAcceptedAt = Date.now()
-      if (foldTimer === null) {
-        foldTimer = setTimeout(fold, FOLD_DELAY_MS)
-        foldTimer.unref()
-      }
-      if (!relayScheduled) {
-        relayScheduled = true
-        setImmediate(relay)
-      }
-    },
-    acknowledgeWhenDurable(sent, writer) {
-      options.commit(room, null, writer, sent)
-    },
-    applyAwareness(entries, frame, from) {
-      awareness.apply(entries, from)
-      for (const peer of peers) if (peer !== from) peer.send(frame)
-    },
-    join(peer) {
-      peers.add(peer)
-    },
-    leave(peer) {
-      if (!peers.delete(peer)) return
-      const removed = awareness.removeOwner(peer)
-      if (removed.length === 0 || peers.size === 0) return
-      const frame = encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(removed) })
-      for (const other of peers) other.send(frame)
-    }
+  private scheduleFold(delay: number): void {
+    this.foldTimer = setTimeout(foldWhenQuiet, delay, this)
+    this.foldTimer.unref()
   }
-  return room
 }
