@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { walkUpdate, type ItemRefs } from './walk-update.js'
 
 /**
  * `[0, 0]`: a Yjs update with no structs and no deletions, what a client already in sync
@@ -30,24 +31,27 @@ const inspected = new WeakMap<Uint8Array, UpdateMeta>()
  */
 export function inspectUpdate(update: Uint8Array): UpdateInspection {
   if (update.length === 0) return { ok: false, problem: 'empty update' }
+  const from = new Map<number, number>()
+  const to = new Map<number, number>()
+  let problem: string | null = null
   try {
-    const { structs, ds } = Y.decodeUpdate(update)
-    const from = new Map<number, number>()
-    const to = new Map<number, number>()
-    for (const struct of structs) {
+    const walked = walkUpdate(update, (client, clock, length, refs) => {
       // Lengths come from the wire; a negative or non-finite one means garbage.
-      if (!(struct.length >= 0) || !Number.isSafeInteger(struct.id.clock)) return { ok: false, problem: 'struct with an impossible clock or length' }
-      if (struct instanceof Y.Item && refersForward(struct)) return { ok: false, problem: 'struct refers to itself or to a later struct of its own client' }
-      const { client, clock } = struct.id
-      if (clock < (from.get(client) ?? Number.POSITIVE_INFINITY)) from.set(client, clock)
-      if (clock + struct.length > (to.get(client) ?? 0)) to.set(client, clock + struct.length)
-    }
-    for (const ranges of ds.clients.values()) {
-      for (const range of ranges) {
-        if (!(range.len > 0) || !Number.isSafeInteger(range.clock + range.len)) return { ok: false, problem: 'empty or impossible delete range' }
+      if (!(length >= 0) || !Number.isSafeInteger(clock) || !Number.isSafeInteger(clock + length)) {
+        problem = 'struct with an impossible clock or length'
+        return false
       }
-    }
-    const meta: UpdateMeta = { from, to, hasDeletes: ds.clients.size > 0 }
+      if (refs && refersForward(client, clock, refs)) {
+        problem = 'struct refers to itself or to a later struct of its own client'
+        return false
+      }
+      if (clock < (from.get(client) ?? Number.POSITIVE_INFINITY)) from.set(client, clock)
+      if (clock + length > (to.get(client) ?? 0)) to.set(client, clock + length)
+      return true
+    })
+    if (problem !== null) return { ok: false, problem }
+    if (walked.badDeleteRange) return { ok: false, problem: 'empty or impossible delete range' }
+    const meta: UpdateMeta = { from, to, hasDeletes: walked.hasDeletes }
     inspected.set(update, meta)
     return { ok: true, meta }
   } catch (error) {
@@ -74,6 +78,19 @@ export function updateMetaOf(update: Uint8Array): UpdateMeta {
 }
 
 /**
+ * A copy of `update` in a buffer of its own, remembering what validation learned about the
+ * original. `decodeMessage` hands out views of the received frame; whoever keeps an update
+ * past the current turn should keep a copy, or the whole socket read buffer stays alive.
+ */
+export function ownedCopy(update: Uint8Array): Uint8Array {
+  // Not update.slice(): on a Buffer that is a view, not a copy.
+  const copy = new Uint8Array(update)
+  const known = inspected.get(update)
+  if (known) inspected.set(copy, known)
+  return copy
+}
+
+/**
  * Decoding checks the bytes, not the structure, and Yjs trusts what it applies: the
  * server's fuzz test found updates that decode but throw in every client applying
  * them. An item's origin, right origin and parent existed before it was created, so
@@ -81,13 +98,12 @@ export function updateMetaOf(update: Uint8Array): UpdateMeta {
  * later is a forgery (and made Yjs read past its structs). A zero-length delete range
  * never comes from Yjs either (and hit an "Unexpected case" in clients).
  */
-function refersForward(item: Y.Item): boolean {
-  const { client, clock } = item.id
-  const parent: unknown = item.parent
-  for (const ref of [item.origin, item.rightOrigin, parent instanceof Y.ID ? parent : null]) {
-    if (ref !== null && ref.client === client && ref.clock >= clock) return true
-  }
-  return false
+function refersForward(client: number, clock: number, refs: ItemRefs): boolean {
+  return (
+    (refs.hasOrigin && refs.originClient === client && refs.originClock >= clock) ||
+    (refs.hasRight && refs.rightClient === client && refs.rightClock >= clock) ||
+    (refs.hasParentId && refs.parentClient === client && refs.parentClock >= clock)
+  )
 }
 
 /**

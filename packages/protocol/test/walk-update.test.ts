@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { inspectUpdate, type UpdateMeta } from '@quire/protocol'
+
+/**
+ * Differential: `inspectUpdate` walks updates itself instead of calling `Y.decodeUpdate`,
+ * so it must accept and reject exactly what the reference does (Y.decodeUpdate plus the
+ * same structural checks on the objects it builds), and report the same clock ranges,
+ * on real updates of every content kind and on thousands of mutations of them.
+ */
+
+function reference(update: Uint8Array): UpdateMeta | null {
+  if (update.length === 0) return null
+  try {
+    const { structs, ds } = Y.decodeUpdate(update)
+    const from = new Map<number, number>()
+    const to = new Map<number, number>()
+    for (const struct of structs) {
+      const { client, clock } = struct.id
+      if (!(struct.length >= 0) || !Number.isSafeInteger(clock) || !Number.isSafeInteger(clock + struct.length)) return null
+      if (struct instanceof Y.Item) {
+        const parent: unknown = struct.parent
+        for (const ref of [struct.origin, struct.rightOrigin, parent instanceof Y.ID ? parent : null]) {
+          if (ref !== null && ref.client === client && ref.clock >= clock) return null
+        }
+      }
+      if (clock < (from.get(client) ?? Number.POSITIVE_INFINITY)) from.set(client, clock)
+      if (clock + struct.length > (to.get(client) ?? 0)) to.set(client, clock + struct.length)
+    }
+    for (const ranges of ds.clients.values()) {
+      for (const range of ranges) if (!(range.len > 0) || !Number.isSafeInteger(range.clock + range.len)) return null
+    }
+    return { from, to, hasDeletes: ds.clients.size > 0 }
+  } catch {
+    return null
+  }
+}
+
+/** mulberry32: protocol tests do not depend on the testkit. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Updates of every content kind: strings, deletions, formats, embeds, maps, arrays, XML, binary, JSON, subdocuments. */
+function sampleUpdates(): Uint8Array[] {
+  const updates: Uint8Array[] = []
+  const doc = new Y.Doc()
+  doc.clientID = 7
+  doc.on('update', (update: Uint8Array) => updates.push(update))
+  const text = doc.getText('t')
+  text.insert(0, 'hello wörld 👋')
+  text.format(0, 5, { bold: true })
+  text.insertEmbed(3, { image: 'x.png' })
+  text.delete(2, 3)
+  const map = doc.getMap('m')
+  map.set('n', 1)
+  map.set('s', 'str')
+  map.set('b', new Uint8Array([1, 2, 3]))
+  map.set('o', { deep: [1, { x: null }] })
+  map.set('doc', new Y.Doc({ guid: 'sub' }))
+  map.set('inner', new Y.Map())
+  map.delete('n')
+  const array = doc.getArray('a')
+  array.insert(0, [1, 'two', { three: 3 }, null, true])
+  array.delete(1, 2)
+  const xml = doc.getXmlFragment('x')
+  const element = new Y.XmlElement('p')
+  element.setAttribute('class', 'c')
+  element.insert(0, [new Y.XmlText('inside')])
+  xml.insert(0, [element, new Y.XmlHook('hook') as unknown as Y.XmlElement])
+  // A legacy JSON content item, as old Yjs versions wrote them.
+  const legacy = new Y.Doc()
+  legacy.clientID = 9
+  const legacyUpdates: Uint8Array[] = []
+  legacy.on('update', (update: Uint8Array) => legacyUpdates.push(update))
+  legacy.getArray('j').insert(0, [1])
+  updates.push(Y.encodeStateAsUpdate(doc), Y.mergeUpdates(updates.slice()), ...legacyUpdates)
+  const other = new Y.Doc()
+  other.clientID = 8
+  Y.applyUpdate(other, Y.encodeStateAsUpdate(doc))
+  other.getText('t').insert(1, 'x')
+  other.getText('t').delete(0, 4)
+  updates.push(Y.encodeStateAsUpdate(other), Y.diffUpdate(Y.encodeStateAsUpdate(other), Y.encodeStateVector(doc)))
+  return updates
+}
+
+function expectSameVerdict(update: Uint8Array): void {
+  const expected = reference(update)
+  const inspection = inspectUpdate(update)
+  if (expected === null) {
+    expect(inspection.ok, `accepted what Y.decodeUpdate rejects: ${Buffer.from(update).toString('hex')}`).toBe(false)
+    return
+  }
+  expect(inspection.ok, `rejected what Y.decodeUpdate accepts: ${Buffer.from(update).toString('hex')}`).toBe(true)
+  if (!inspection.ok) return
+  expect([...inspection.meta.from].sort()).toEqual([...expected.from].sort())
+  expect([...inspection.meta.to].sort()).toEqual([...expected.to].sort())
+  expect(inspection.meta.hasDeletes).toBe(expected.hasDeletes)
+}
+
+describe('inspectUpdate against Y.decodeUpdate', () => {
+  it('agrees on real updates of every content kind', () => {
+    const updates = sampleUpdates()
+    expect(updates.length).toBeGreaterThan(10)
+    for (const update of updates) {
+      expect(inspectUpdate(update).ok).toBe(true)
+      expectSameVerdict(update)
+    }
+  })
+
+  it.each([1, 2, 3, 4])('agrees on thousands of mutated updates (seed %i)', (seed) => {
+    const random = seeded(seed)
+    const updates = sampleUpdates()
+    let rejected = 0
+    for (let i = 0; i < 3000; i++) {
+      const original = updates[Math.floor(random() * updates.length)] as Uint8Array
+      const bytes = Array.from(original)
+      const mutations = 1 + Math.floor(random() * 3)
+      for (let m = 0; m < mutations; m++) {
+        const at = Math.floor(random() * bytes.length)
+        const kind = random()
+        if (kind < 0.5) bytes[at] = Math.floor(random() * 256)
+        else if (kind < 0.7) bytes.splice(at, 1)
+        else if (kind < 0.85) bytes.splice(at, 0, Math.floor(random() * 256))
+        else bytes.length = at
+      }
+      const mutated = Uint8Array.from(bytes)
+      if (reference(mutated) === null) rejected++
+      expectSameVerdict(mutated)
+    }
+    // The mutations must exercise both verdicts.
+    expect(rejected).toBeGreaterThan(100)
+    expect(rejected).toBeLessThan(2900)
+  })
+
+  it('reads a view exactly as Yjs does, bytes past its end included', () => {
+    const update = sampleUpdates()[0] as Uint8Array
+    const backing = new Uint8Array(update.length + 16)
+    backing.set(update)
+    for (let end = 1; end < update.length; end++) expectSameVerdict(backing.subarray(0, end))
+  })
+})
