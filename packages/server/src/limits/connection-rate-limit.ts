@@ -1,5 +1,5 @@
 import type { Limits } from './limits.js'
-import { createTokenBucket } from './token-bucket.js'
+import { createTokenBucket, type TokenBucket } from './token-bucket.js'
 
 /**
  * The per-connection rate limits: messages and bytes per second, checked on every
@@ -12,27 +12,34 @@ export interface ConnectionRateLimit {
   admitAwareness(): string | null
 }
 
-export function createConnectionRateLimit(
-  limits: Limits,
-  maxMessageBytes: number,
-  now?: () => number
-): ConnectionRateLimit {
-  const clock = now === undefined ? {} : { now }
-  const messages = createTokenBucket({ ratePerSecond: limits.maxMessagesPerSecond, capacity: limits.messageBurst, ...clock })
-  const bytes = createTokenBucket({
-    ratePerSecond: limits.maxBytesPerSecond,
-    capacity: Math.max(limits.byteBurst, maxMessageBytes),
-    ...clock
-  })
-  const awareness = createTokenBucket({ ratePerSecond: limits.maxAwarenessPerSecond, capacity: limits.awarenessBurst, ...clock })
-  return {
-    admitFrame(byteLength) {
-      if (!messages.take(1)) return `rate limit: more than ${limits.maxMessagesPerSecond} messages per second`
-      if (!bytes.take(byteLength)) return `rate limit: more than ${limits.maxBytesPerSecond} bytes per second`
-      return null
-    },
-    admitAwareness() {
-      return awareness.take(1) ? null : `rate limit: more than ${limits.maxAwarenessPerSecond} awareness updates per second`
-    }
+export function createConnectionRateLimit(limits: Limits, maxMessageBytes: number, now?: () => number): ConnectionRateLimit {
+  return new BucketRateLimit(limits, maxMessageBytes, now)
+}
+
+// A class, not closures: there is one per connection.
+class BucketRateLimit implements ConnectionRateLimit {
+  private readonly messages: TokenBucket
+  private readonly bytes: TokenBucket
+  private readonly awareness: TokenBucket
+
+  constructor(
+    private readonly limits: Limits,
+    maxMessageBytes: number,
+    now?: () => number
+  ) {
+    const clock = now === undefined ? {} : { now }
+    this.messages = createTokenBucket({ ratePerSecond: limits.maxMessagesPerSecond, capacity: limits.messageBurst, ...clock })
+    this.bytes = createTokenBucket({ ratePerSecond: limits.maxBytesPerSecond, capacity: Math.max(limits.byteBurst, maxMessageBytes), ...clock })
+    this.awareness = createTokenBucket({ ratePerSecond: limits.maxAwarenessPerSecond, capacity: limits.awarenessBurst, ...clock })
+  }
+
+  admitFrame(byteLength: number): string | null {
+    if (!this.messages.take(1)) return `rate limit: more than ${this.limits.maxMessagesPerSecond} messages per second`
+    if (!this.bytes.take(byteLength)) return `rate limit: more than ${this.limits.maxBytesPerSecond} bytes per second`
+    return null
+  }
+
+  admitAwareness(): string | null {
+    return this.awareness.take(1) ? null : `rate limit: more than ${this.limits.maxAwarenessPerSecond} awareness updates per second`
   }
 }

@@ -14,39 +14,56 @@ export interface SlowConsumerWatch {
   stop(): void
 }
 
+/** The watched peer: its unsent bytes, and what to do when it is too slow. */
+export interface WatchedConsumer {
+  bufferedAmount(): number
+  onSlow(reason: string): void
+}
+
 export interface SlowConsumerWatchOptions {
-  readonly bufferedAmount: () => number
   readonly softBytes: number
   readonly hardBytes: number
   readonly graceMs: number
-  readonly onSlow: (reason: string) => void
 }
 
-export function createSlowConsumerWatch(options: SlowConsumerWatchOptions): SlowConsumerWatch {
-  let timer: ReturnType<typeof setTimeout> | null = null
+export function createSlowConsumerWatch(consumer: WatchedConsumer, options: SlowConsumerWatchOptions): SlowConsumerWatch {
+  return new GraceWatch(consumer, options)
+}
 
-  const stop = (): void => {
-    if (timer !== null) clearTimeout(timer)
-    timer = null
-  }
+const recheck = (watch: GraceWatch): void => watch.recheck()
 
-  const check = (): void => {
-    const buffered = options.bufferedAmount()
-    if (buffered > options.hardBytes) {
-      stop()
-      options.onSlow(`slow consumer: more than ${options.hardBytes} bytes waiting to be sent`)
+// A class, not closures: there is one per connection.
+class GraceWatch implements SlowConsumerWatch {
+  private timer: ReturnType<typeof setTimeout> | null = null
+
+  constructor(
+    private readonly consumer: WatchedConsumer,
+    private readonly options: SlowConsumerWatchOptions
+  ) {}
+
+  check(): void {
+    const { softBytes, hardBytes, graceMs } = this.options
+    const buffered = this.consumer.bufferedAmount()
+    if (buffered > hardBytes) {
+      this.stop()
+      this.consumer.onSlow(`slow consumer: more than ${hardBytes} bytes waiting to be sent`)
       return
     }
-    if (buffered <= options.softBytes || timer !== null) return
-    timer = setTimeout(() => {
-      timer = null
-      if (options.bufferedAmount() > options.softBytes) {
-        options.onSlow(`slow consumer: more than ${options.softBytes} bytes unsent for ${options.graceMs} ms`)
-      }
-    }, options.graceMs)
+    if (buffered <= softBytes || this.timer !== null) return
+    this.timer = setTimeout(recheck, graceMs, this)
     // A pending grace timer must not keep a closing process alive.
-    timer.unref()
+    this.timer.unref()
   }
 
-  return { check, stop }
+  recheck(): void {
+    this.timer = null
+    if (this.consumer.bufferedAmount() > this.options.softBytes) {
+      this.consumer.onSlow(`slow consumer: more than ${this.options.softBytes} bytes unsent for ${this.options.graceMs} ms`)
+    }
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
 }

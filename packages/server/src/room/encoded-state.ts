@@ -32,7 +32,7 @@ const EMPTY_STATE_VECTOR_LENGTH = 1 // varUint(0)
  * offset, not an object of its own, so a busy room can keep thousands unmerged.
  */
 class UpdateTail {
-  private buffer = new Uint8Array(0)
+  private buffer: Uint8Array = new Uint8Array(0)
   private ends: number[] = []
   bytes = 0
 
@@ -41,10 +41,16 @@ class UpdateTail {
   }
 
   push(update: Uint8Array): void {
+    if (this.ends.length === 0 && update.byteOffset === 0 && update.byteLength === update.buffer.byteLength) {
+      // The first update is adopted as it is, uncopied: most rooms hold one upload or a
+      // few edits between folds. A second update copies both into a buffer that doubles.
+      this.buffer = update
+      this.bytes = update.byteLength
+      this.ends.push(this.bytes)
+      return
+    }
     const needed = this.bytes + update.byteLength
     if (needed > this.buffer.byteLength) {
-      // Doubling, but the first update gets a buffer of its own size: most rooms hold
-      // one upload or a few edits between folds.
       const grown = new Uint8Array(Math.max(needed, 2 * this.buffer.byteLength))
       grown.set(this.buffer.subarray(0, this.bytes))
       this.buffer = grown
@@ -153,9 +159,9 @@ class ChunkedState implements EncodedState {
     const only = this.chunks[0]
     if (only && this.chunks.length === 1 && this.tail.count === 0) return only
     const merged = mergeUpdates([...this.chunks, ...this.tail.updates()])
-    // A lone tail update comes back as a view of the tail's buffer, which may be twice
-    // its size: keep a tight copy instead.
-    const whole = this.chunks.length === 0 && this.tail.count === 1 ? merged.slice() : merged
+    // A lone tail update comes back as a view of the tail's buffer, which may be larger:
+    // keep a tight copy then.
+    const whole = merged.byteLength === merged.buffer.byteLength ? merged : merged.slice()
     this.chunks = [whole]
     this.chunkBytes = whole.byteLength
     this.tail.clear()

@@ -20,7 +20,7 @@ export interface Room {
   readonly peers: ReadonlySet<Peer>
   /** Number of updates accepted so far; a compaction uses it to see whether the room moved. */
   readonly version: number
-  /** `update` may be a view of a receive buffer: the room copies what it keeps for longer than a turn. */
+  /** The room keeps `update` itself (no copy): pass a buffer of its own, not a view of a read buffer. */
   acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void
   /**
    * `sent` (from `writer`) added nothing new to the room, or only part of it was

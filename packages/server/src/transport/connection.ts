@@ -1,4 +1,4 @@
-import type { WebSocket } from 'ws'
+import type { RawData, WebSocket } from 'ws'
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_POLICY_VIOLATION,
@@ -11,19 +11,19 @@ import {
   encodeAwarenessUpdate,
   encodeMessage,
   isEmptyUpdate,
+  ownedCopy,
   truncateCloseReason,
   type Message
 } from '@quire/protocol'
 import type { Access } from '../authenticate.js'
-import { createConnectionRateLimit } from '../limits/connection-rate-limit.js'
+import { createConnectionRateLimit, type ConnectionRateLimit } from '../limits/connection-rate-limit.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
-import { createSlowConsumerWatch } from '../limits/slow-consumer-watch.js'
+import { createSlowConsumerWatch, type SlowConsumerWatch, type WatchedConsumer } from '../limits/slow-consumer-watch.js'
 import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
-
 
 export interface ConnectionOptions {
   readonly socket: WebSocket
@@ -55,189 +55,244 @@ export interface ConnectionOptions {
  * `Room.acceptUpdate`, the single accepted-update point.
  */
 export function openConnection(options: ConnectionOptions): void {
-  const { socket, log } = options
-  let room: Room | null = null
-  let closed = false
-  let deniedSent = false
-  let acknowledge = options.extension
-  const queued: Uint8Array[] = []
-  const limits = options.limits ?? DEFAULT_LIMITS
-  const updateGuard = options.updateGuard ?? createUpdateGuard()
-  const rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
-  const slowConsumer = createSlowConsumerWatch({
-    bufferedAmount: () => socket.bufferedAmount,
-    softBytes: Math.min(limits.slowConsumerBytes, options.maxBufferedBytes),
-    hardBytes: options.maxBufferedBytes,
-    graceMs: limits.slowConsumerGraceMs,
-    onSlow: (reason) => close(CLOSE_POLICY_VIOLATION, reason)
-  })
+  const connection = new Connection(options)
+  connections.set(options.socket, connection)
+  options.socket.on('message', onSocketMessage)
+  options.socket.on('close', onSocketClose)
+  options.socket.on('error', onSocketError)
+  connection.open()
+}
 
-  let lastSentAt = Date.now()
-  const send = (frame: Uint8Array): void => {
-    if (closed || socket.readyState !== socket.OPEN) return
+// The socket listeners are shared functions that find their connection through the
+// socket, and Connection is a class: no closures per connection (memory per idle
+// connection is one of the figures users compare servers by).
+const connections = new WeakMap<WebSocket, Connection>()
+
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  connections.get(this)?.receiveFrame(data, isBinary)
+}
+
+function onSocketClose(this: WebSocket): void {
+  connections.get(this)?.leave()
+}
+
+function onSocketError(this: WebSocket, error: Error): void {
+  connections.get(this)?.failed(error)
+}
+
+interface CorkableSocket {
+  cork?: () => void
+  uncork?: () => void
+}
+
+class Connection implements Peer, WatchedConsumer {
+  readonly id: number
+  private room: Room | null = null
+  private closed = false
+  private deniedSent = false
+  private acknowledging: boolean
+  private queued: Uint8Array[] = []
+  private lastSentAt = Date.now()
+  private readonly rateLimit: ConnectionRateLimit
+  private readonly slowConsumer: SlowConsumerWatch
+  private readonly updateGuard: UpdateGuard
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.id = options.id
+    this.acknowledging = options.extension
+    const limits = options.limits ?? DEFAULT_LIMITS
+    this.updateGuard = options.updateGuard ?? createUpdateGuard()
+    this.rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
+    this.slowConsumer = createSlowConsumerWatch(this, {
+      softBytes: Math.min(limits.slowConsumerBytes, options.maxBufferedBytes),
+      hardBytes: options.maxBufferedBytes,
+      graceMs: limits.slowConsumerGraceMs
+    })
+  }
+
+  open(): void {
+    const { registry, roomName, log } = this.options
+    registry.open(roomName).then(
+      (room) => this.joined(room),
+      (error: unknown) => {
+        log('error', `cannot load "${roomName}": ${error instanceof Error ? error.message : String(error)}`)
+        this.close(CLOSE_INTERNAL_ERROR, 'the document could not be loaded from storage; try again later')
+      }
+    )
+  }
+
+  send(frame: Uint8Array): void {
+    const { socket } = this.options
+    if (this.closed || socket.readyState !== socket.OPEN) return
     socket.send(frame)
-    lastSentAt = Date.now()
-    slowConsumer.check()
+    this.sent()
   }
 
-  // ws has no cork of its own; its underlying net.Socket (`_socket`, there since ws 1)
-  // does. Corked, several frames leave in one writev instead of a syscall each.
-  const rawSocket = (socket as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket
-  const sendAll = (frames: readonly Uint8Array[]): void => {
+  sendAll(frames: readonly Uint8Array[]): void {
     if (frames.length === 1) {
-      send(frames[0] as Uint8Array)
+      this.send(frames[0] as Uint8Array)
       return
     }
-    if (closed || socket.readyState !== socket.OPEN) return
-    rawSocket?.cork?.()
+    const { socket } = this.options
+    if (this.closed || socket.readyState !== socket.OPEN) return
+    // ws has no cork of its own; its underlying net.Socket (`_socket`, there since ws 1)
+    // does. Corked, several frames leave in one writev instead of a syscall each.
+    const raw = (socket as unknown as { _socket?: CorkableSocket })._socket
+    raw?.cork?.()
     for (const frame of frames) socket.send(frame)
-    rawSocket?.uncork?.()
-    lastSentAt = Date.now()
-    slowConsumer.check()
+    raw?.uncork?.()
+    this.sent()
   }
 
-  const peer: Peer = {
-    id: options.id,
-    send,
-    sendAll,
-    acknowledge(updates) {
-      if (!acknowledge || closed) return
-      send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(updates) }))
-    }
+  acknowledge(updates: readonly Uint8Array[]): void {
+    if (!this.acknowledging || this.closed) return
+    this.send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(updates) }))
   }
 
-  const close = (code: number, reason: string): void => {
-    if (closed) return
-    log('warn', `closing connection ${options.id} to "${options.roomName}": ${code} ${reason}`)
-    socket.close(code, truncateCloseReason(reason))
-    leave()
+  bufferedAmount(): number {
+    return this.options.socket.bufferedAmount
   }
 
-  const leave = (): void => {
-    if (closed) return
-    closed = true
-    queued.length = 0
-    slowConsumer.stop()
-    if (room) {
-      room.leave(peer)
-      options.registry.releaseIfIdle(room)
-    }
+  onSlow(reason: string): void {
+    this.close(CLOSE_POLICY_VIOLATION, reason)
   }
 
-  const handle = (r: Room, message: Message, frame: Uint8Array): void => {
-    switch (message.type) {
-      case 'sync-step-1':
-        send(encodeMessage({ type: 'sync-step-2', update: r.state.diff(message.stateVector) }))
-        return
-      case 'sync-step-2':
-      case 'sync-update': {
-        if (options.access === 'read') {
-          if (!deniedSent) send(encodeMessage({ type: 'auth-permission-denied', reason: 'read-only access: your updates are not stored or relayed' }))
-          deniedSent = true
-          return
-        }
-        if (isEmptyUpdate(message.update)) return
-        // Only what the room lacks goes in: known clocks re-sent with other content break clients.
-        const fresh = updateGuard.admit(r, message.update)
-        if (fresh === message.update) {
-          // A view of the socket's receive buffer: the room copies what it keeps.
-          r.acceptUpdate(fresh, { kind: 'peer', peer }, message.type === 'sync-update' ? frame : undefined)
-          return
-        }
-        if (fresh !== null) r.acceptUpdate(fresh, { kind: 'peer', peer })
-        // The writer still learns that everything it sent is safe (a resend after a lost ack).
-        r.acknowledgeWhenDurable(message.update, peer)
-        return
-      }
-      case 'awareness': {
-        const refused = rateLimit.admitAwareness()
-        if (refused !== null) {
-          close(CLOSE_POLICY_VIOLATION, refused)
-          return
-        }
-        const decoded = decodeAwarenessUpdate(message.update)
-        if (!decoded.ok) return
-        r.applyAwareness(decoded.entries, frame, peer)
-        // y-websocket clients reconnect after 30 s without an incoming message. Awareness
-        // renews every 15 s, so echoing it to a client we have been silent to keeps a
-        // lone client connected, without doubling presence traffic in a busy room.
-        if (Date.now() - lastSentAt > KEEPALIVE_ECHO_AFTER_MS) send(frame)
-        return
-      }
-      case 'query-awareness': {
-        const entries = r.awareness.entries()
-        if (entries.length > 0) send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(entries) }))
-        return
-      }
-      case 'quire-hello':
-        // A client may opt in with a first message instead of the query parameter.
-        if (!acknowledge) {
-          acknowledge = true
-          send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
-        }
-        return
-      case 'auth-permission-denied':
-      case 'quire-saved':
-        close(CLOSE_POLICY_VIOLATION, `unexpected ${message.type} message from a client`)
-        return
-    }
-  }
-
-  const receive = (frame: Uint8Array): void => {
-    if (closed) return
-    if (!room) {
-      queued.push(frame)
-      return
-    }
-    const decoded = decodeMessage(frame, { maxBytes: options.maxMessageBytes })
-    if (!decoded.ok) {
-      close(closeCodeForDecodeError[decoded.error.kind], decoded.error.reason)
-      return
-    }
-    handle(room, decoded.message, frame)
-  }
-
-  socket.on('message', (data, isBinary) => {
-    if (closed) return
+  receiveFrame(data: RawData, isBinary: boolean): void {
+    if (this.closed) return
     if (!isBinary) {
-      close(CLOSE_UNSUPPORTED_DATA, 'text frames are not part of the protocol; send binary frames')
+      this.close(CLOSE_UNSUPPORTED_DATA, 'text frames are not part of the protocol; send binary frames')
       return
     }
     const frame = toBytes(data)
     // Before decoding or queueing: a flood costs a counter, and the queue stays bounded.
-    const refused = rateLimit.admitFrame(frame.byteLength)
+    const refused = this.rateLimit.admitFrame(frame.byteLength)
     if (refused !== null) {
-      close(CLOSE_POLICY_VIOLATION, refused)
+      this.close(CLOSE_POLICY_VIOLATION, refused)
       return
     }
-    receive(frame)
-  })
-  socket.on('close', leave)
-  socket.on('error', (error) => {
-    // ws has already closed the socket (e.g. 1009 for an oversized frame); note why.
-    log('warn', `connection ${options.id} to "${options.roomName}": ${error.message}`)
-    leave()
-  })
+    this.receive(frame)
+  }
 
-  options.registry.open(options.roomName).then(
-    (r) => {
-      if (closed) {
-        options.registry.releaseIfIdle(r)
+  failed(error: Error): void {
+    // ws has already closed the socket (e.g. 1009 for an oversized frame); note why.
+    this.options.log('warn', `connection ${this.id} to "${this.options.roomName}": ${error.message}`)
+    this.leave()
+  }
+
+  leave(): void {
+    if (this.closed) return
+    this.closed = true
+    this.queued = []
+    this.slowConsumer.stop()
+    connections.delete(this.options.socket)
+    if (this.room) {
+      this.room.leave(this)
+      this.options.registry.releaseIfIdle(this.room)
+    }
+  }
+
+  private sent(): void {
+    this.lastSentAt = Date.now()
+    this.slowConsumer.check()
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.closed) return
+    this.options.log('warn', `closing connection ${this.id} to "${this.options.roomName}": ${code} ${reason}`)
+    this.options.socket.close(code, truncateCloseReason(reason))
+    this.leave()
+  }
+
+  private joined(room: Room): void {
+    if (this.closed) {
+      this.options.registry.releaseIfIdle(room)
+      return
+    }
+    this.room = room
+    room.join(this)
+    this.send(encodeMessage({ type: 'sync-step-1', stateVector: room.state.stateVector() }))
+    const presence = room.awareness.entries()
+    if (presence.length > 0) this.send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(presence) }))
+    if (this.acknowledging) this.send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
+    const queued = this.queued
+    this.queued = []
+    for (const frame of queued) this.receive(frame)
+  }
+
+  private receive(frame: Uint8Array): void {
+    if (this.closed) return
+    if (!this.room) {
+      this.queued.push(frame)
+      return
+    }
+    const decoded = decodeMessage(frame, { maxBytes: this.options.maxMessageBytes })
+    if (!decoded.ok) {
+      this.close(closeCodeForDecodeError[decoded.error.kind], decoded.error.reason)
+      return
+    }
+    this.handle(this.room, decoded.message, frame)
+  }
+
+  private handle(room: Room, message: Message, frame: Uint8Array): void {
+    switch (message.type) {
+      case 'sync-step-1':
+        this.send(encodeMessage({ type: 'sync-step-2', update: room.state.diff(message.stateVector) }))
+        return
+      case 'sync-step-2':
+      case 'sync-update': {
+        if (this.options.access === 'read') {
+          if (!this.deniedSent) {
+            this.send(encodeMessage({ type: 'auth-permission-denied', reason: 'read-only access: your updates are not stored or relayed' }))
+          }
+          this.deniedSent = true
+          return
+        }
+        if (isEmptyUpdate(message.update)) return
+        // Only what the room lacks goes in: known clocks re-sent with other content break clients.
+        const fresh = this.updateGuard.admit(room, message.update)
+        if (fresh === message.update) {
+          // The room keeps the update, so it gets a copy out of the socket's read buffer.
+          room.acceptUpdate(ownedCopy(fresh), { kind: 'peer', peer: this }, message.type === 'sync-update' ? frame : undefined)
+          return
+        }
+        if (fresh !== null) room.acceptUpdate(fresh, { kind: 'peer', peer: this })
+        // The writer still learns that everything it sent is safe (a resend after a lost ack).
+        room.acknowledgeWhenDurable(ownedCopy(message.update), this)
         return
       }
-      room = r
-      r.join(peer)
-      send(encodeMessage({ type: 'sync-step-1', stateVector: r.state.stateVector() }))
-      const presence = r.awareness.entries()
-      if (presence.length > 0) send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(presence) }))
-      if (acknowledge) send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
-      for (const frame of queued.splice(0)) receive(frame)
-    },
-    (error: unknown) => {
-      log('error', `cannot load "${options.roomName}": ${error instanceof Error ? error.message : String(error)}`)
-      close(CLOSE_INTERNAL_ERROR, 'the document could not be loaded from storage; try again later')
+      case 'awareness': {
+        const refused = this.rateLimit.admitAwareness()
+        if (refused !== null) {
+          this.close(CLOSE_POLICY_VIOLATION, refused)
+          return
+        }
+        const decoded = decodeAwarenessUpdate(message.update)
+        if (!decoded.ok) return
+        room.applyAwareness(decoded.entries, frame, this)
+        // y-websocket clients reconnect after 30 s without an incoming message. Awareness
+        // renews every 15 s, so echoing it to a client we have been silent to keeps a
+        // lone client connected, without doubling presence traffic in a busy room.
+        if (Date.now() - this.lastSentAt > KEEPALIVE_ECHO_AFTER_MS) this.send(frame)
+        return
+      }
+      case 'query-awareness': {
+        const entries = room.awareness.entries()
+        if (entries.length > 0) this.send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(entries) }))
+        return
+      }
+      case 'quire-hello':
+        // A client may opt in with a first message instead of the query parameter.
+        if (!this.acknowledging) {
+          this.acknowledging = true
+          this.send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
+        }
+        return
+      case 'auth-permission-denied':
+      case 'quire-saved':
+        this.close(CLOSE_POLICY_VIOLATION, `unexpected ${message.type} message from a client`)
+        return
     }
-  )
+  }
 }
 
 /** Silence after which a client's own awareness is echoed back to it (see above). */

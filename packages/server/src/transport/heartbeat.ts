@@ -7,13 +7,17 @@ import type { WebSocket } from 'ws'
  */
 export function startHeartbeat(sockets: ReadonlySet<WebSocket>, intervalMs: number): () => void {
   const alive = new WeakMap<WebSocket, boolean>()
+  // One listener for every socket (ws calls it with the socket as `this`), not a closure each.
+  const markAlive = function (this: WebSocket): void {
+    alive.set(this, true)
+  }
   const timer = setInterval(() => {
     for (const ws of sockets) {
       if (alive.get(ws) === false) {
         ws.terminate()
         continue
       }
-      if (!alive.has(ws)) ws.on('pong', () => alive.set(ws, true))
+      if (!alive.has(ws)) ws.on('pong', markAlive)
       alive.set(ws, false)
       ws.ping()
     }
