@@ -23,3 +23,31 @@ export function readCpuSeconds(pid: number): number {
   const stime = Number(fields[12])
   return (utime + stime) / CLOCK_TICKS_PER_SECOND
 }
+
+/**
+ * Per-core jiffies from /proc/stat: total and stolen (time the hypervisor ran something
+ * else while this virtual CPU wanted to run). Steal is invisible to a process' own CPU
+ * time but shows up in its latency, so a measurement taken while the host stole a core
+ * describes the host, not the server.
+ */
+export interface CoreTimes {
+  total: number
+  steal: number
+}
+
+export function readCoreTimes(core: string): CoreTimes {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((row) => row.startsWith(`cpu${core} `))
+  if (!line) return { total: 0, steal: 0 }
+  const fields = line.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal guest guest_nice; guests are inside user.
+  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0)
+  return { total, steal: fields[7] ?? 0 }
+}
+
+/** Fraction of `core`'s time stolen between two readings (0 when nothing elapsed). */
+export function stolenFraction(before: CoreTimes, after: CoreTimes): number {
+  const total = after.total - before.total
+  return total > 0 ? (after.steal - before.steal) / total : 0
+}
