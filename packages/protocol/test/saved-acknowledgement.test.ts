@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createSavedAcknowledgement, decodeMessage, encodeMessage } from '@quire/protocol'
+import { seeded } from './seeded.js'
 
 /**
  * createSavedAcknowledgement(update) must tell a writer exactly what of its update is
@@ -147,25 +148,6 @@ describe('createSavedAcknowledgement', () => {
     expect(decodeMessage(bytes)).toEqual({ ok: true, message: { type: 'quire-saved', ...ack } })
   })
 })
-
-/** A small seeded generator (mulberry32): protocol tests do not depend on the testkit. */
-function seeded(seed: number): { int(min: number, max: number): number; bool(p: number): boolean; pick<T>(items: readonly T[]): T; string(n: number): string } {
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1))
-  return {
-    int,
-    bool: (p) => next() < p,
-    pick: (items) => items[int(0, items.length - 1)] as (typeof items)[number],
-    string: (n) => Array.from({ length: n }, () => String.fromCharCode(97 + int(0, 25))).join('')
-  }
-}
 
 describe('createSavedAcknowledgement of several updates', () => {
   it.each([1, 2, 3, 4, 5])('says the same as the ack of their merge (seed %i)', (seed) => {

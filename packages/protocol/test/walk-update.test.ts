@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { inspectUpdate, type UpdateMeta } from '@quire/protocol'
+import { seeded } from './seeded.js'
 
 /**
  * Differential: `inspectUpdate` walks updates itself instead of calling `Y.decodeUpdate`,
@@ -33,18 +34,6 @@ function reference(update: Uint8Array): UpdateMeta | null {
     return { from, to, hasDeletes: ds.clients.size > 0 }
   } catch {
     return null
-  }
-}
-
-/** mulberry32: protocol tests do not depend on the testkit. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -116,7 +105,7 @@ describe('inspectUpdate against Y.decodeUpdate', () => {
   })
 
   it.each([1, 2, 3, 4])('agrees on thousands of mutated updates (seed %i)', (seed) => {
-    const random = seeded(seed)
+    const { next: random } = seeded(seed)
     const updates = sampleUpdates()
     let rejected = 0
     for (let i = 0; i < 3000; i++) {
