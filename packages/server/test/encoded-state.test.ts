@@ -50,3 +50,33 @@ describe('encoded room state against a real Y.Doc', () => {
       }))
   }
 })
+
+describe('encoded room state of a busy, growing document', () => {
+  it('merges a long tail into chunks and still answers like a Y.Doc', () =>
+    runWithSeed('encoded room state of a busy, growing document', 7, (prng) => {
+      const writer = new Y.Doc()
+      const reference = new Y.Doc()
+      const state = createEncodedState([])
+      let midway: { update: Uint8Array; stateVector: Uint8Array } | null = null
+      let appended = 0
+      writer.on('update', (update: Uint8Array) => {
+        state.append(update)
+        appended += update.byteLength
+        Y.applyUpdate(reference, update)
+      })
+      // About 1.5 MB in ~1 KiB updates: past the 256 KiB tail limit several times, so
+      // chunks form and merge into each other while nothing reads the state.
+      for (let step = 0; step < 1500; step++) {
+        const text = writer.getText('t')
+        if (text.length > 2000 && prng.bool(0.2)) text.delete(prng.int(0, text.length - 100), 50)
+        else text.insert(prng.int(0, text.length), prng.string(1000))
+        if (step === 700) midway = { update: Y.encodeStateAsUpdate(reference), stateVector: Y.encodeStateVector(reference) }
+      }
+      expect(appended).toBeGreaterThan(1_000_000)
+      const peer = docFromUpdates([midway!.update, state.diff(midway!.stateVector)])
+      expect(peer.getText('t').toString()).toBe(reference.getText('t').toString())
+      const rebuilt = docFromUpdates([state.snapshot()])
+      expect(rebuilt.getText('t').toString()).toBe(reference.getText('t').toString())
+    }))
+})
+

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { decodeMessage } from '@quire/protocol'
+import { docFromUpdates } from '@quire/testkit'
+import type { Peer } from '../src/room/peer.js'
+import { createRoom } from '../src/room/room.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * Relay within one event-loop turn: a few updates reach each receiver as their own
+ * frames, in order, in one write (one `sendAll`), never echoing a writer's own updates.
+ */
+function recordingPeer(id: number): Peer & { writes: Uint8Array[][] } {
+  const writes: Uint8Array[][] = []
+  return {
+    id,
+    writes,
+    send: (frame) => writes.push([frame]),
+    sendAll: (frames) => writes.push([...frames]),
+    acknowledge: () => {}
+  }
+}
+
+function updateOf(frame: Uint8Array): Uint8Array {
+  const decoded = decodeMessage(frame)
+  if (!decoded.ok || decoded.message.type !== 'sync-update') throw new Error('expected a sync update frame')
+  return decoded.message.update
+}
+
+describe('relay of one turn', () => {
+  it('sends a few updates as separate frames in one write, without echoes', async () => {
+    const room = createRoom({ name: 'turn', storedUpdates: [], commit: () => {} })
+    const [a, b, reader] = [recordingPeer(1), recordingPeer(2), recordingPeer(3)]
+    for (const peer of [a, b, reader]) room.join(peer)
+    const docA = new Y.Doc()
+    const docB = new Y.Doc()
+    const updates: { from: Peer; update: Uint8Array }[] = []
+    docA.on('update', (update: Uint8Array) => updates.push({ from: a, update }))
+    docB.on('update', (update: Uint8Array) => updates.push({ from: b, update }))
+    docA.getText('t').insert(0, 'one')
+    docB.getText('t').insert(0, 'two')
+    docA.getText('t').insert(3, ' three')
+    for (const { from, update } of updates) room.acceptUpdate(update, { kind: 'peer', peer: from })
+    await waitUntil(() => reader.writes.length > 0)
+
+    expect(reader.writes).toHaveLength(1)
+    expect(reader.writes[0]!.map(updateOf)).toEqual(updates.map((u) => u.update))
+    // Each writer gets only the other's update, also in one write.
+    expect(a.writes).toHaveLength(1)
+    expect(a.writes[0]!.map(updateOf)).toEqual([updates[1]!.update])
+    expect(b.writes[0]!.map(updateOf)).toEqual([updates[0]!.update, updates[2]!.update])
+    const seen = docFromUpdates(reader.writes[0]!.map(updateOf))
+    expect(seen.getText('t').toString()).toBe(docFromUpdates(updates.map((u) => u.update)).getText('t').toString())
+  })
+})
