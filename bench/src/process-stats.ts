@@ -35,19 +35,26 @@ export interface CoreTimes {
   steal: number
 }
 
-export function readCoreTimes(core: string): CoreTimes {
-  const line = readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .find((row) => row.startsWith(`cpu${core} `))
-  if (!line) return { total: 0, steal: 0 }
-  const fields = line.trim().split(/\s+/).slice(1).map(Number)
-  // user nice system idle iowait irq softirq steal guest guest_nice; guests are inside user.
-  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0)
-  return { total, steal: fields[7] ?? 0 }
+/** The times of each of `cores`, from one read of /proc/stat. */
+export function readCoreTimes(cores: readonly string[]): CoreTimes[] {
+  const rows = readFileSync('/proc/stat', 'utf8').split('\n')
+  return cores.map((core) => {
+    const line = rows.find((row) => row.startsWith(`cpu${core} `))
+    if (!line) return { total: 0, steal: 0 }
+    const fields = line.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal guest guest_nice; guests are inside user.
+    const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0)
+    return { total, steal: fields[7] ?? 0 }
+  })
 }
 
-/** Fraction of `core`'s time stolen between two readings (0 when nothing elapsed). */
-export function stolenFraction(before: CoreTimes, after: CoreTimes): number {
-  const total = after.total - before.total
-  return total > 0 ? (after.steal - before.steal) / total : 0
+/** The largest fraction of any core's time stolen between two readings of the same cores. */
+export function mostStolenFraction(before: readonly CoreTimes[], after: readonly CoreTimes[]): number {
+  let most = 0
+  for (const [index, end] of after.entries()) {
+    const start = before[index] ?? end
+    const total = end.total - start.total
+    if (total > 0) most = Math.max(most, (end.steal - start.steal) / total)
+  }
+  return most
 }

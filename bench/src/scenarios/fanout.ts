@@ -4,7 +4,7 @@ import type { BenchContext, Scenario } from '../bench-context.js'
 import { createDataDir } from '../data-dir.js'
 import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
-import { readCoreTimes, stolenFraction } from '../process-stats.js'
+import { mostStolenFraction, readCoreTimes } from '../process-stats.js'
 import { GENERATOR_CORE, SERVER_CORE, type RunningServer } from '../server-process.js'
 import { median, percentile, spreadOf } from '../stats.js'
 import { encodeTextInsert, readUpdateRanges } from '../text-insert.js'
@@ -133,14 +133,15 @@ async function runStep(
   let next = 0
   let cpuAtWindow: NodeJS.CpuUsage | undefined
   let serverCpuAtWindow = 0
-  let coresAtWindow = { server: readCoreTimes(SERVER_CORE), generator: readCoreTimes(GENERATOR_CORE) }
+  const measuredCores = [SERVER_CORE, GENERATOR_CORE]
+  let coresAtWindow = readCoreTimes(measuredCores)
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const now = performance.now()
       if (cpuAtWindow === undefined && now >= windowStart) {
         cpuAtWindow = process.cpuUsage()
         serverCpuAtWindow = server.cpuSeconds()
-        coresAtWindow = { server: readCoreTimes(SERVER_CORE), generator: readCoreTimes(GENERATOR_CORE) }
+        coresAtWindow = readCoreTimes(measuredCores)
       }
       if (now >= windowEnd) {
         clearInterval(timer)
@@ -161,10 +162,7 @@ async function runStep(
     }, TICK_MS)
   })
   const generatorCpuUsage = process.cpuUsage(cpuAtWindow)
-  const steal = Math.max(
-    stolenFraction(coresAtWindow.server, readCoreTimes(SERVER_CORE)),
-    stolenFraction(coresAtWindow.generator, readCoreTimes(GENERATOR_CORE))
-  )
+  const steal = mostStolenFraction(coresAtWindow, readCoreTimes(measuredCores))
   const serverCpu = (server.cpuSeconds() - serverCpuAtWindow) / (scale.stepWindowMs / 1000)
   const expected = sentInWindow * (clientsPerDoc - 1)
   const drainDeadline = performance.now() + scale.stepDrainMs
