@@ -1,6 +1,6 @@
 import type { CommitQueue } from '../commit/commit-queue.js'
 import type { Storage } from '../storage/storage.js'
-import { createRoom, type Room } from './room.js'
+import { createRoom, type Room, type RoomOptions } from './room.js'
 
 /**
  * The open rooms of this process. A room is loaded once however many connections ask
@@ -28,13 +28,16 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const rooms = new Map<string, Room>()
   const loading = new Map<string, Promise<Room>>()
   const evictions = new Set<Promise<void>>()
+  // One function for every room, which passes itself: no closure per open document.
+  const commit: RoomOptions['commit'] = (room, update, writer, acknowledged) =>
+    options.commitQueue.enqueue(room.name, update, writer, acknowledged)
 
   const load = async (name: string): Promise<Room> => {
     const { updates } = await options.storage.load(name)
     const room = createRoom({
       name,
       storedUpdates: updates,
-      commit: (r, update, writer, acknowledged) => options.commitQueue.enqueue(r.name, update, writer, acknowledged)
+      commit
     })
     rooms.set(name, room)
     options.onLoaded?.(name, updates.length)

@@ -76,17 +76,21 @@ class OpenRoom implements Room {
   private relayScheduled = false
   private foldTimer: ReturnType<typeof setTimeout> | null = null
   private lastAcceptedAt = 0
+  // Only the commit function is kept, not the options: they hold the stored updates the
+  // state was built from, which the first fold replaces.
+  private readonly commit: RoomOptions['commit']
 
-  constructor(private readonly options: RoomOptions) {
+  constructor(options: RoomOptions) {
     this.name = options.name
     this.state = createEncodedState(options.storedUpdates)
+    this.commit = options.commit
   }
 
   acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void {
     this.version++
     this.state.append(update)
     const from = source.kind === 'peer' ? source.peer : null
-    if (from) this.options.commit(this, update, from, update)
+    if (from) this.commit(this, update, from, update)
     this.pending.push({ update, from, frame })
     this.lastAcceptedAt = Date.now()
     if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
@@ -97,7 +101,7 @@ class OpenRoom implements Room {
   }
 
   acknowledgeWhenDurable(sent: Uint8Array, writer: Peer): void {
-    this.options.commit(this, null, writer, sent)
+    this.commit(this, null, writer, sent)
   }
 
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
