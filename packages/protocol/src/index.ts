@@ -19,7 +19,7 @@ export type { DecodeOptions } from './decode-message.js'
 export { encodeMessage, writeMessage } from './encode-message.js'
 export { decodeAwarenessUpdate, encodeAwarenessUpdate } from './awareness-update.js'
 export type { AwarenessEntry, AwarenessDecodeResult } from './awareness-update.js'
-export { findUpdateProblem, findStateVectorProblem, inspectUpdate, isEmptyUpdate, ownedCopy, updateMetaOf } from './validate-update.js'
+export { findUpdateProblem, findStateVectorProblem, inspectUpdate, isEmptyUpdate, retainable, updateMetaOf } from './validate-update.js'
 export type { UpdateInspection, UpdateMeta } from './validate-update.js'
 export {
   CLOSE_NORMAL,

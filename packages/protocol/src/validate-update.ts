@@ -77,12 +77,20 @@ export function updateMetaOf(update: Uint8Array): UpdateMeta {
   return inspection.meta
 }
 
+/** A view filling at least this share of its buffer is kept instead of copied: at most a third wasted. */
+const RETAIN_VIEW_FILL = 0.75
+
 /**
- * A copy of `update` in a buffer of its own, remembering what validation learned about the
- * original. `decodeMessage` hands out views of the received frame; whoever keeps an update
- * past the current turn should keep a copy, or the whole socket read buffer stays alive.
+ * `update` in a form fit to keep past the current turn, remembering what validation
+ * learned about it. `decodeMessage` hands out views of the received frame, and a view
+ * keeps its whole buffer alive: a socket read can hold many frames. A view that fills
+ * most of its buffer (Node gives each socket read a buffer of exactly the bytes read, so
+ * a large update usually arrives alone in one) is kept as it is: copying it would cost a
+ * second allocation of the same size and leave the first as a hole in the malloc heap
+ * once it is collected. Anything smaller is copied into a buffer of its own.
  */
-export function ownedCopy(update: Uint8Array): Uint8Array {
+export function retainable(update: Uint8Array): Uint8Array {
+  if (update.byteLength >= update.buffer.byteLength * RETAIN_VIEW_FILL) return update
   // Not update.slice(): on a Buffer that is a view, not a copy.
   const copy = new Uint8Array(update)
   const known = inspected.get(update)

@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { retainable } from '@quire/protocol'
 import { mergeUpdates } from './merge-updates.js'
 
 /**
@@ -159,9 +160,9 @@ class ChunkedState implements EncodedState {
     const only = this.chunks[0]
     if (only && this.chunks.length === 1 && this.tail.count === 0) return only
     const merged = mergeUpdates([...this.chunks, ...this.tail.updates()])
-    // A lone tail update comes back as a view of the tail's buffer, which may be larger:
-    // keep a tight copy then.
-    const whole = merged.byteLength === merged.buffer.byteLength ? merged : merged.slice()
+    // A lone tail update comes back as it was adopted: possibly a view of the socket read
+    // it arrived in, kept only when it fills most of that buffer (see retainable).
+    const whole = retainable(merged)
     this.chunks = [whole]
     this.chunkBytes = whole.byteLength
     this.tail.clear()

@@ -11,7 +11,7 @@ import {
   encodeAwarenessUpdate,
   encodeMessage,
   isEmptyUpdate,
-  ownedCopy,
+  retainable,
   truncateCloseReason,
   type Message
 } from '@quire/protocol'
@@ -251,13 +251,13 @@ class Connection implements Peer, WatchedConsumer {
         // Only what the room lacks goes in: known clocks re-sent with other content break clients.
         const fresh = this.updateGuard.admit(room, message.update)
         if (fresh === message.update) {
-          // The room keeps the update, so it gets a copy out of the socket's read buffer.
-          room.acceptUpdate(ownedCopy(fresh), { kind: 'peer', peer: this }, message.type === 'sync-update' ? frame : undefined)
+          // The room keeps the update: a copy, unless it fills its socket read buffer (retainable).
+          room.acceptUpdate(retainable(fresh), { kind: 'peer', peer: this }, message.type === 'sync-update' ? frame : undefined)
           return
         }
         if (fresh !== null) room.acceptUpdate(fresh, { kind: 'peer', peer: this })
         // The writer still learns that everything it sent is safe (a resend after a lost ack).
-        room.acknowledgeWhenDurable(ownedCopy(message.update), this)
+        room.acknowledgeWhenDurable(retainable(message.update), this)
         return
       }
       case 'awareness': {
