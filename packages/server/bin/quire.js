@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The `quire` command. All argv/env reading lives in src/cli; this file only starts it.
-import { keepYoungGenerationSmall } from '../dist/cli/young-generation.js'
+import { applyServeHeapFlags } from '../dist/cli/serve-heap-flags.js'
 
-// Before the CLI's modules load: loading them is the first burst V8 would grow the young
-// generation for (see young-generation.ts).
-if (process.argv[2] === 'serve') keepYoungGenerationSmall()
+// Before the CLI's modules load: loading them is the first burst V8 would grow its heap
+// for (see serve-heap-flags.ts).
+if (process.argv[2] === 'serve') applyServeHeapFlags()
 const { runCli } = await import('../dist/cli/index.js')
 
 runCli(process.argv.slice(2)).then(
