@@ -24,6 +24,7 @@ import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
+import { wireFramesOf } from './wire-frames.js'
 
 export interface ConnectionOptions {
   readonly socket: WebSocket
@@ -80,9 +81,9 @@ function onSocketError(this: WebSocket, error: Error): void {
   connections.get(this)?.failed(error)
 }
 
-interface CorkableSocket {
-  cork?: () => void
-  uncork?: () => void
+interface RawSocket {
+  readonly writable: boolean
+  write(bytes: Uint8Array): boolean
 }
 
 class Connection implements Peer, WatchedConsumer {
@@ -122,25 +123,26 @@ class Connection implements Peer, WatchedConsumer {
   }
 
   send(frame: Uint8Array): void {
-    const { socket } = this.options
-    if (this.closed || socket.readyState !== socket.OPEN) return
-    socket.send(frame)
-    this.sent()
+    this.write(frame)
   }
 
   sendAll(frames: readonly Uint8Array[]): void {
-    if (frames.length === 1) {
-      this.send(frames[0] as Uint8Array)
-      return
-    }
+    this.write(frames.length === 1 ? (frames[0] as Uint8Array) : frames)
+  }
+
+  /**
+   * Writes WebSocket frames straight to the socket under `ws` (`_socket`, there since ws 1),
+   * encoded once for every receiver (wire-frames.ts), several frames in one write. `ws`
+   * writes to that socket synchronously too (pings, close), so the order on the wire is
+   * the order of the calls; the socket's buffered bytes still count in `bufferedAmount`.
+   */
+  private write(messages: readonly Uint8Array[] | Uint8Array): void {
     const { socket } = this.options
     if (this.closed || socket.readyState !== socket.OPEN) return
-    // ws has no cork of its own; its underlying net.Socket (`_socket`, there since ws 1)
-    // does. Corked, several frames leave in one writev instead of a syscall each.
-    const raw = (socket as unknown as { _socket?: CorkableSocket })._socket
-    raw?.cork?.()
-    for (const frame of frames) socket.send(frame)
-    raw?.uncork?.()
+    const raw = (socket as unknown as { _socket?: RawSocket })._socket
+    if (raw?.writable) raw.write(wireFramesOf(messages))
+    else if (messages instanceof Uint8Array) socket.send(messages)
+    else for (const message of messages) socket.send(message)
     this.sent()
   }
 
