@@ -60,14 +60,43 @@ export async function moveCaretToEnd(page: Page): Promise<void> {
   await moveCaretToEndOfBlock(page, -1)
 }
 
-/** Puts the caret at the end of text block `index` (negative counts from the end), as moveCaretToEnd does. */
+/**
+ * Puts the caret at the end of text block `index` (negative counts from the end), as a
+ * person does: a click at the end of the block, then End. Before the test types, it waits
+ * until the page has settled there. ProseMirror learns of a click's new selection from the
+ * browser's `selectionchange` event, a task of its own after the click; a key pressed before
+ * it can act at the old selection (in a fresh editor the start of the document, where Enter
+ * splits before the text instead of after it). And someone else's caret widget sits inside
+ * the paragraph (its name label is DOM text), so a click can land on it; the click is then
+ * repeated, as a person would.
+ */
 export async function moveCaretToEndOfBlock(page: Page, index: number): Promise<void> {
   const blocks = editorOf(page).locator('p, h1, h2, h3, pre')
   const block = index < 0 ? blocks.nth((await blocks.count()) + index) : blocks.nth(index)
-  const box = await block.boundingBox()
-  if (box === null) throw new Error(`block ${index} of the document is not visible`)
-  await block.click({ position: { x: Math.max(1, box.width - 2), y: Math.max(1, box.height - 4) } })
-  await page.keyboard.press('End')
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const box = await block.boundingBox()
+    if (box === null) throw new Error(`block ${index} of the document is not visible`)
+    await block.click({ position: { x: Math.max(1, box.width - 2), y: Math.max(1, box.height - 4) } })
+    await page.keyboard.press('End')
+    if (await caretIsAtEndOf(block)) return
+  }
+  throw new Error(`the caret did not stay at the end of block ${index} after 5 clicks`)
+}
+
+/** Whether the selection, once settled, is a caret inside `block` with no document text after it. */
+async function caretIsAtEndOf(block: Locator): Promise<boolean> {
+  return await block.evaluate(async (element) => {
+    // Let the selectionchange task run first (see moveCaretToEndOfBlock).
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))
+    const selection = element.ownerDocument.getSelection()
+    if (!selection || !selection.isCollapsed || !selection.anchorNode || !element.contains(selection.anchorNode)) return false
+    const rest = element.ownerDocument.createRange()
+    rest.selectNodeContents(element)
+    rest.setStart(selection.anchorNode, selection.anchorOffset)
+    const after = rest.cloneContents()
+    for (const caret of after.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+    return (after.textContent ?? '') === ''
+  })
 }
 
 export async function typeText(page: Page, text: string, delay = 15): Promise<void> {
