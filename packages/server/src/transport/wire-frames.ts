@@ -42,7 +42,9 @@ function writeFrame(wire: Buffer, start: number, message: Uint8Array): number {
 /**
  * The encoding of the messages last asked for, kept for the next caller: a room hands the
  * same message (or the same array of a turn's messages) to each of its receivers in a row,
- * so one entry is enough for all of them to share one encoding.
+ * so one entry is enough for all of them to share one encoding. Keyed by identity, which
+ * is sound because a message is never changed once sent (`ws` does not copy what it sends
+ * either).
  */
 let lastMessages: readonly Uint8Array[] | Uint8Array | undefined
 let lastWire: Buffer | undefined
