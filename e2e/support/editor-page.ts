@@ -17,6 +17,9 @@ export function roomPath(room: string, token?: string): string {
   return token === undefined ? path : `${path}?token=${encodeURIComponent(token)}`
 }
 
+/** Other people's carets: widgets inside the paragraphs whose name labels are DOM text, not content. */
+const CARET_WIDGET_SELECTOR = '.collaboration-carets__caret'
+
 /** A fresh room name per test, so runs never see each other's documents. */
 export function uniqueRoom(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`
@@ -85,7 +88,7 @@ export async function moveCaretToEndOfBlock(page: Page, index: number): Promise<
 
 /** Whether the selection, once settled, is a caret inside `block` with no document text after it. */
 async function caretIsAtEndOf(block: Locator): Promise<boolean> {
-  return await block.evaluate(async (element) => {
+  return await block.evaluate(async (element, caretWidget) => {
     // Let the selectionchange task run first (see moveCaretToEndOfBlock).
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))
     const selection = element.ownerDocument.getSelection()
@@ -94,9 +97,9 @@ async function caretIsAtEndOf(block: Locator): Promise<boolean> {
     rest.selectNodeContents(element)
     rest.setStart(selection.anchorNode, selection.anchorOffset)
     const after = rest.cloneContents()
-    for (const caret of after.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+    for (const caret of after.querySelectorAll(caretWidget)) caret.remove()
     return (after.textContent ?? '') === ''
-  })
+  }, CARET_WIDGET_SELECTOR)
 }
 
 export async function typeText(page: Page, text: string, delay = 15): Promise<void> {
@@ -105,22 +108,25 @@ export async function typeText(page: Page, text: string, delay = 15): Promise<vo
 
 /** The document as blocks of text, without the collaboration caret widgets. */
 export async function readDocument(page: Page): Promise<DocumentBlock[]> {
-  return editorOf(page).evaluate((root) => {
+  return editorOf(page).evaluate((root, caretWidget) => {
     const copy = root.cloneNode(true) as HTMLElement
-    for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+    for (const caret of copy.querySelectorAll(caretWidget)) caret.remove()
     return Array.from(copy.children).map((block) => ({ tag: block.tagName.toLowerCase(), text: block.textContent ?? '' }))
-  })
+  }, CARET_WIDGET_SELECTOR)
 }
 
 /** Text of the elements matching `selector` inside the editor, without caret widgets. */
 export async function readTexts(page: Page, selector: string): Promise<string[]> {
-  return editorOf(page).evaluate((root, css) => {
-    return Array.from(root.querySelectorAll(css)).map((element) => {
-      const copy = element.cloneNode(true) as HTMLElement
-      for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
-      return copy.textContent ?? ''
-    })
-  }, selector)
+  return editorOf(page).evaluate(
+    (root, { css, caretWidget }) => {
+      return Array.from(root.querySelectorAll(css)).map((element) => {
+        const copy = element.cloneNode(true) as HTMLElement
+        for (const caret of copy.querySelectorAll(caretWidget)) caret.remove()
+        return copy.textContent ?? ''
+      })
+    },
+    { css: selector, caretWidget: CARET_WIDGET_SELECTOR }
+  )
 }
 
 /** Waits until `selector` inside the editor holds exactly `expected` (caret labels ignored). */
@@ -184,7 +190,7 @@ export async function waitForOfflineShell(page: Page): Promise<void> {
  * task, so each record is exactly what the person was told is safe.
  */
 export async function recordSavedSnapshots(page: Page): Promise<void> {
-  await page.evaluate(() => {
+  await page.evaluate((caretWidget) => {
     const badge = document.querySelector('[data-testid="status-badge"]')
     const root = document.querySelector('[data-testid="editor"] .ProseMirror')
     if (!badge || !root) throw new Error('the demo page has no badge or editor')
@@ -192,13 +198,13 @@ export async function recordSavedSnapshots(page: Page): Promise<void> {
     const take = (): void => {
       if (badge.textContent !== 'All changes saved') return
       const copy = root.cloneNode(true) as HTMLElement
-      for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+      for (const caret of copy.querySelectorAll(caretWidget)) caret.remove()
       snapshots.push(Array.from(copy.children).map((block) => ({ tag: block.tagName.toLowerCase(), text: block.textContent ?? '' })))
     }
     new MutationObserver(take).observe(badge, { childList: true, characterData: true, subtree: true })
     take()
     ;(window as unknown as { quireSavedSnapshots: typeof snapshots }).quireSavedSnapshots = snapshots
-  })
+  }, CARET_WIDGET_SELECTOR)
 }
 
 /** The last document the page showed as saved (see recordSavedSnapshots). */

@@ -12,7 +12,8 @@ import { readTracePatches, replayTrace } from '../trace.js'
  * Memory per open document: a fresh server, warmed up with a tenth as many documents
  * opened and closed, its RSS once idle as baseline, then one client per document
  * uploads realistic content (a prefix of the real editing trace, replayed with
- * deletions) and stays connected so the document stays open. Per document = (RSS once idle - baseline) / documents.
+ * deletions) and stays connected so the document stays open.
+ * Per document = (RSS once idle - baseline) / documents.
  * Each document therefore carries one connection; the idle-connections table
  * shows what a connection alone costs, and the raw relay row (which keeps no
  * document) is that floor measured the same way.
