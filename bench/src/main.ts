@@ -13,7 +13,7 @@ import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
 import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
-import { hocuspocusServer } from './servers/hocuspocus.js'
+import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
 import { quireServer } from './servers/quire.js'
 import { wsRelayServer } from './servers/ws-relay.js'
 import { yWebsocketServer } from './servers/y-websocket-server.js'
@@ -33,7 +33,14 @@ const SCENARIOS: Scenario[] = [
   idleConnectionsScenario,
   durableWritesScenario
 ]
-const SERVERS: ServerKind[] = [quireServer, yWebsocketServer, yWebsocketV1Server, hocuspocusServer, wsRelayServer]
+const SERVERS: ServerKind[] = [
+  quireServer,
+  yWebsocketServer,
+  yWebsocketV1Server,
+  hocuspocusServer,
+  hocuspocusSqliteServer,
+  wsRelayServer
+]
 const PINNED_ENV = 'QUIRE_BENCH_PINNED'
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))
 
@@ -90,7 +97,9 @@ async function main(): Promise<number> {
   checkTextInsertEncoding()
   const workDir = mkdtempSync(join(tmpdir(), 'quire-bench-'))
   const servers: ServerKind[] = []
+  const named = values.servers !== undefined
   for (const kind of pick(SERVERS, values.servers, 'server')) {
+    if (!named && kind.defaultScenarios && !scenarios.some((scenario) => kind.defaultScenarios?.includes(scenario.name))) continue
     const prepared = kind.unavailable() === undefined && kind.prepare ? await kind.prepare(workDir) : kind
     if (prepared !== kind) process.stderr.write(`using ${prepared.label}\n`)
     servers.push(prepared)
@@ -114,7 +123,8 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) {
       const scenarioStart = Date.now()
       context.log(`== ${scenario.name}: ${scenario.description}`)
-      for (const produced of await scenario.run(context)) {
+      const scenarioServers = named ? servers : servers.filter((kind) => kind.defaultScenarios?.includes(scenario.name) ?? true)
+      for (const produced of await scenario.run({ ...context, servers: scenarioServers })) {
         const table = { ...produced, notes: [...produced.notes, ...serverNotes] }
         tables.push(table)
         process.stdout.write(`${renderTable(table)}\n`)

@@ -22,6 +22,19 @@ export interface ServerKind {
   dialect: Dialect
   /** Whether documents survive a restart (needed by the cold-load scenario). */
   persistent: boolean
+  /**
+   * How long after the last change the server may still put off writing it (a
+   * debounced store); a scenario that restarts the server waits at least this long
+   * after an upload, and then until the server is idle.
+   */
+  deferredWriteMs?: number
+  /**
+   * The scenarios that measure this server when `--servers` does not name it; all when
+   * unset. A variant that differs from another kind only where one scenario looks (a
+   * persistence extension) stays out of the long runs that would measure the same
+   * server twice.
+   */
+  defaultScenarios?: string[]
   /** Printed under every table: a stand-in for the server the issue names, or a non-default setting, and why. */
   note?: string
   /** Whether the server speaks the Quire acknowledgement extension. */

@@ -10,3 +10,21 @@ export const hocuspocusServer = createScriptServer({
   dialect: 'hocuspocus',
   script: 'hocuspocus.mjs'
 })
+
+/**
+ * Hocuspocus 4 with `@hocuspocus/extension-sqlite` (better-sqlite3), the persistence
+ * its documentation offers first; see server-scripts/hocuspocus-sqlite.mjs. It stores
+ * the whole document (Y.encodeStateAsUpdate) debounced: 2 s after the last change,
+ * at most 10 s after the first unsaved one, and at once when the last client leaves
+ * or on SIGTERM. By default it takes part in the cold load only: elsewhere it would
+ * measure plain Hocuspocus again, at the cost of minutes of the run.
+ */
+export const hocuspocusSqliteServer = createScriptServer({
+  id: 'hocuspocus-sqlite',
+  label: 'Hocuspocus 4 + SQLite',
+  dialect: 'hocuspocus',
+  script: 'hocuspocus-sqlite.mjs',
+  databaseFile: 'hocuspocus.sqlite',
+  deferredWriteMs: 2000,
+  defaultScenarios: ['cold-load']
+})

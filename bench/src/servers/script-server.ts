@@ -1,23 +1,30 @@
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { profileNodeOptions, type ServerKind } from '../server-kind.js'
 import { spawnPinnedServer } from '../server-process.js'
 
 /**
  * A server started by a small script in server-scripts/ that prints
- * `listening on <port>`; no persistence, no acknowledgements.
+ * `listening on <port>`; no acknowledgements. A script with persistence gets the
+ * path of its database file (`<dataDir>/<databaseFile>`) as its first argument.
  */
-export function createScriptServer(kind: Pick<ServerKind, 'id' | 'label' | 'dialect'> & { script: string }): ServerKind {
+export function createScriptServer(
+  kind: Pick<ServerKind, 'id' | 'label' | 'dialect' | 'deferredWriteMs' | 'defaultScenarios'> & { script: string; databaseFile?: string }
+): ServerKind {
   const script = fileURLToPath(new URL(`../../server-scripts/${kind.script}`, import.meta.url))
+  const { databaseFile } = kind
   return {
     id: kind.id,
     label: kind.label,
     dialect: kind.dialect,
-    persistent: false,
+    persistent: databaseFile !== undefined,
+    deferredWriteMs: kind.deferredWriteMs,
+    defaultScenarios: kind.defaultScenarios,
     acknowledgements: false,
     unavailable: () => undefined,
     start: async (options) =>
       await spawnPinnedServer({
-        args: [script],
+        args: databaseFile === undefined ? [script] : [script, join(options.dataDir, databaseFile)],
         nodeOptions: profileNodeOptions(options),
         ready: /listening on (\d+)/
       })
