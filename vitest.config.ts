@@ -1,12 +1,15 @@
 import { defineConfig } from 'vitest/config'
 
 // One vitest run for every package. Packages import each other through their
-// `exports`, resolved to `src` by the `source` condition, so tests need no build.
+// `exports`, resolved to `src` by the `source` condition, so tests need no build. Tests
+// that spawn the `quire` CLI run `dist`: the global setup builds it once, before any
+// test file starts (see packages/testkit/src/vitest-global-setup.ts).
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

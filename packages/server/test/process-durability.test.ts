@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createLevelStorage } from '@quire/server'
 import {
@@ -21,42 +19,16 @@ import { createStockClient, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
 /**
- * Durability of the real CLI process (`quire serve`, built): what the server
- * acknowledged survives `kill -9`, unacknowledged edits come back through the normal
- * sync handshake when the client reconnects, and SIGTERM flushes every received write
- * before exiting.
+ * Durability of the real CLI process (`quire serve`, built by the vitest global setup):
+ * what the server acknowledged survives `kill -9`, unacknowledged edits come back
+ * through the normal sync handshake when the client reconnects, and SIGTERM flushes
+ * every received write before exiting.
  */
-
-const serverPackage = fileURLToPath(new URL('..', import.meta.url))
-const workspace = fileURLToPath(new URL('../../..', import.meta.url))
-
-/** Builds protocol + server if dist is missing or older than src, so the CLI runs current code. */
-async function ensureBuilt(): Promise<void> {
-  const newest = async (dir: string): Promise<number> => {
-    let latest = 0
-    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-      if (entry.isFile()) latest = Math.max(latest, (await stat(joinPath(entry.parentPath, entry.name))).mtimeMs)
-    }
-    return latest
-  }
-  const built = await stat(joinPath(serverPackage, 'dist/cli/index.js')).then((s) => s.mtimeMs, () => 0)
-  const sources = Math.max(await newest(joinPath(serverPackage, 'src')), await newest(joinPath(workspace, 'packages/protocol/src')))
-  if (built >= sources) return
-  // One build at a time across test workers that might want it too.
-  execFileSync('flock', [joinPath(tmpdir(), 'quire-build.lock'), 'pnpm', '--filter', '@quire/protocol', '--filter', '@quire/server', 'build'], {
-    cwd: workspace,
-    stdio: 'pipe'
-  })
-}
 
 const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
-
-beforeAll(async () => {
-  await ensureBuilt()
-}, 180_000)
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(joinPath(tmpdir(), 'quire-process-'))

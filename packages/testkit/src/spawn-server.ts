@@ -19,7 +19,7 @@ export interface SpawnQuireServerOptions {
   readonly env?: NodeJS.ProcessEnv
 }
 
-/** The built CLI (`pnpm build` first): what a user runs. */
+/** The built CLI: what a user runs (the vitest global setup builds it; `pnpm build` elsewhere). */
 export const QUIRE_BIN = fileURLToPath(new URL('../../server/bin/quire.js', import.meta.url))
 
 /**
