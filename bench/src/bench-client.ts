@@ -1,3 +1,5 @@
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
@@ -31,8 +33,14 @@ export interface BenchClientOptions {
   dialect: Dialect
   /** Query string without '?', e.g. 'quire=1'. */
   query?: string
-  /** Called with the update carried by a sync step 2 or update message. */
-  onUpdate?: (update: Uint8Array, subtype: number) => void
+  /**
+   * Called with the update carried by a sync step 2 or update message, and, with
+   * `timeArrival`, when the first byte of its frame was read from the socket
+   * (performance.now(); NaN otherwise).
+   */
+  onUpdate?: (update: Uint8Array, subtype: number, firstByteAt: number) => void
+  /** Time the socket's reads so that onUpdate can say when a message began to arrive. */
+  timeArrival?: boolean
   /** Called with the whole frame of a Quire extension message (outer type 100). */
   onQuire?: (message: Uint8Array) => void
   /** Send sync step 1 and wait for step 2 (default true unless the dialect is `relay`). */
@@ -55,7 +63,13 @@ const CONNECT_TIMEOUT_MS = 30_000
 export function createBenchClient(options: BenchClientOptions): BenchClient {
   const { dialect, room } = options
   const url = `${options.baseUrl}/${encodeURIComponent(room)}${options.query ? `?${options.query}` : ''}`
-  const socket = new WebSocket(url, { perMessageDeflate: false })
+  const arrival = options.timeArrival ? createArrivalClock() : undefined
+  const socket = new WebSocket(url, {
+    perMessageDeflate: false,
+    ...(arrival && {
+      createConnection: ((connectOptions: NetConnectOpts) => arrival.watch(createConnection(connectOptions))) as typeof createConnection
+    })
+  })
   const handshake = options.handshake ?? dialect !== 'relay'
 
   const frame = (write: (encoder: encoding.Encoder) => void): Uint8Array => {
@@ -89,6 +103,7 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
 
   socket.binaryType = 'nodebuffer'
   socket.on('open', () => {
+    arrival?.startFrames()
     if (dialect === 'hocuspocus') {
       socket.send(
         frame((encoder) => {
@@ -106,7 +121,12 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
   })
   socket.on('error', (error) => failReady(error))
   socket.on('close', (code, reason) => failReady(new Error(`closed ${code} ${reason.toString()}: ${url}`)))
+  if (arrival) {
+    socket.on('ping', (data: Buffer) => arrival.firstByteOfFrame(data.byteLength))
+    socket.on('pong', (data: Buffer) => arrival.firstByteOfFrame(data.byteLength))
+  }
   socket.on('message', (data: Buffer) => {
+    const firstByteAt = arrival ? arrival.firstByteOfFrame(data.byteLength) : Number.NaN
     const decoder = decoding.createDecoder(data)
     if (dialect === 'hocuspocus') decoding.readVarString(decoder)
     const type = decoding.readVarUint(decoder)
@@ -114,7 +134,7 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
       const subtype = decoding.readVarUint(decoder)
       if (subtype === SYNC_STEP_2 || subtype === SYNC_UPDATE) {
         const update = decoding.readVarUint8Array(decoder)
-        options.onUpdate?.(update, subtype)
+        options.onUpdate?.(update, subtype, firstByteAt)
         if (subtype === SYNC_STEP_2) markReady()
       }
     } else if (type === MESSAGE_QUIRE) {
@@ -148,6 +168,62 @@ export function createBenchClient(options: BenchClientOptions): BenchClient {
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
       socket.close()
       await closed
+    }
+  }
+}
+
+/**
+ * When the first byte of each WebSocket frame reached this process. ws hands over whole
+ * messages, and a large one (a sync reply holding a whole document) spans many socket
+ * reads, so its 'message' event says when the last byte came. The clock times every
+ * read and counts its bytes; each frame ws delivers is then placed in that byte stream
+ * by its length (a server's frames are unmasked: 2 header bytes, 2 more from 126 bytes
+ * of payload, 8 more from 64 KiB), in the order ws delivers them. The count starts at
+ * the 'open' event: the HTTP upgrade response before it is not WebSocket data, and
+ * whatever frame bytes came with that response are read again after it (ws puts them
+ * back into the socket). Servers here do not fragment messages; a fragmented one
+ * would be placed a few header bytes late.
+ */
+function createArrivalClock(): {
+  watch(socket: Socket): Socket
+  startFrames(): void
+  firstByteOfFrame(payloadLength: number): number
+} {
+  let readEnds: number[] = []
+  let readTimes: number[] = []
+  let bytesRead = 0
+  let frameStart = 0
+  let cursor = 0
+  return {
+    watch: (socket) => {
+      socket.on('data', (chunk: Buffer) => {
+        bytesRead += chunk.byteLength
+        readEnds.push(bytesRead)
+        readTimes.push(performance.now())
+      })
+      return socket
+    },
+    startFrames: () => {
+      readEnds = []
+      readTimes = []
+      bytesRead = 0
+      frameStart = 0
+      cursor = 0
+    },
+    firstByteOfFrame: (payloadLength) => {
+      const header = payloadLength < 126 ? 2 : payloadLength < 65_536 ? 4 : 10
+      const start = frameStart
+      frameStart += header + payloadLength
+      // A frame ending past the bytes read means the count went wrong: say so with NaN.
+      if (frameStart > bytesRead) return Number.NaN
+      while (cursor < readEnds.length && (readEnds[cursor] as number) <= start) cursor++
+      const at = readTimes[cursor] ?? Number.NaN
+      if (cursor > 1024) {
+        readEnds = readEnds.slice(cursor)
+        readTimes = readTimes.slice(cursor)
+        cursor = 0
+      }
+      return at
     }
   }
 }

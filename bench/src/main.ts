@@ -69,12 +69,21 @@ function pick<T extends { id?: string; name?: string }>(all: T[], wanted: string
   })
 }
 
+/** The CPU model as lscpu names it ("Model name"), else as /proc/cpuinfo does. */
+function readCpuModel(): string {
+  const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? ''
+  const fromLscpu = /^Model name:\s*(.+)$/m.exec(lscpu)?.[1]?.trim()
+  if (fromLscpu) return fromLscpu
+  const cpuinfo = spawnSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], { encoding: 'utf8' }).stdout.trim()
+  return cpuinfo || 'unknown CPU'
+}
+
 function describeMachine(): string {
-  const cpu = spawnSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], { encoding: 'utf8' }).stdout.trim()
+  const cpu = readCpuModel()
   const memory = spawnSync('sh', ['-c', "grep MemTotal /proc/meminfo | awk '{print $2}'"], { encoding: 'utf8' }).stdout.trim()
   // Not nproc: this process is pinned to one core, and nproc counts the allowed ones.
   const cores = cpus().length
-  return `${cpu || 'unknown CPU'}, ${cores} cores, ${Math.round(Number(memory) / 1024 / 1024)} GiB RAM, Node ${process.version}, ${process.platform}`
+  return `${cpu}, ${cores} cores, ${Math.round(Number(memory) / 1024 / 1024)} GiB RAM, Node ${process.version}, ${process.platform}`
 }
 
 async function main(): Promise<number> {
@@ -119,13 +128,17 @@ async function main(): Promise<number> {
     .map((value) => value.toFixed(1))
     .join(' / ')
   const tables: Table[] = []
+  const measuredOn =
+    `${scale.smoke ? 'Smoke run (tiny scale, figures meaningless), ' : 'Measured '}${started.toISOString().slice(0, 10)} on ${readCpuModel()}` +
+    ` (${cpus().length} cores), Node ${process.version}. Ratios within this run are the comparison; absolute figures depend on the machine.`
   try {
     for (const scenario of scenarios) {
       const scenarioStart = Date.now()
       context.log(`== ${scenario.name}: ${scenario.description}`)
       const scenarioServers = named ? servers : servers.filter((kind) => kind.defaultScenarios?.includes(scenario.name) ?? true)
       for (const produced of await scenario.run({ ...context, servers: scenarioServers })) {
-        const table = { ...produced, notes: [...produced.notes, ...serverNotes] }
+        // Every table says where and when it was measured, so that one copied alone still does.
+        const table = { ...produced, notes: [measuredOn, ...produced.notes, ...serverNotes] }
         tables.push(table)
         process.stdout.write(`${renderTable(table)}\n`)
       }

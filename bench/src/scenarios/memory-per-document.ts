@@ -6,7 +6,7 @@ import type { ServerKind } from '../server-kind.js'
 import type { RunningServer } from '../server-process.js'
 import { waitFor, waitForServerIdle } from '../settle.js'
 import { spreadOf } from '../stats.js'
-import { readTracePatches, replayTrace } from '../trace.js'
+import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
 
 /**
  * Memory per open document: a fresh server, warmed up with a tenth as many documents
@@ -96,7 +96,7 @@ export const memoryPerDocumentScenario: Scenario = {
   description: 'RSS per open document with realistic content',
   run: async (context) => {
     const { scale } = context
-    const replay = replayTrace(readTracePatches(scale.memoryDocPatches, { allowSynthetic: scale.smoke }), 1)
+    const replay = replayTrace(readTrace(AUTOMERGE_PAPER, scale.memoryDocPatches, { allowSynthetic: scale.smoke }), 1)
     const rows: { kind: ServerKind; perDoc: number; cell: string }[] = []
     for (const kind of context.servers) {
       const reason = kind.unavailable()

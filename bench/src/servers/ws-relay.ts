@@ -8,5 +8,7 @@ export const wsRelayServer = createScriptServer({
   id: 'ws-relay',
   label: 'raw ws relay',
   dialect: 'relay',
-  script: 'ws-relay.mjs'
+  script: 'ws-relay.mjs',
+  // It keeps no document, so there is nothing to load.
+  defaultScenarios: ['fanout', 'memory', 'idle', 'durable']
 })
