@@ -27,7 +27,7 @@ export function describeStorageContract(name: string, options: StorageContractOp
   describe(`storage contract: ${name}`, () => {
     it('loads an unknown document as empty', async () => {
       const storage = await options.create()
-      expect(await storage.load('nothing here')).toEqual({ updates: [], lastSeq: 0 })
+      expect(await storage.load('nothing here')).toEqual({ updates: [], lastSeq: 0, startsWithSnapshot: false })
       await storage.close()
     })
 
@@ -91,9 +91,17 @@ export function describeStorageContract(name: string, options: StorageContractOp
       await storage.append([{ doc: 'd', updates: [u1!, u2!] }])
       const { lastSeq } = await storage.load('d')
       await storage.append([{ doc: 'd', updates: [u3!] }])
+      expect((await storage.load('d')).startsWithSnapshot).toBe(false)
       const snapshot = Y.mergeUpdates([u1!, u2!])
       await storage.replace('d', snapshot, lastSeq)
-      expect((await storage.load('d')).updates).toEqual([snapshot, u3])
+      const replaced = await storage.load('d')
+      expect(replaced.updates).toEqual([snapshot, u3])
+      // The server sizes its next compaction by the snapshot, so it must know which it is.
+      expect(replaced.startsWithSnapshot).toBe(true)
+      // A compaction of a log that already starts with a snapshot replaces that snapshot.
+      const again = Y.mergeUpdates([snapshot, u3!])
+      await storage.replace('d', again, replaced.lastSeq)
+      expect(await storage.load('d')).toEqual({ updates: [again], lastSeq: replaced.lastSeq, startsWithSnapshot: true })
       await storage.close()
     })
 
@@ -119,7 +127,9 @@ export function describeStorageContract(name: string, options: StorageContractOp
         await storage.replace('d', textUpdate('snap', 9), lastSeq)
         storage = await reopen(storage)
         await storage.append([{ doc: 'd', updates: [textUpdate('after', 3)] }])
-        expect((await storage.load('d')).updates).toEqual([textUpdate('snap', 9), textUpdate('after', 3)])
+        const log = await storage.load('d')
+        expect(log.updates).toEqual([textUpdate('snap', 9), textUpdate('after', 3)])
+        expect(log.startsWithSnapshot).toBe(true)
         expect(await storage.list()).toEqual(['d'])
         await storage.close()
       })

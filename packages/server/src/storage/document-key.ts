@@ -7,6 +7,7 @@
  *
  *   update key:   'u' • varUint(nameLength) • name as UTF-16BE • seq as 8 bytes BE
  *   pack key:     an update key • 'p'   (the value holds several updates, see update-pack.ts)
+ *   snapshot key: an update key • 's'   (the value is a compaction snapshot, written by replace)
  *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list())
  *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
  */
@@ -14,6 +15,7 @@ const UPDATE_TAG = 0x75
 const DOC_TAG = 0x64
 const META_TAG = 0x6d
 const PACK_TAG = 0x70
+const SNAPSHOT_TAG = 0x73
 
 export const SEQUENCE_KEY = Uint8Array.of(META_TAG, 0x73, 0x65, 0x71)
 export const DOC_KEY_RANGE = { gte: Uint8Array.of(DOC_TAG), lt: Uint8Array.of(DOC_TAG + 1) }
@@ -62,20 +64,32 @@ export function encodeUpdateKey(doc: string, seq: number): Uint8Array {
 
 /** An update key with a trailing 'p': its value is a pack of updates (one group commit of one document). */
 export function encodePackKey(doc: string, seq: number): Uint8Array {
+  return encodeTaggedKey(doc, seq, PACK_TAG)
+}
+
+/** An update key with a trailing 's': its value is a compaction snapshot. */
+export function encodeSnapshotKey(doc: string, seq: number): Uint8Array {
+  return encodeTaggedKey(doc, seq, SNAPSHOT_TAG)
+}
+
+function encodeTaggedKey(doc: string, seq: number, tag: number): Uint8Array {
   const { bytes, end } = updatePrefix(doc, 9)
   new DataView(bytes.buffer).setBigUint64(end, BigInt(seq))
-  bytes[end + 8] = PACK_TAG
+  bytes[end + 8] = tag
   return bytes
 }
 
-/** The position of an update or pack key of `doc`, and whether it is a pack. */
-export function decodeLogKey(doc: string, key: Uint8Array): { seq: number; pack: boolean } {
+export type LogRecordKind = 'update' | 'pack' | 'snapshot'
+
+/** The position of an update, pack or snapshot key of `doc`, and which of them it is. */
+export function decodeLogKey(doc: string, key: Uint8Array): { seq: number; kind: LogRecordKind } {
   const seqAt = 1 + varUintLength(doc.length) + 2 * doc.length
   const seq = Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(seqAt))
-  return { seq, pack: key.byteLength === seqAt + 9 && key[seqAt + 8] === PACK_TAG }
+  const tag = key.byteLength === seqAt + 9 ? key[seqAt + 8] : undefined
+  return { seq, kind: tag === PACK_TAG ? 'pack' : tag === SNAPSHOT_TAG ? 'snapshot' : 'update' }
 }
 
-/** Range of all update and pack keys of `doc`, optionally only those up to and including `upToSeq`. */
+/** Range of all update, pack and snapshot keys of `doc`, optionally only those up to and including `upToSeq`. */
 export function updateKeyRange(doc: string, upToSeq?: number): { gte: Uint8Array; lt: Uint8Array } {
   return { gte: encodeUpdateKey(doc, 0), lt: encodeUpdateKey(doc, upToSeq === undefined ? Number.MAX_SAFE_INTEGER : upToSeq + 1) }
 }

@@ -9,6 +9,7 @@ import {
   encodeDocKey,
   encodePackKey,
   encodeSeq,
+  encodeSnapshotKey,
   encodeUpdateKey,
   updateKeyRange
 } from './document-key.js'
@@ -55,16 +56,18 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     async load(doc: string): Promise<StoredLog> {
       const updates: Uint8Array[] = []
       let docLastSeq = 0
+      let startsWithSnapshot = false
       for await (const [key, value] of db.iterator(updateKeyRange(doc))) {
         // classic-level hands out Buffers; callers get plain Uint8Array views of them.
         const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
-        const { seq, pack } = decodeLogKey(doc, key)
-        if (pack) updates.push(...decodeUpdatePack(bytes))
+        const { seq, kind } = decodeLogKey(doc, key)
+        if (kind === 'snapshot' && updates.length === 0) startsWithSnapshot = true
+        if (kind === 'pack') updates.push(...decodeUpdatePack(bytes))
         else updates.push(bytes)
         docLastSeq = seq
       }
       if (updates.length > 0) listed.add(doc)
-      return { updates, lastSeq: docLastSeq }
+      return { updates, lastSeq: docLastSeq, startsWithSnapshot }
     },
 
     async append(batch: readonly AppendEntry[]): Promise<void> {
@@ -93,7 +96,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
       const ops: BatchOperation[] = []
       for await (const key of db.keys(updateKeyRange(doc, upToSeq))) ops.push({ type: 'del', key })
       // The snapshot takes the place of the last update it covers, so order is kept.
-      ops.push({ type: 'put', key: encodeUpdateKey(doc, upToSeq), value: snapshot })
+      ops.push({ type: 'put', key: encodeSnapshotKey(doc, upToSeq), value: snapshot })
       await db.batch(ops, writeOptions)
     },
 

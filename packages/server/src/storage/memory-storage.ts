@@ -5,24 +5,24 @@ import type { AppendEntry, Storage, StoredLog } from './storage.js'
  * persistence happens elsewhere. It follows the same contract as the LevelDB storage.
  */
 export function createMemoryStorage(): Storage {
-  const docs = new Map<string, Array<{ seq: number; update: Uint8Array }>>()
+  const docs = new Map<string, Array<{ seq: number; update: Uint8Array; snapshot: boolean }>>()
   let lastSeq = 0
   return {
     async load(doc: string): Promise<StoredLog> {
       const log = docs.get(doc) ?? []
-      return { updates: log.map((e) => e.update), lastSeq: log.at(-1)?.seq ?? 0 }
+      return { updates: log.map((e) => e.update), lastSeq: log.at(-1)?.seq ?? 0, startsWithSnapshot: log[0]?.snapshot ?? false }
     },
     async append(batch: readonly AppendEntry[]): Promise<void> {
       for (const entry of batch) {
         if (entry.updates.length === 0) continue
         let log = docs.get(entry.doc)
         if (!log) docs.set(entry.doc, (log = []))
-        for (const update of entry.updates) log.push({ seq: ++lastSeq, update: update.slice() })
+        for (const update of entry.updates) log.push({ seq: ++lastSeq, update: update.slice(), snapshot: false })
       }
     },
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
       const log = docs.get(doc) ?? []
-      docs.set(doc, [{ seq: upToSeq, update: snapshot.slice() }, ...log.filter((e) => e.seq > upToSeq)])
+      docs.set(doc, [{ seq: upToSeq, update: snapshot.slice(), snapshot: true }, ...log.filter((e) => e.seq > upToSeq)])
     },
     async list(): Promise<string[]> {
       return [...docs.keys()]

@@ -9,6 +9,12 @@ export interface StoredLog {
   readonly updates: Uint8Array[]
   /** Position of the last update, to hand back to `replace`; 0 for an empty document. */
   readonly lastSeq: number
+  /**
+   * `updates[0]` is a snapshot that `replace` wrote (a compaction), not an update as it
+   * arrived. The server compares what was appended since with the snapshot's size to
+   * decide when to compact again, and compacts a log that has none once it is large.
+   */
+  readonly startsWithSnapshot: boolean
 }
 
 export interface AppendEntry {
