@@ -10,13 +10,16 @@ import { createEncodedState } from '../src/room/encoded-state.js'
  */
 describe('encoded room state against a real Y.Doc', () => {
   for (const seed of readSeeds([1, 2, 3])) {
-    it(`answers like a Y.Doc after random appends, folds and diffs (seed ${seed})`, () =>
+    it(`answers like a Y.Doc after random appends, folds, compactions and diffs (seed ${seed})`, () =>
       runWithSeed('encoded room state against a real Y.Doc', seed, (prng) => {
         const writers = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
         const reference = new Y.Doc()
         const state = createEncodedState([])
         // States some peer held at some point: what it knew, and its state vector.
         const peerStates = [{ update: Y.encodeStateAsUpdate(new Y.Doc()), stateVector: Y.encodeStateVector(new Y.Doc()) }]
+        // A compaction in flight: marked, then its snapshot made (from everything stored
+        // by then, which may be more than at the mark), then swapped in.
+        let compaction: { snapshot: Uint8Array | null } | null = null
         for (const writer of writers) {
           writer.on('update', (update: Uint8Array) => {
             state.append(update)
@@ -31,7 +34,18 @@ describe('encoded room state against a real Y.Doc', () => {
           else if (roll < 75 && text.length > 0) text.delete(prng.int(0, text.length - 1), 1)
           else if (roll < 85) writer.getMap('m').set(`k${prng.int(0, 9)}`, step)
           else if (roll < 90) Y.applyUpdate(writer, Y.encodeStateAsUpdate(reference)) // a writer catches up
-          else if (roll < 94) state.fold()
+          else if (roll < 92) state.fold()
+          else if (roll < 94) {
+            if (compaction === null) {
+              state.mark()
+              compaction = { snapshot: null }
+            } else if (compaction.snapshot === null) {
+              compaction.snapshot = Y.encodeStateAsUpdate(reference) // the reference garbage-collects, as a compaction does
+            } else {
+              state.replaceUpToMark(compaction.snapshot)
+              compaction = null
+            }
+          }
           else if (roll < 97) peerStates.push({ update: Y.encodeStateAsUpdate(reference), stateVector: Y.encodeStateVector(reference) })
           else {
             // A peer holding an older state asks for what it lacks (sync step 1 -> step 2).

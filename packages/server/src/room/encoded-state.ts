@@ -17,8 +17,20 @@ export interface EncodedState {
   diff(stateVector: Uint8Array): Uint8Array
   /** Merges the recent updates into the base now, if there are any (when the room goes quiet). */
   fold(): void
-  /** Swaps everything for `snapshot` (after a compaction of exactly this state). */
-  reset(snapshot: Uint8Array): void
+  /**
+   * Starts keeping every update appended from now on beside the state, for
+   * `replaceUpToMark`: a compaction marks the state, then builds its snapshot from
+   * storage off the event loop while the room goes on accepting updates.
+   */
+  mark(): void
+  /**
+   * Swaps the state for `snapshot` plus the updates appended since `mark`, and stops
+   * keeping them. `snapshot` must hold at least everything the state held at `mark`
+   * (what overlaps the later updates is harmless: merging skips known clocks).
+   */
+  replaceUpToMark(snapshot: Uint8Array): void
+  /** Stops keeping updates for a replacement that will not happen (a failed compaction). */
+  unmark(): void
   /** Encoded bytes held, for metrics and eviction decisions. */
   byteLength(): number
 }
@@ -96,6 +108,9 @@ class ChunkedState implements EncodedState {
   private chunkBytes = 0
   private readonly tail = new UpdateTail()
   private cachedStateVector: Uint8Array | null = null
+  // The updates appended since mark(), or null when no replacement is pending. They are
+  // the arrays the tail copied, kept only while a compaction runs.
+  private sinceMark: Uint8Array[] | null = null
 
   constructor(initial: readonly Uint8Array[]) {
     for (const update of initial) this.tail.push(update)
@@ -103,6 +118,7 @@ class ChunkedState implements EncodedState {
 
   append(update: Uint8Array): void {
     this.tail.push(update)
+    this.sinceMark?.push(update)
     this.cachedStateVector = null
     if (this.tail.bytes >= MIN_TAIL_MERGE_BYTES && this.tail.bytes >= this.chunkBytes) {
       const chunk = mergeUpdates(this.tail.updates())
@@ -131,11 +147,24 @@ class ChunkedState implements EncodedState {
     return Y.diffUpdate(state, stateVector)
   }
 
-  reset(snapshot: Uint8Array): void {
+  mark(): void {
+    this.sinceMark = []
+  }
+
+  replaceUpToMark(snapshot: Uint8Array): void {
+    const since = this.sinceMark
+    if (since === null) throw new Error('replaceUpToMark() without a mark()')
+    this.sinceMark = null
     this.chunks = [snapshot]
     this.chunkBytes = snapshot.byteLength
     this.tail.clear()
+    for (const update of since) this.tail.push(update)
+    // The snapshot may hold more than the state did (updates stored by then), never less.
     this.cachedStateVector = null
+  }
+
+  unmark(): void {
+    this.sinceMark = null
   }
 
   byteLength(): number {
