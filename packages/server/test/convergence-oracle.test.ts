@@ -100,10 +100,13 @@ describe('seeded PRNG', () => {
   })
 
   it('prints a repro line and adds it to the failure', async () => {
-    expect(reproLine('randomized convergence', 12)).toBe('QUIRE_SEED=12 pnpm vitest run -t "randomized convergence"')
     const failing = runWithSeed('some test', 99, () => {
       throw new Error('boom')
     })
-    await expect(failing).rejects.toThrow(/boom[\s\S]*QUIRE_SEED=99 pnpm vitest run -t "some test"/)
+    // The line names this file and this test (see packages/testkit/test/repro-line.test.ts
+    // for a line run as printed).
+    const line = reproLine(99, { file: 'packages/server/test/convergence-oracle.test.ts', names: ['seeded PRNG', 'prints a repro line and adds it to the failure'] })
+    expect(line).toMatch(/^(QUIRE_EXTENSIVE=1 )?QUIRE_SEED=99 pnpm vitest run 'packages\/server\/test\/convergence-oracle.test.ts' -t '\^seeded PRNG\(\?: > \| \)prints a repro line and adds it to the failure\$'$/)
+    await expect(failing).rejects.toThrow(`(seed 99; rerun with: ${line})`)
   })
 })

@@ -1,5 +1,5 @@
-export { createPrng, reproLine, readSeeds, isExtensiveRun, runWithSeed } from './prng.js'
-export type { Prng } from './prng.js'
+export { createPrng, currentTestIdentity, reproLine, readSeeds, isExtensiveRun, runWithSeed } from './prng.js'
+export type { Prng, TestIdentity } from './prng.js'
 export { assertConverged, findDivergence, docFromUpdates } from './convergence-oracle.js'
 export type { ConvergenceOptions, RootTypeKind } from './convergence-oracle.js'
 export { startQuireServer } from './server-fixture.js'

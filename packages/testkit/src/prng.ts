@@ -4,8 +4,9 @@
  *
  * A randomized test takes its seeds from `readSeeds(defaults)`, so a failing seed can be
  * rerun alone with `QUIRE_SEED=<seed>`, and reports failures through `runWithSeed`, which
- * prints `reproLine(name, seed)`: the exact command that reruns the failing case.
+ * prints `reproLine(seed, test)`: the exact command that reruns the failing case.
  */
+import { TestRunner } from 'vitest'
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 éüßøå€'
 
@@ -57,10 +58,52 @@ export function createPrng(seed: number): Prng {
   }
 }
 
-/** The command that reruns one seed of one test. */
-export function reproLine(testName: string, seed: number): string {
-  const escaped = testName.replace(/[\\"$`]/g, (ch) => `\\${ch}`)
-  return `QUIRE_SEED=${seed} pnpm vitest run -t "${escaped}"`
+/**
+ * Which test is running, as `vitest -t` sees it: the file (relative to the workspace
+ * root) and the names of the enclosing suites and of the test itself.
+ */
+export interface TestIdentity {
+  readonly file: string | null
+  readonly names: readonly string[]
+}
+
+/** The running vitest test, or null outside one. */
+export function currentTestIdentity(): TestIdentity | null {
+  const test = TestRunner.getCurrentTest()
+  if (test === undefined) return null
+  // The same chain vitest matches `-t` against (getTaskFullName in @vitest/runner): the
+  // test and its enclosing suites, without the file.
+  const names: string[] = []
+  let task: { readonly name: string; readonly suite?: unknown } | undefined = test
+  while (task !== undefined) {
+    names.unshift(task.name)
+    task = task.suite as typeof task
+  }
+  return { file: test.file.name, names }
+}
+
+/**
+ * The command that reruns exactly one seed of one test: that file only, and a `-t`
+ * pattern that matches that test's full name and nothing else. `-t` takes a regular
+ * expression, so the name is escaped for the regex and then quoted for the shell (a name
+ * such as "(seed 1)" is a regex group that matches "seed 1" without parentheses, and would
+ * select no test at all). Vitest 4 joins the suite and test names with a space, vitest 5
+ * with " > "; the pattern accepts either. A run in extensive mode reruns in extensive mode.
+ */
+export function reproLine(seed: number, test: TestIdentity, options: { extensive?: boolean } = {}): string {
+  const extensive = options.extensive ?? isExtensiveRun()
+  const pattern = `^${test.names.map(escapeRegExp).join('(?: > | )')}$`
+  const file = test.file === null ? '' : ` ${quoteForShell(test.file)}`
+  return `${extensive ? 'QUIRE_EXTENSIVE=1 ' : ''}QUIRE_SEED=${seed} pnpm vitest run${file} -t ${quoteForShell(pattern)}`
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, (ch) => `\\${ch}`)
+}
+
+/** Single quotes keep everything literal in a POSIX shell; a quote itself is closed, escaped and reopened. */
+function quoteForShell(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`
 }
 
 /**
@@ -86,10 +129,12 @@ export function isExtensiveRun(): boolean {
  * message, so it shows up in the test report whatever the reporter prints.
  */
 export async function runWithSeed<T>(testName: string, seed: number, run: (prng: Prng) => T | Promise<T>): Promise<T> {
+  // Taken before the run: the test that is running now is the one to rerun.
+  const test = currentTestIdentity() ?? { file: null, names: [testName] }
   try {
     return await run(createPrng(seed))
   } catch (error) {
-    const line = reproLine(testName, seed)
+    const line = reproLine(seed, test)
     console.error(`[quire] ${testName} failed with seed ${seed}; rerun with:\n  ${line}`)
     if (error instanceof Error) {
       error.message = `${error.message}\n(seed ${seed}; rerun with: ${line})`

@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url'
  * The build is skipped when a stamp says `dist` was built from exactly these sources: a
  * hash of the sources and configs of both packages and a hash of their `dist`, so an
  * edit, a checkout, a deleted `dist` or a `pnpm build` of other sources all rebuild. A
- * failed build fails the run with the compiler's output.
+ * failed build fails the run with the compiler's output. A test that starts a nested
+ * vitest on fixtures that spawn no CLI sets QUIRE_TEST_SKIP_CLI_BUILD=1 for it.
  */
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
@@ -94,5 +95,6 @@ export function ensureCliBuilt(): void {
 }
 
 export default function setup(): void {
+  if (process.env['QUIRE_TEST_SKIP_CLI_BUILD'] === '1') return
   ensureCliBuilt()
 }
