@@ -5,10 +5,14 @@ import type { ServerKind } from './server-kind.js'
 export interface Scale {
   smoke: boolean
   repetitions: number
-  /** Fan-out: how long a step warms up, measures and may drain afterwards. */
+  /** Fan-out: how long a measured step warms up, measures and may drain afterwards. */
   stepWarmupMs: number
   stepWindowMs: number
   stepDrainMs: number
+  /** Fan-out: the calibration only finds the range, with shorter steps. */
+  calibrationWarmupMs: number
+  calibrationWindowMs: number
+  /** Fan-out: most steps of one measured repetition. */
   maxSteps: number
   fanoutConfigs: { docs: number; clientsPerDoc: number }[]
   memoryDocs: number
@@ -27,10 +31,12 @@ export interface Scale {
 export const FULL_SCALE: Scale = {
   smoke: false,
   repetitions: 3,
-  stepWarmupMs: 400,
-  stepWindowMs: 1200,
-  stepDrainMs: 800,
-  maxSteps: 12,
+  stepWarmupMs: 1000,
+  stepWindowMs: 5000,
+  stepDrainMs: 1000,
+  calibrationWarmupMs: 400,
+  calibrationWindowMs: 1200,
+  maxSteps: 6,
   fanoutConfigs: [
     { docs: 100, clientsPerDoc: 10 },
     { docs: 10, clientsPerDoc: 100 }
@@ -51,6 +57,8 @@ export const SMOKE_SCALE: Scale = {
   stepWarmupMs: 100,
   stepWindowMs: 250,
   stepDrainMs: 300,
+  calibrationWarmupMs: 100,
+  calibrationWindowMs: 250,
   maxSteps: 2,
   fanoutConfigs: [{ docs: 3, clientsPerDoc: 3 }],
   memoryDocs: 10,

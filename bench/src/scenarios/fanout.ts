@@ -1,43 +1,143 @@
 import { performance } from 'node:perf_hooks'
-import { createBenchClient, closeClients, openClients, type BenchClient } from '../bench-client.js'
+import { createBenchClient, closeClients, openClients, SYNC_UPDATE, type BenchClient } from '../bench-client.js'
 import type { BenchContext, Scenario } from '../bench-context.js'
 import { createDataDir } from '../data-dir.js'
 import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
 import { mostStolenFraction, readCoreTimes } from '../process-stats.js'
 import { GENERATOR_CORE, SERVER_CORE, type RunningServer } from '../server-process.js'
+import { wsRelayServer } from '../servers/ws-relay.js'
+import { waitForServerIdle } from '../settle.js'
 import { median, percentile, spreadOf } from '../stats.js'
 import { encodeTextInsert, readUpdateRanges } from '../text-insert.js'
 
 /**
- * Fan-out: D documents x C clients, every client appending small inserts at a
- * steady rate. A step runs at one total send rate: warm-up, a measured window,
- * then a bounded drain. Latency is receive time minus send time, both on this
- * process' monotonic clock, for every (update, receiver) pair whose send fell
- * in the window; a delivery still missing after the drain counts as infinite
- * latency, so an overloaded server cannot look fast by dropping work.
- * Deliveries/s counts updates received by all receivers during the window.
+ * Fan-out: D documents x C clients, every client appending small inserts. Two arrival
+ * patterns at the same total rate: steady 8-character inserts, round robin over the
+ * clients at even intervals; and 1-character inserts, each client at Poisson times
+ * (exponential gaps), the way keystrokes of independent users arrive. A step runs at
+ * one total send rate: warm-up, a measured window, then a bounded drain. Latency is
+ * receive time minus send time, both on this process' monotonic clock, for every
+ * (update, receiver) pair whose send fell in the window; a delivery still missing
+ * after the drain counts as infinite latency, so an overloaded server cannot look
+ * fast by dropping work. Deliveries/s counts updates received by all receivers during
+ * the window, and the server's CPU is read over the same window: long enough (5 s in
+ * the full run) that work a server defers (batched writes, compaction in a worker,
+ * garbage collection) lands inside it.
  *
- * Each repetition starts a fresh server and steps the rate up until p99 passes
- * 50 ms (the capacity is the best deliveries/s of a passing step), then keeps
- * stepping while throughput still grows to find saturation. A first,
- * unreported calibration pass doubles the rate to find the range (from 4,000/s), so the
- * measured passes can use finer steps.
+ * A calibration pass with short steps doubles the rate (from 4,000/s) until p99 passes
+ * 50 ms and then halves the gap twice, which places the capacity within a factor of
+ * 1.19. Each measured repetition starts a fresh server a little below that and steps
+ * up by 1.15x until p99 passes the limit (the capacity is the best deliveries/s of a
+ * passing step), then keeps stepping while throughput still grows, to find saturation.
+ * The raw ws relay is measured in every table: it is the floor that CPU per delivery
+ * is compared with.
  */
 
 const P99_LIMIT_MS = 50
-const INSERT_LENGTH = 8
 const TICK_MS = 2
+const CALIBRATION_START = 4000
 const CALIBRATION_FACTOR = 2
-const STEP_FACTOR = 1.25
+const CALIBRATION_MAX_STEPS = 12
+/** Halvings of the gap between the last passing and the first failing calibration step. */
+const CALIBRATION_BISECTIONS = 2
+/** Measured repetitions start this far below the calibrated capacity: their longer windows take in deferred work. */
+const MEASURED_START = 0.85
+const STEP_FACTOR = 1.15
+/** When a measured repetition's first step already fails, it starts again this much lower, at most MAX_DOWN_STEPS times. */
+const DOWN_FACTOR = 1.3
+const MAX_DOWN_STEPS = 3
 const GENERATOR_BUSY = 0.9
-const MAX_DOWN_STEPS = 2
 /** A step during which the hypervisor stole more than this of either core is measured again. */
 const MAX_STEAL = 0.03
 const MAX_STEP_ATTEMPTS = 4
+/** After a step over the limit, the server may take this long to work off its backlog before the next step. */
+const BACKLOG_TIMEOUT_MS = 15_000
+/** Every step of the Poisson pattern replays the same seeded gaps, scaled to its rate. */
+const POISSON_SEED = 0x5eed17
 
 /** Steps measured again for steal, and steps kept although still over the limit, in this run. */
 const stealStats = { retried: 0, keptStolen: 0 }
+
+/** Who sends next and when (ms after the step started); `advance` moves to the send after. */
+interface SendSchedule {
+  at: number
+  client: number
+  advance(): void
+}
+
+interface ArrivalPattern {
+  id: string
+  /** For table titles. */
+  label: string
+  insertLength: number
+  createSchedule(clients: number, sendsPerSecond: number): SendSchedule
+}
+
+const STEADY: ArrivalPattern = {
+  id: 'steady',
+  label: 'steady 8-character inserts',
+  insertLength: 8,
+  createSchedule: (clients, sendsPerSecond) => {
+    let sent = 0
+    const schedule: SendSchedule = {
+      at: 0,
+      client: 0,
+      advance: () => {
+        sent++
+        schedule.at = (sent / sendsPerSecond) * 1000
+        schedule.client = sent % clients
+      }
+    }
+    return schedule
+  }
+}
+
+/**
+ * Independent Poisson processes of rate r per client add up to one Poisson process of
+ * rate r x clients whose every event belongs to a uniformly chosen client, so one
+ * stream of exponential gaps serves them all. Sends are still paced by the generator's
+ * 2 ms tick: the sends that fell due within a tick go out together, as a burst.
+ */
+const POISSON: ArrivalPattern = {
+  id: 'poisson',
+  label: '1-character inserts at Poisson times',
+  insertLength: 1,
+  createSchedule: (clients, sendsPerSecond) => {
+    const random = createSeededRandom(POISSON_SEED)
+    const gapMs = (): number => (-Math.log(1 - random()) / sendsPerSecond) * 1000
+    const schedule: SendSchedule = {
+      at: gapMs(),
+      client: Math.floor(random() * clients),
+      advance: () => {
+        schedule.at += gapMs()
+        schedule.client = Math.floor(random() * clients)
+      }
+    }
+    return schedule
+  }
+}
+
+const PATTERNS: ArrivalPattern[] = [STEADY, POISSON]
+
+/** xorshift32 (Marsaglia): uniform floats in [0, 1), the same sequence for the same seed. */
+function createSeededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1
+  return () => {
+    state ^= state << 13
+    state >>>= 0
+    state ^= state >>> 17
+    state ^= state << 5
+    state >>>= 0
+    return state / 4294967296
+  }
+}
+
+interface StepTiming {
+  warmupMs: number
+  windowMs: number
+  drainMs: number
+}
 
 interface FanoutClient extends BenchClient {
   clientId: number
@@ -68,19 +168,32 @@ interface Measurement {
   deliveredInWindow: number
 }
 
-async function openFanoutClients(
-  server: RunningServer,
+/** One fresh server with all of a configuration's clients connected. */
+interface FanoutSetup {
+  kind: ServerKind
+  server: RunningServer
+  clients: FanoutClient[]
+  docs: number
+  clientsPerDoc: number
+  pattern: ArrivalPattern
+  measurement: { current: Measurement | undefined }
+}
+
+async function openFanout(
+  context: BenchContext,
   kind: ServerKind,
   docs: number,
   clientsPerDoc: number,
-  measurement: { current: Measurement | undefined },
+  pattern: ArrivalPattern,
   runId: number
-): Promise<FanoutClient[]> {
+): Promise<FanoutSetup> {
+  const server = await kind.start({ dataDir: createDataDir(context, kind.id), profileDir: context.profileDir })
+  const measurement: { current: Measurement | undefined } = { current: undefined }
   const byId = new Map<number, FanoutClient>()
-  // Interleave documents so that consecutive sends go to different rooms.
-  const clients = await openClients<{ clientId: number; nextSeq: number; sendTimes: number[] }>(
-    docs * clientsPerDoc,
-    (index) => {
+  const { insertLength } = pattern
+  try {
+    // Interleave documents so that consecutive sends go to different rooms.
+    const clients = await openClients<{ clientId: number; nextSeq: number; sendTimes: number[] }>(docs * clientsPerDoc, (index) => {
       const doc = index % docs
       const clientId = runId * 100_000 + index + 1
       const self: { clientId: number; nextSeq: number; sendTimes: number[] } = { clientId, nextSeq: 0, sendTimes: [] }
@@ -90,14 +203,14 @@ async function openFanoutClients(
         dialect: kind.dialect,
         onUpdate: (update, subtype) => {
           const current = measurement.current
-          if (subtype !== 2 || current === undefined) return
+          if (subtype !== SYNC_UPDATE || current === undefined) return
           const now = performance.now()
-          readUpdateRanges(update, INSERT_LENGTH, (sender, firstClock, endClock) => {
+          readUpdateRanges(update, insertLength, (sender, firstClock, endClock) => {
             if (sender === clientId) return
             const origin = byId.get(sender)
             if (origin === undefined) return
-            for (let clock = firstClock; clock < endClock; clock += INSERT_LENGTH) {
-              const sentAt = origin.sendTimes[clock / INSERT_LENGTH]
+            for (let clock = firstClock; clock < endClock; clock += insertLength) {
+              const sentAt = origin.sendTimes[clock / insertLength]
               if (sentAt === undefined) continue
               if (now >= current.window.start && now < current.window.end) current.deliveredInWindow++
               if (sentAt >= current.window.start && sentAt < current.window.end) current.latencies.push(now - sentAt)
@@ -108,29 +221,30 @@ async function openFanoutClients(
       const fanoutClient = Object.assign(client, self)
       byId.set(clientId, fanoutClient)
       return fanoutClient
-    }
-  )
-  return clients
+    })
+    return { kind, server, clients, docs, clientsPerDoc, pattern, measurement }
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
 }
 
-async function runStep(
-  context: BenchContext,
-  server: RunningServer,
-  clients: FanoutClient[],
-  clientsPerDoc: number,
-  targetDeliveries: number,
-  measurement: { current: Measurement | undefined }
-): Promise<StepResult> {
-  const { scale } = context
+async function closeFanout(setup: FanoutSetup): Promise<void> {
+  await closeClients(setup.clients)
+  await setup.server.stop()
+}
+
+async function runStep(setup: FanoutSetup, targetDeliveries: number, timing: StepTiming): Promise<StepResult> {
+  const { server, clients, clientsPerDoc, pattern, measurement } = setup
   const sendRate = targetDeliveries / (clientsPerDoc - 1)
+  const text = 'abcdefgh'.slice(0, pattern.insertLength)
+  const schedule = pattern.createSchedule(clients.length, sendRate)
   const start = performance.now()
-  const windowStart = start + scale.stepWarmupMs
-  const windowEnd = windowStart + scale.stepWindowMs
+  const windowStart = start + timing.warmupMs
+  const windowEnd = windowStart + timing.windowMs
   const current: Measurement = { window: { start: windowStart, end: windowEnd }, latencies: [], deliveredInWindow: 0 }
   measurement.current = current
-  let sent = 0
   let sentInWindow = 0
-  let next = 0
   let cpuAtWindow: NodeJS.CpuUsage | undefined
   let serverCpuAtWindow = 0
   const measuredCores = [SERVER_CORE, GENERATOR_CORE]
@@ -140,6 +254,8 @@ async function runStep(
       const now = performance.now()
       if (cpuAtWindow === undefined && now >= windowStart) {
         cpuAtWindow = process.cpuUsage()
+        // /proc/<pid>/stat counts the whole thread group: worker threads, and threads
+        // that already exited, are in it (checked against the sum of /proc/<pid>/task/*/stat).
         serverCpuAtWindow = server.cpuSeconds()
         coresAtWindow = readCoreTimes(measuredCores)
       }
@@ -148,24 +264,23 @@ async function runStep(
         resolve()
         return
       }
-      const due = Math.floor(((now - start) / 1000) * sendRate) - sent
-      for (let i = 0; i < due; i++) {
-        const client = clients[next] as FanoutClient
-        next = (next + 1) % clients.length
+      const elapsed = now - start
+      while (schedule.at <= elapsed) {
+        const client = clients[schedule.client] as FanoutClient
+        schedule.advance()
         const seq = client.nextSeq++
         const sentAt = performance.now()
         client.sendTimes[seq] = sentAt
-        client.sendUpdate(encodeTextInsert(client.clientId, seq * INSERT_LENGTH, 'abcdefgh'))
+        client.sendUpdate(encodeTextInsert(client.clientId, seq * pattern.insertLength, text))
         if (sentAt >= windowStart) sentInWindow++
       }
-      sent += Math.max(0, due)
     }, TICK_MS)
   })
   const generatorCpuUsage = process.cpuUsage(cpuAtWindow)
   const steal = mostStolenFraction(coresAtWindow, readCoreTimes(measuredCores))
-  const serverCpu = (server.cpuSeconds() - serverCpuAtWindow) / (scale.stepWindowMs / 1000)
+  const serverCpu = (server.cpuSeconds() - serverCpuAtWindow) / (timing.windowMs / 1000)
   const expected = sentInWindow * (clientsPerDoc - 1)
-  const drainDeadline = performance.now() + scale.stepDrainMs
+  const drainDeadline = performance.now() + timing.drainMs
   while (current.latencies.length < expected && performance.now() < drainDeadline) {
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
@@ -173,80 +288,103 @@ async function runStep(
   const latencies = current.latencies
   for (let missing = expected - latencies.length; missing > 0; missing--) latencies.push(Number.POSITIVE_INFINITY)
   latencies.sort((a, b) => a - b)
-  // Let queues empty before the next step so steps do not bleed into each other.
+  const p99 = percentile(latencies, 99)
+  // Let queues empty before the next step so steps do not bleed into each other; an
+  // overloaded server may hold seconds of backlog.
+  if (p99 > P99_LIMIT_MS) await waitForServerIdle(server, { quietMs: 300, idleCpuFraction: 0.1, timeoutMs: BACKLOG_TIMEOUT_MS })
   await new Promise((resolve) => setTimeout(resolve, 200))
   return {
     targetDeliveries,
-    deliveriesPerSecond: current.deliveredInWindow / (scale.stepWindowMs / 1000),
+    deliveriesPerSecond: current.deliveredInWindow / (timing.windowMs / 1000),
     p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    generatorCpu: (generatorCpuUsage.user + generatorCpuUsage.system) / 1000 / scale.stepWindowMs,
+    p99,
+    generatorCpu: (generatorCpuUsage.user + generatorCpuUsage.system) / 1000 / timing.windowMs,
     serverCpu,
     steal
   }
 }
 
-async function runRepetition(
-  context: BenchContext,
-  kind: ServerKind,
-  docs: number,
-  clientsPerDoc: number,
-  firstTarget: number,
-  factor: number,
-  runId: number
-): Promise<RepetitionResult> {
-  const server = await kind.start({ dataDir: createDataDir(context, kind.id), profileDir: context.profileDir })
-  const measurement: { current: Measurement | undefined } = { current: undefined }
-  const clients = await openFanoutClients(server, kind, docs, clientsPerDoc, measurement, runId)
+/** A step, measured again (up to MAX_STEP_ATTEMPTS times) while the host stole a core. */
+async function runStepWithoutSteal(context: BenchContext, setup: FanoutSetup, target: number, timing: StepTiming): Promise<StepResult> {
+  const { kind, docs, clientsPerDoc, pattern } = setup
+  let result = await runStep(setup, target, timing)
+  for (let attempt = 1; result.steal > MAX_STEAL && attempt < MAX_STEP_ATTEMPTS; attempt++) {
+    context.log(`  ${kind.id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: the host stole ${Math.round(result.steal * 100)}% of a core, measuring again`)
+    stealStats.retried++
+    result = await runStep(setup, target, timing)
+  }
+  if (result.steal > MAX_STEAL) stealStats.keptStolen++
+  context.log(
+    `  ${kind.id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: ${formatNumber(result.deliveriesPerSecond)}/s` +
+      ` p50 ${formatNumber(result.p50, 1)} ms p99 ${formatNumber(result.p99, 1)} ms` +
+      ` server cpu ${Math.round(result.serverCpu * 100)}% generator cpu ${Math.round(result.generatorCpu * 100)}%` +
+      (result.steal > 0.005 ? ` stolen ${Math.round(result.steal * 100)}%` : '')
+  )
+  return result
+}
+
+/**
+ * The highest target rate that kept p99 under the limit with short steps: doubling from
+ * CALIBRATION_START until a step fails, then bisecting the last gap (geometrically).
+ * A first step that already fails halves the start, at most twice.
+ */
+async function calibrate(context: BenchContext, setup: FanoutSetup): Promise<number> {
+  const timing = { warmupMs: context.scale.calibrationWarmupMs, windowMs: context.scale.calibrationWindowMs, drainMs: context.scale.stepDrainMs }
+  const passes = async (target: number): Promise<boolean> => (await runStepWithoutSteal(context, setup, target, timing)).p99 <= P99_LIMIT_MS
+  let passed: number | undefined
+  let failed: number | undefined
+  let target = CALIBRATION_START
+  let downSteps = 0
+  for (let step = 0; step < CALIBRATION_MAX_STEPS && failed === undefined; step++) {
+    if (await passes(target)) {
+      passed = target
+      target *= CALIBRATION_FACTOR
+    } else if (passed === undefined && downSteps < 2) {
+      downSteps++
+      target /= 2
+    } else {
+      failed = target
+    }
+  }
+  if (passed === undefined) return target
+  if (failed === undefined) return passed
+  for (let bisection = 0; bisection < CALIBRATION_BISECTIONS; bisection++) {
+    const middle = Math.sqrt(passed * failed)
+    if (await passes(middle)) passed = middle
+    else failed = middle
+  }
+  return passed
+}
+
+async function runRepetition(context: BenchContext, setup: FanoutSetup, firstTarget: number): Promise<RepetitionResult> {
+  const timing = { warmupMs: context.scale.stepWarmupMs, windowMs: context.scale.stepWindowMs, drainMs: context.scale.stepDrainMs }
   const steps: StepResult[] = []
   let capacity: StepResult | undefined
   let saturation: StepResult | undefined
   let failedSteps = 0
   let downSteps = 0
-  try {
-    let target = firstTarget
-    for (let step = 0; step < context.scale.maxSteps; step++) {
-      let result = await runStep(context, server, clients, clientsPerDoc, target, measurement)
-      for (let attempt = 1; result.steal > MAX_STEAL && attempt < MAX_STEP_ATTEMPTS; attempt++) {
-        context.log(`  ${kind.id} ${docs}x${clientsPerDoc} target ${formatNumber(target)}/s: the host stole ${Math.round(result.steal * 100)}% of a core, measuring again`)
-        stealStats.retried++
-        result = await runStep(context, server, clients, clientsPerDoc, target, measurement)
-      }
-      if (result.steal > MAX_STEAL) stealStats.keptStolen++
-      steps.push(result)
-      context.log(
-        `  ${kind.id} ${docs}x${clientsPerDoc} target ${formatNumber(target)}/s: ${formatNumber(result.deliveriesPerSecond)}/s` +
-          ` p50 ${formatNumber(result.p50, 1)} ms p99 ${formatNumber(result.p99, 1)} ms` +
-          ` server cpu ${Math.round(result.serverCpu * 100)}% generator cpu ${Math.round(result.generatorCpu * 100)}%` +
-          (result.steal > 0.005 ? ` stolen ${Math.round(result.steal * 100)}%` : '')
-      )
-      const grew = saturation === undefined || result.deliveriesPerSecond > saturation.deliveriesPerSecond * 1.03
-      if (grew) saturation = result
-      if (result.p99 <= P99_LIMIT_MS) {
-        if (capacity === undefined || result.deliveriesPerSecond > capacity.deliveriesPerSecond) capacity = result
-      } else if (capacity === undefined && downSteps < MAX_DOWN_STEPS) {
-        // Even the first rate was too much (a burst of other work, or a start above
-        // this server's limit): start lower instead of reporting no capacity.
-        downSteps++
-        target /= 2
-        continue
-      } else {
-        failedSteps++
-        // Past the latency limit, only keep going while throughput still grows.
-        if (!grew || failedSteps >= 2 || factor === CALIBRATION_FACTOR) break
-      }
-      target *= factor
+  let target = firstTarget
+  for (let step = 0; step < context.scale.maxSteps + downSteps; step++) {
+    const result = await runStepWithoutSteal(context, setup, target, timing)
+    steps.push(result)
+    const grew = saturation === undefined || result.deliveriesPerSecond > saturation.deliveriesPerSecond * 1.03
+    if (grew) saturation = result
+    if (result.p99 <= P99_LIMIT_MS) {
+      if (capacity === undefined || result.deliveriesPerSecond > capacity.deliveriesPerSecond) capacity = result
+    } else if (capacity === undefined && downSteps < MAX_DOWN_STEPS) {
+      // Even the first rate was too much (a burst of other work, or deferred work the
+      // calibration's short steps missed): start lower instead of reporting no capacity.
+      downSteps++
+      target /= DOWN_FACTOR
+      continue
+    } else {
+      failedSteps++
+      // Past the latency limit, only keep going while throughput still grows.
+      if (!grew || failedSteps >= 2) break
     }
-  } finally {
-    await closeClients(clients)
-    await server.stop()
+    target *= STEP_FACTOR
   }
   return { capacity, saturation, steps }
-}
-
-function describeStep(step: StepResult | undefined): string {
-  if (step === undefined) return 'n/a'
-  return `${formatNumber(step.p50, 1)} / ${formatNumber(step.p99, 1)}`
 }
 
 interface FanoutMeasurement {
@@ -262,33 +400,42 @@ interface FanoutMeasurement {
  * repetition 1 of each, repetition 2 of each, ...), so that a burst of other
  * work on the machine spreads over the servers instead of landing on one.
  */
-export async function measureFanout(
+async function measureFanout(
   context: BenchContext,
   kinds: readonly ServerKind[],
   docs: number,
   clientsPerDoc: number,
+  pattern: ArrivalPattern,
   runIdBase: number
 ): Promise<Map<ServerKind, FanoutMeasurement>> {
   const { scale } = context
-  const firstTarget = scale.smoke ? 200 : 4000
   const starts = new Map<ServerKind, number>()
   const results = new Map<ServerKind, FanoutMeasurement>()
   let runId = runIdBase
   for (const kind of kinds) {
     results.set(kind, { capacities: [], saturations: [], capacitySteps: [], saturationSteps: [], steps: [] })
     if (scale.smoke) {
-      starts.set(kind, firstTarget)
+      starts.set(kind, 200)
       continue
     }
-    context.log(`fanout ${docs}x${clientsPerDoc}: calibrating ${kind.label}`)
-    const calibration = await runRepetition(context, kind, docs, clientsPerDoc, firstTarget, CALIBRATION_FACTOR, runId++)
-    const reached = calibration.capacity?.targetDeliveries ?? firstTarget / CALIBRATION_FACTOR
-    starts.set(kind, reached * 0.75)
+    context.log(`fanout ${docs}x${clientsPerDoc} ${pattern.id}: calibrating ${kind.label}`)
+    const setup = await openFanout(context, kind, docs, clientsPerDoc, pattern, runId++)
+    try {
+      starts.set(kind, (await calibrate(context, setup)) * MEASURED_START)
+    } finally {
+      await closeFanout(setup)
+    }
   }
   for (let repetition = 0; repetition < scale.repetitions; repetition++) {
     for (const kind of kinds) {
-      context.log(`fanout ${docs}x${clientsPerDoc}: repetition ${repetition + 1} of ${kind.label}`)
-      const result = await runRepetition(context, kind, docs, clientsPerDoc, starts.get(kind) ?? firstTarget, STEP_FACTOR, runId++)
+      context.log(`fanout ${docs}x${clientsPerDoc} ${pattern.id}: repetition ${repetition + 1} of ${kind.label}`)
+      const setup = await openFanout(context, kind, docs, clientsPerDoc, pattern, runId++)
+      let result: RepetitionResult
+      try {
+        result = await runRepetition(context, setup, starts.get(kind) ?? CALIBRATION_START)
+      } finally {
+        await closeFanout(setup)
+      }
       const measurement = results.get(kind) as FanoutMeasurement
       measurement.capacities.push(result.capacity?.deliveriesPerSecond ?? 0)
       measurement.saturations.push(result.saturation?.deliveriesPerSecond ?? 0)
@@ -320,89 +467,139 @@ function medianStep(values: number[], steps: (StepResult | undefined)[]): StepRe
   return middle === undefined ? undefined : steps[middle.index]
 }
 
+function describeStep(step: StepResult | undefined): string {
+  if (step === undefined) return 'n/a'
+  return `${formatNumber(step.p50, 1)} / ${formatNumber(step.p99, 1)}`
+}
+
+interface Row {
+  kind: ServerKind
+  capacity: number
+  cpuPerDelivery: number
+  cells: string[]
+}
+
+function tableRows(kinds: readonly ServerKind[], measured: Map<ServerKind, FanoutMeasurement>): Row[] {
+  return kinds.map((kind) => {
+    const reason = kind.unavailable()
+    const result = measured.get(kind)
+    if (reason !== undefined || result === undefined) {
+      return { kind, capacity: Number.NaN, cpuPerDelivery: Number.NaN, cells: [`not run: ${reason ?? 'unknown'}`] }
+    }
+    const capacity = spreadOf(result.capacities)
+    const saturation = spreadOf(result.saturations)
+    const atCapacity = medianStep(result.capacities, result.capacitySteps)
+    const atSaturation = medianStep(result.saturations, result.saturationSteps)
+    const cpuPerDelivery = cpuMicrosPerDelivery(result.steps)
+    const generatorBusy = [atCapacity, atSaturation].some((step) => (step?.generatorCpu ?? 0) > GENERATOR_BUSY)
+    return {
+      kind,
+      capacity: capacity.median,
+      cpuPerDelivery,
+      cells: [
+        formatWithSpread(formatNumber(capacity.median), capacity.relative),
+        describeStep(atCapacity),
+        atCapacity ? `${Math.round(atCapacity.serverCpu * 100)}% / ${Math.round(atCapacity.generatorCpu * 100)}%` : 'n/a',
+        formatWithSpread(formatNumber(saturation.median), saturation.relative),
+        describeStep(atSaturation),
+        `${formatNumber(cpuPerDelivery, 1)} (${formatNumber(1e6 / cpuPerDelivery)})`,
+        generatorBusy ? 'generator-bound' : ''
+      ]
+    }
+  })
+}
+
 export const fanoutScenario: Scenario = {
   name: 'fanout',
-  description: 'fan-out capacity (p99 < 50 ms) and saturation',
+  description: 'fan-out capacity (p99 < 50 ms), saturation and CPU per delivery, steady and Poisson arrivals',
   run: async (context) => {
+    const { scale } = context
     const tables: Table[] = []
-    let runIdBase = 1
+    const summary: string[][] = []
     stealStats.retried = 0
     stealStats.keptStolen = 0
-    for (const { docs, clientsPerDoc } of context.scale.fanoutConfigs) {
-      const rows: { kind: ServerKind; capacity: number; saturation: number; cpuPerDelivery: number; cells: string[] }[] = []
-      const runnable = context.servers.filter((kind) => kind.unavailable() === undefined)
-      const measured = await measureFanout(context, runnable, docs, clientsPerDoc, runIdBase)
-      runIdBase += 100
-      for (const kind of context.servers) {
-        const reason = kind.unavailable()
-        const result = measured.get(kind)
-        if (reason !== undefined || result === undefined) {
-          rows.push({ kind, capacity: Number.NaN, saturation: Number.NaN, cpuPerDelivery: Number.NaN, cells: [`not run: ${reason ?? 'unknown'}`] })
-          continue
-        }
-        const capacity = spreadOf(result.capacities)
-        const saturation = spreadOf(result.saturations)
-        const atCapacity = medianStep(result.capacities, result.capacitySteps)
-        const atSaturation = medianStep(result.saturations, result.saturationSteps)
-        const cpuPerDelivery = cpuMicrosPerDelivery(result.steps)
-        const generatorBusy = [atCapacity, atSaturation].some((step) => (step?.generatorCpu ?? 0) > GENERATOR_BUSY)
-        rows.push({
-          kind,
-          capacity: capacity.median,
-          saturation: saturation.median,
-          cpuPerDelivery,
-          cells: [
-            formatWithSpread(formatNumber(capacity.median), capacity.relative),
-            describeStep(atCapacity),
-            atCapacity ? `${Math.round(atCapacity.serverCpu * 100)}% / ${Math.round(atCapacity.generatorCpu * 100)}%` : 'n/a',
-            formatWithSpread(formatNumber(saturation.median), saturation.relative),
-            describeStep(atSaturation),
-            `${formatNumber(cpuPerDelivery, 1)} (${formatNumber(1e6 / cpuPerDelivery)})`,
-            generatorBusy ? 'generator-bound' : ''
-          ]
+    // The raw relay is the floor every table is read against: measure it even when --servers leaves it out.
+    const kinds = context.servers.some((kind) => kind.dialect === 'relay') ? context.servers : [...context.servers, wsRelayServer]
+    const runnable = kinds.filter((kind) => kind.unavailable() === undefined)
+    let runIdBase = 1
+    for (const { docs, clientsPerDoc } of scale.fanoutConfigs) {
+      for (const pattern of PATTERNS) {
+        const measured = await measureFanout(context, runnable, docs, clientsPerDoc, pattern, runIdBase)
+        runIdBase += 100
+        const rows = tableRows(kinds, measured)
+        const quire = rows.find((row) => row.kind.id === 'quire')
+        const relay = rows.find((row) => row.kind.dialect === 'relay')
+        const reference = rows.find((row) => row.kind.id === 'y-websocket-server')
+        summary.push([
+          `${docs} x ${clientsPerDoc}`,
+          pattern.label,
+          formatNumber(quire?.capacity ?? Number.NaN),
+          formatRatio(quire?.capacity ?? Number.NaN, reference?.capacity ?? Number.NaN),
+          formatNumber(quire?.cpuPerDelivery ?? Number.NaN, 1),
+          formatNumber(relay?.cpuPerDelivery ?? Number.NaN, 1),
+          formatRatio(quire?.cpuPerDelivery ?? Number.NaN, relay?.cpuPerDelivery ?? Number.NaN)
+        ])
+        tables.push({
+          title: `Fan-out ${docs} docs x ${clientsPerDoc} clients, ${pattern.label}`,
+          notes: [
+            `Every client sends ${pattern === STEADY ? '8-character inserts at a steady rate, round robin' : '1-character inserts at Poisson times (exponential gaps from a seeded generator, the same for every server)'};` +
+              ` a step runs ${formatNumber(scale.stepWarmupMs / 1000, 1)} s of warm-up, ${formatNumber(scale.stepWindowMs / 1000, 1)} s measured, up to ${formatNumber(scale.stepDrainMs / 1000, 1)} s drain.` +
+              ` Capacity = highest deliveries/s (updates received by all receivers) with p99 < ${P99_LIMIT_MS} ms; saturation = highest deliveries/s at any latency.` +
+              ` Median of ${scale.repetitions} step-up runs, ± half the min-max spread. Latency p50 / p99 in ms. CPU = server process (all threads) / generator during the window, in cores.` +
+              ` CPU/delivery = server CPU µs per delivery over the steps under the limit, and in brackets the deliveries/s one core would carry at that cost.` +
+              ` Ratios are Quire / this server: capacity above 1 and CPU/delivery below 1 favour Quire; the raw ws relay's row is the floor.`,
+            `A step during which the hypervisor stole more than ${MAX_STEAL * 100}% of the server's or the generator's core is measured again` +
+              ` (up to ${MAX_STEP_ATTEMPTS} times): so far in this run ${stealStats.retried} step(s) were measured again and ${stealStats.keptStolen} kept over the limit.`
+          ],
+          columns: [
+            'server',
+            'capacity/s',
+            'p50 / p99 at capacity',
+            'cpu srv / gen',
+            'saturation/s',
+            'p50 / p99 at saturation',
+            'CPU µs/delivery (per core)',
+            'Quire capacity ratio',
+            'Quire CPU/delivery ratio',
+            'note'
+          ],
+          rows: rows.map((row) => {
+            if (row.cells.length === 1) return [row.kind.label, row.cells[0] as string]
+            const [cap, capLatency, cpu, sat, satLatency, perDelivery, note] = row.cells
+            return [
+              row.kind.label,
+              cap ?? '',
+              capLatency ?? '',
+              cpu ?? '',
+              sat ?? '',
+              satLatency ?? '',
+              perDelivery ?? '',
+              formatRatio(quire?.capacity ?? Number.NaN, row.capacity),
+              formatRatio(quire?.cpuPerDelivery ?? Number.NaN, row.cpuPerDelivery),
+              note ?? ''
+            ]
+          })
         })
       }
-      const quire = rows.find((row) => row.kind.id === 'quire')
-      tables.push({
-        title: `Fan-out ${docs} docs x ${clientsPerDoc} clients`,
-        notes: [
-          `Capacity = highest deliveries/s (updates received by all receivers) with p99 < ${P99_LIMIT_MS} ms; saturation = highest deliveries/s at any latency.` +
-            ` Median of ${context.scale.repetitions} step-up runs, ± half the min-max spread. Latency p50 / p99 in ms. CPU = server core / generator core during the window.` +
-            ` CPU/delivery = server CPU µs per delivery over the steps under the limit, and in brackets the deliveries/s one core would carry at that cost.` +
-            ` Ratios are Quire / this server: capacity above 1 and CPU/delivery below 1 favour Quire.`,
-          `A step during which the hypervisor stole more than ${MAX_STEAL * 100}% of the server's or the generator's core is measured again` +
-            ` (up to ${MAX_STEP_ATTEMPTS} times): so far in this run ${stealStats.retried} step(s) were measured again and ${stealStats.keptStolen} kept over the limit.`
-        ],
-        columns: [
-          'server',
-          'capacity/s',
-          'p50 / p99 at capacity',
-          'cpu srv / gen',
-          'saturation/s',
-          'p50 / p99 at saturation',
-          'CPU µs/delivery (per core)',
-          'Quire capacity ratio',
-          'Quire CPU/delivery ratio',
-          'note'
-        ],
-        rows: rows.map((row) => {
-          if (row.cells.length === 1) return [row.kind.label, row.cells[0] as string]
-          const [cap, capLatency, cpu, sat, satLatency, perDelivery, note] = row.cells
-          return [
-            row.kind.label,
-            cap ?? '',
-            capLatency ?? '',
-            cpu ?? '',
-            sat ?? '',
-            satLatency ?? '',
-            perDelivery ?? '',
-            quire ? formatRatio(quire.capacity, row.capacity) : 'n/a',
-            quire ? formatRatio(quire.cpuPerDelivery, row.cpuPerDelivery) : 'n/a',
-            note ?? ''
-          ]
-        })
-      })
     }
+    tables.push({
+      title: 'Fan-out against the targets',
+      notes: [
+        'From the tables above. Targets (issue #17) at 100 x 10: Quire\'s CPU per delivery at most 1.2x the raw ws relay\'s,' +
+          ' and capacity at least 1.5x @y/websocket-server\'s; at 10 x 100, capacity still ahead of @y/websocket-server\'s (ratio above 1).' +
+          ' n/a = that server was not in this run.'
+      ],
+      columns: [
+        'docs x clients',
+        'arrivals',
+        'Quire capacity/s',
+        'Quire / @y/websocket-server capacity',
+        'Quire CPU µs/delivery',
+        'raw ws relay CPU µs/delivery',
+        'Quire / relay CPU per delivery'
+      ],
+      rows: summary
+    })
     return tables
   }
 }
