@@ -104,12 +104,25 @@ async function main(): Promise<number> {
   const scale = { ...baseScale, repetitions }
   const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
   checkTextInsertEncoding()
+  const named = values.servers !== undefined
+  const wanted = pick(SERVERS, values.servers, 'server').filter(
+    (kind) => named || !kind.defaultScenarios || scenarios.some((scenario) => kind.defaultScenarios?.includes(scenario.name))
+  )
+  // A run that cannot start a server it was to measure fails before it begins: the smoke
+  // run is part of `pnpm test`, where "not run" in a table would pass unnoticed, and a
+  // full run would spend its hour on tables without the row they are for.
+  const unavailable = wanted.flatMap((kind) => {
+    const reason = kind.unavailable()
+    return reason === undefined ? [] : [`${kind.label} cannot run: ${reason}`]
+  })
+  if (unavailable.length > 0) {
+    process.stderr.write(`${unavailable.join('\n')}\n`)
+    return 1
+  }
   const workDir = mkdtempSync(join(tmpdir(), 'quire-bench-'))
   const servers: ServerKind[] = []
-  const named = values.servers !== undefined
-  for (const kind of pick(SERVERS, values.servers, 'server')) {
-    if (!named && kind.defaultScenarios && !scenarios.some((scenario) => kind.defaultScenarios?.includes(scenario.name))) continue
-    const prepared = kind.unavailable() === undefined && kind.prepare ? await kind.prepare(workDir) : kind
+  for (const kind of wanted) {
+    const prepared = kind.prepare ? await kind.prepare(workDir) : kind
     if (prepared !== kind) process.stderr.write(`using ${prepared.label}\n`)
     servers.push(prepared)
   }

@@ -31,7 +31,7 @@ export const quireServer: ServerKind = {
   unavailable: () =>
     existsSync(CLI) && existsSync(BUILT_CLI)
       ? undefined
-      : 'packages/server is not built (run `pnpm --filter @quire/protocol --filter @quire/server build`)',
+      : 'packages/server is not built. Run `pnpm build` at the repository root (or `pnpm --filter @quire/protocol --filter @quire/server build`), then run the bench again.',
   start: async (options) =>
     await spawnPinnedServer({
       args: [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...BENCH_LIMITS],
