@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks'
-import { decodeMessage } from '@quire/protocol'
 import * as Y from 'yjs'
 import { createBenchClient, closeClients, openClients, type BenchClient } from '../bench-client.js'
 import type { BenchContext, Scenario } from '../bench-context.js'
@@ -34,6 +33,9 @@ interface DurableResult {
 }
 
 async function measureQuire(context: BenchContext, kind: ServerKind): Promise<DurableResult> {
+  // Imported here, not at the top: @quire/protocol runs from its build, and a run without
+  // one must still start far enough to say that Quire is not built.
+  const { decodeMessage } = await import('@quire/protocol')
   const server = await kind.start({ dataDir: createDataDir(context, 'durable-quire'), profileDir: context.profileDir })
   const writers: { client: BenchClient; clientId: number; sent: number; acked: number }[] = []
   try {
