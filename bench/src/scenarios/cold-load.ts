@@ -203,11 +203,13 @@ export const coldLoadScenario: Scenario = {
     const { scale } = context
     const tables: Table[] = []
     const summary: string[][] = []
-    for (const source of TRACES) {
+    for (const [traceIndex, source] of TRACES.entries()) {
       const loaded = readTrace(source, scale.coldLoadPatches, { allowSynthetic: scale.smoke })
       const trace = replayTrace(loaded, 1)
       const rows: Row[] = []
-      for (const shape of SHAPES) {
+      // A smoke run proves each path once: each trace in one shape, the shapes alternating.
+      const shapes = scale.smoke ? SHAPES.filter((_shape, index) => index === traceIndex % SHAPES.length) : SHAPES
+      for (const shape of shapes) {
         const updates = shape.updates(trace)
         const upload = `${shape.label} (${formatNumber(updates.length)})`
         for (const kind of context.servers) {
