@@ -16,6 +16,7 @@ import { createOriginAllowList } from './auth/origin-allow-list.js'
 import { handleShareRequest, SHARE_PATH } from './auth/share-endpoint.js'
 import type { Authenticate, AuthResult } from './authenticate.js'
 import { createCommitQueue } from './commit/commit-queue.js'
+import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler } from './compaction/compaction-scheduler.js'
 import { createCompactionThread } from './compaction/compaction-thread.js'
 import { createStaticHandler } from './http/static-files.js'
@@ -45,7 +46,12 @@ export interface ServerOptions {
   readonly maxBufferedBytes?: number
   /** Longest room name in UTF-8 bytes. Default 1024. */
   readonly maxRoomNameBytes?: number
-  /** Compact a document's stored log once it holds more updates than this. Default 1000. */
+  /**
+   * Compact a document's stored log once more than this many updates were appended since
+   * its last snapshot. Default 1000. Logs are also compacted by size (see
+   * compaction/compaction-policy.ts), and a large log that was never compacted is
+   * compacted before its room opens.
+   */
   readonly compactAfter?: number
   /** Serve this directory (a built web app) over HTTP. */
   readonly staticDir?: string
@@ -114,21 +120,23 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     const commitQueue = createCommitQueue({
       storage,
       log,
-      onCommitted: (counts) => {
-        for (const [doc, count] of counts) compaction.noteAppended(doc, count)
+      onCommitted: (appended) => {
+        for (const [doc, { updates, bytes }] of appended) compaction.noteAppended(doc, updates, bytes)
       }
     })
     const registry = createRoomRegistry({
       storage,
       commitQueue,
-      onLoaded: (name, stored) => compaction.noteLogLength(name, stored)
+      prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
+      onEvicted: (name) => compaction.forget(name),
+      onQuiet: (name) => compaction.noteQuiet(name)
     })
     const compaction = createCompactionScheduler({
       storage,
       commitQueue,
       thread,
       log,
-      threshold: options.compactAfter ?? 1000,
+      policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: options.compactAfter ?? DEFAULT_COMPACTION_POLICY.maxUpdates },
       openRoom: (doc) => registry.get(doc)
     })
     return { storage, commitQueue, registry, compaction }

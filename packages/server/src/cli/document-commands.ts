@@ -4,7 +4,7 @@ import * as Y from 'yjs'
 import { findUpdateProblem } from '@quire/protocol'
 import { compactUpdates } from '../compaction/compact-updates.js'
 import { createLevelStorage } from '../storage/level-storage.js'
-import type { Storage } from '../storage/storage.js'
+import type { Storage, StoredLog } from '../storage/storage.js'
 
 /**
  * Offline document commands on a data directory: inspect, export, import, compact.
@@ -62,7 +62,7 @@ function requireRoom(room: string | undefined, command: string): string {
 }
 
 /** Reads a document's log, reporting every 10,000 updates so a huge log shows life. */
-async function loadWithProgress(storage: Storage, room: string, progress: Progress): Promise<{ updates: Uint8Array[]; lastSeq: number; bytes: number }> {
+async function loadWithProgress(storage: Storage, room: string, progress: Progress): Promise<StoredLog & { bytes: number }> {
   progress(`reading "${room}"…`)
   const log = await storage.load(room)
   let bytes = 0
@@ -137,8 +137,10 @@ async function compact(storage: Storage, room: string | null, progress: Progress
   const rooms = room === null ? await storage.list() : [room]
   for (const [i, name] of rooms.entries()) {
     if (rooms.length > 1) progress(`[${i + 1}/${rooms.length}]`)
-    const { updates, lastSeq, bytes } = await loadWithProgress(storage, name, progress)
-    if (updates.length <= 1) {
+    const { updates, lastSeq, bytes, startsWithSnapshot } = await loadWithProgress(storage, name, progress)
+    // One update as it arrived (an import, say) may be a merge of many keystrokes: a
+    // snapshot of it can be far smaller and faster to apply.
+    if (updates.length === 0 || (updates.length === 1 && startsWithSnapshot)) {
       progress('  already compact')
       continue
     }

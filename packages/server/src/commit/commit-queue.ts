@@ -28,12 +28,17 @@ export interface CommitQueue {
 export interface CommitQueueOptions {
   readonly storage: Storage
   readonly log: Log
-  /** Told after each durable batch how many updates each document received. */
-  readonly onCommitted?: (appended: ReadonlyMap<string, number>) => void
+  /** Told after each durable batch what each document received: updates and their bytes. */
+  readonly onCommitted?: (appended: ReadonlyMap<string, AppendedToDocument>) => void
   /** Delay before retrying a failed batch, by attempt number. */
   readonly retryDelay?: (attempt: number) => number
   /** Least time between the starts of two batches (default 10 ms). */
   readonly minIntervalMs?: number
+}
+
+export interface AppendedToDocument {
+  updates: number
+  bytes: number
 }
 
 interface Entry {
@@ -115,9 +120,16 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 
   const notifyCommitted = (batch: readonly Entry[]): void => {
     if (!options.onCommitted) return
-    const counts = new Map<string, number>()
-    for (const entry of batch) if (entry.update) counts.set(entry.doc, (counts.get(entry.doc) ?? 0) + 1)
-    options.onCommitted(counts)
+    const appended = new Map<string, AppendedToDocument>()
+    for (const { doc, update } of batch) {
+      if (!update) continue
+      const counts = appended.get(doc)
+      if (counts) {
+        counts.updates++
+        counts.bytes += update.byteLength
+      } else appended.set(doc, { updates: 1, bytes: update.byteLength })
+    }
+    options.onCommitted(appended)
   }
 
   const releaseWaiters = (): void => {

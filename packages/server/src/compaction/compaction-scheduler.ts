@@ -1,20 +1,38 @@
 import type { CommitQueue } from '../commit/commit-queue.js'
 import type { Log } from '../log.js'
 import type { Room } from '../room/room.js'
-import type { Storage } from '../storage/storage.js'
+import type { Storage, StoredLog } from '../storage/storage.js'
+import { growthOfLog, needsCompaction, needsQuietCompaction, type CompactionPolicy, type LogGrowth } from './compaction-policy.js'
 import type { CompactionThread } from './compaction-thread.js'
 
 /**
- * Decides when a stored log is long enough to compact, and runs one compaction at a
- * time: wait until the room's writes are durable, read the log, compact it on the
- * worker thread, replace the log's prefix by the snapshot. If the room did not move
- * meanwhile, its in-memory state becomes the (garbage-collected) snapshot too.
+ * Decides when a stored log is worth compacting (compaction-policy.ts) and runs one
+ * compaction at a time: mark the open room's state, wait until its writes are durable,
+ * read the log, compact it on the worker thread, replace the log's prefix by the
+ * snapshot, then swap the room's in-memory state for the snapshot plus what the room
+ * accepted since the mark. So a busy room serves joining clients a snapshot too, not
+ * only the rooms that happened to be quiet while their compaction ran.
+ *
+ * A room about to open from a log that needs compaction waits for it: the worker's
+ * snapshot of a 200-update, 2 MB log is ready about when the merged log would have been
+ * applied by the client, and the relay's event loop never merges that log itself. Such
+ * compactions go before those of open rooms.
  */
 export interface CompactionScheduler {
-  /** The log of `doc` now holds `length` updates (after a load). */
-  noteLogLength(doc: string, length: number): void
-  /** `count` more updates of `doc` became durable. */
-  noteAppended(doc: string, count: number): void
+  /**
+   * A room is about to open from `log`: resolves with the log to open it from, compacted
+   * first when it needs it (or as it was, if that compaction fails).
+   */
+  prepareOpen(doc: string, log: StoredLog): Promise<StoredLog>
+  /** `updates` more updates of `doc`, `bytes` in all, became durable. */
+  noteAppended(doc: string, updates: number, bytes: number): void
+  /**
+   * `doc`'s room has gone quiet: compacts it if a lower bound calls for it. True when a
+   * compaction is queued or running, whose snapshot will replace the room's state.
+   */
+  noteQuiet(doc: string): boolean
+  /** `doc`'s room left memory: its growth is read again from storage when it reopens. */
+  forget(doc: string): void
   /** Compacts `doc` now, whatever its length; resolves when done. */
   compact(doc: string): Promise<void>
   /** Waits for running and queued compactions. */
@@ -26,65 +44,134 @@ export interface CompactionSchedulerOptions {
   readonly commitQueue: CommitQueue
   readonly thread: CompactionThread
   readonly log: Log
-  /**
-   * Compact once a log holds more than this many updates. Not less often for a growing
-   * document: a compaction rebuilds the document in a Y.Doc, which joins each run of
-   * typed characters into one item, while merged updates keep an item per keystroke
-   * (ten times the bytes on real traces), so the snapshot also keeps the room's
-   * in-memory state and every later merge small.
-   */
-  readonly threshold: number
+  readonly policy: CompactionPolicy
   /** The open room of that name, if any. */
   readonly openRoom: (doc: string) => Room | undefined
 }
 
+interface Job {
+  readonly doc: string
+  urgent: boolean
+  readonly done: Promise<void>
+  readonly resolve: () => void
+}
+
 export function createCompactionScheduler(options: CompactionSchedulerOptions): CompactionScheduler {
-  const lengths = new Map<string, number>()
-  const queued = new Set<string>()
-  let chain: Promise<void> = Promise.resolve()
+  const { storage, policy } = options
+  // Growth of the logs of open rooms only: forgotten when a room is evicted.
+  const growth = new Map<string, LogGrowth>()
+  const jobs: Job[] = []
+  let running: Job | null = null
+  let idleWaiters: Array<() => void> = []
 
   const run = async (doc: string): Promise<void> => {
     const room = options.openRoom(doc)
-    const version = room?.version
-    await options.commitQueue.whenCommitted()
-    const { updates, lastSeq } = await options.storage.load(doc)
-    if (updates.length <= 1) return
-    const snapshot = await options.thread.compact(updates)
-    await options.storage.replace(doc, snapshot, lastSeq)
-    lengths.set(doc, (lengths.get(doc) ?? updates.length) - updates.length + 1)
-    if (room && options.openRoom(doc) === room && room.version === version) room.state.reset(snapshot)
-    options.log('info', `compacted "${doc}": ${updates.length} updates -> 1 snapshot of ${snapshot.byteLength} bytes`)
+    room?.state.mark()
+    let replaced = false
+    try {
+      await options.commitQueue.whenCommitted()
+      const log = await storage.load(doc)
+      if (log.updates.length === 0 || (log.updates.length === 1 && log.startsWithSnapshot)) return
+      const compacted = growthOfLog(log)
+      const snapshot = await options.thread.compact(log.updates)
+      await storage.replace(doc, snapshot, log.lastSeq)
+      const known = growth.get(doc)
+      if (known) {
+        known.updatesSinceSnapshot = Math.max(0, known.updatesSinceSnapshot - compacted.updatesSinceSnapshot)
+        known.bytesSinceSnapshot = Math.max(0, known.bytesSinceSnapshot - compacted.bytesSinceSnapshot)
+        known.snapshotBytes = snapshot.byteLength
+      }
+      if (room && options.openRoom(doc) === room) {
+        room.state.replaceUpToMark(snapshot)
+        replaced = true
+      }
+      options.log(
+        'info',
+        `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`
+      )
+    } catch (error) {
+      // Not again before as much has been appended once more: a log that cannot be
+      // compacted (or a storage that keeps failing) must not take the worker in a loop.
+      const known = growth.get(doc)
+      if (known) {
+        known.snapshotBytes += known.bytesSinceSnapshot
+        known.updatesSinceSnapshot = 0
+        known.bytesSinceSnapshot = 0
+      }
+      options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      if (!replaced) room?.state.unmark()
+    }
   }
 
-  const enqueue = (doc: string): Promise<void> => {
-    queued.add(doc)
-    chain = chain.then(
-      () => {
-        queued.delete(doc)
-        return run(doc).catch((error: unknown) => {
-          options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`)
-        })
-      }
-    )
-    return chain
+  const pump = (): void => {
+    if (running !== null) return
+    const next = jobs.find((job) => job.urgent) ?? jobs[0]
+    if (next === undefined) {
+      const waiters = idleWaiters
+      idleWaiters = []
+      for (const resolve of waiters) resolve()
+      return
+    }
+    jobs.splice(jobs.indexOf(next), 1)
+    running = next
+    void run(next.doc).finally(() => {
+      running = null
+      next.resolve()
+      // What arrived while it ran may already call for the next one.
+      check(next.doc)
+      pump()
+    })
+  }
+
+  const enqueue = (doc: string, urgent: boolean): Promise<void> => {
+    const queued = jobs.find((job) => job.doc === doc)
+    if (queued) {
+      queued.urgent ||= urgent
+      return queued.done
+    }
+    let resolve: () => void = () => {}
+    const done = new Promise<void>((r) => (resolve = r))
+    jobs.push({ doc, urgent, done, resolve })
+    pump()
+    return done
   }
 
   const check = (doc: string): void => {
-    if ((lengths.get(doc) ?? 0) > options.threshold && !queued.has(doc)) void enqueue(doc)
+    const known = growth.get(doc)
+    if (known === undefined || running?.doc === doc || !needsCompaction(known, policy)) return
+    void enqueue(doc, false)
   }
 
   return {
-    noteLogLength(doc, length) {
-      lengths.set(doc, length)
+    async prepareOpen(doc, log) {
+      const loaded = growthOfLog(log)
+      growth.set(doc, loaded)
+      if (!needsCompaction(loaded, policy)) return log
+      await enqueue(doc, true)
+      return await storage.load(doc)
+    },
+    noteAppended(doc, updates, bytes) {
+      const known = growth.get(doc)
+      if (known === undefined) return
+      known.updatesSinceSnapshot += updates
+      known.bytesSinceSnapshot += bytes
       check(doc)
     },
-    noteAppended(doc, count) {
-      lengths.set(doc, (lengths.get(doc) ?? 0) + count)
-      check(doc)
+    noteQuiet(doc) {
+      if (running?.doc === doc || jobs.some((job) => job.doc === doc)) return true
+      const known = growth.get(doc)
+      if (known === undefined || !needsQuietCompaction(known, policy)) return false
+      void enqueue(doc, false)
+      return true
     },
-    compact: enqueue,
+    forget(doc) {
+      growth.delete(doc)
+    },
+    compact: (doc) => enqueue(doc, false),
     idle() {
-      return chain
+      if (running === null && jobs.length === 0) return Promise.resolve()
+      return new Promise((resolve) => idleWaiters.push(resolve))
     }
   }
 }

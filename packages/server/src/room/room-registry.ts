@@ -1,5 +1,5 @@
 import type { CommitQueue } from '../commit/commit-queue.js'
-import type { Storage } from '../storage/storage.js'
+import type { Storage, StoredLog } from '../storage/storage.js'
 import { createRoom, type Room, type RoomOptions } from './room.js'
 
 /**
@@ -20,8 +20,12 @@ export interface RoomRegistry {
 export interface RoomRegistryOptions {
   readonly storage: Storage
   readonly commitQueue: CommitQueue
-  /** Told how many updates a freshly loaded room's log holds (to decide on compaction). */
-  readonly onLoaded?: (name: string, storedUpdates: number) => void
+  /** Sees the log a room is about to open from, and may replace it (by a compacted one). */
+  readonly prepareLog?: (name: string, log: StoredLog) => Promise<StoredLog>
+  /** Told when a room has left memory. */
+  readonly onEvicted?: (name: string) => void
+  /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
+  readonly onQuiet?: (name: string) => boolean
 }
 
 export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
@@ -31,16 +35,18 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   // One function for every room, which passes itself: no closure per open document.
   const commit: RoomOptions['commit'] = (room, update, writer, acknowledged) =>
     options.commitQueue.enqueue(room.name, update, writer, acknowledged)
+  const onQuiet: RoomOptions['onQuiet'] = (room) => options.onQuiet?.(room.name) ?? false
 
   const load = async (name: string): Promise<Room> => {
-    const { updates } = await options.storage.load(name)
+    const loaded = await options.storage.load(name)
+    const { updates } = options.prepareLog ? await options.prepareLog(name, loaded) : loaded
     const room = createRoom({
       name,
       storedUpdates: updates,
-      commit
+      commit,
+      onQuiet
     })
     rooms.set(name, room)
-    options.onLoaded?.(name, updates.length)
     return room
   }
 
@@ -61,7 +67,9 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     releaseIfIdle(room) {
       if (room.peers.size > 0) return
       const eviction = options.commitQueue.whenCommitted().then(() => {
-        if (room.peers.size === 0 && rooms.get(room.name) === room) rooms.delete(room.name)
+        if (room.peers.size > 0 || rooms.get(room.name) !== room) return
+        rooms.delete(room.name)
+        options.onEvicted?.(room.name)
       })
       evictions.add(eviction)
       void eviction.finally(() => evictions.delete(eviction))

@@ -18,7 +18,7 @@ export interface Room {
   readonly state: EncodedState
   readonly awareness: AwarenessRegistry<Peer>
   readonly peers: ReadonlySet<Peer>
-  /** Number of updates accepted so far; a compaction uses it to see whether the room moved. */
+  /** Number of updates accepted so far; the update guard uses it to see whether the room moved. */
   readonly version: number
   /** The room keeps `update` itself (no copy): pass a buffer of its own, not a view of a read buffer. */
   acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void
@@ -38,6 +38,11 @@ export interface RoomOptions {
   readonly storedUpdates: readonly Uint8Array[]
   /** Called for every update from a peer, in order: the storage side of the data path. */
   readonly commit: (room: Room, update: Uint8Array | null, writer: Peer, acknowledged: Uint8Array) => void
+  /**
+   * Called when the room has gone quiet after accepting updates. True means a compaction
+   * will replace the state, so the room does not fold it itself.
+   */
+  readonly onQuiet?: (room: Room) => boolean
 }
 
 const FOLD_DELAY_MS = 1000
@@ -76,14 +81,16 @@ class OpenRoom implements Room {
   private relayScheduled = false
   private foldTimer: ReturnType<typeof setTimeout> | null = null
   private lastAcceptedAt = 0
-  // Only the commit function is kept, not the options: they hold the stored updates the
-  // state was built from, which the first fold replaces.
+  // Only the functions are kept, not the options: they hold the stored updates the state
+  // was built from, which the first fold replaces.
   private readonly commit: RoomOptions['commit']
+  private readonly onQuiet: RoomOptions['onQuiet']
 
   constructor(options: RoomOptions) {
     this.name = options.name
     this.state = createEncodedState(options.storedUpdates)
     this.commit = options.commit
+    this.onQuiet = options.onQuiet
   }
 
   acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void {
@@ -125,7 +132,8 @@ class OpenRoom implements Room {
    * Each recent update is its own small allocation; an idle room should cost about its
    * encoded size. Fold them into one once the room has been quiet for FOLD_DELAY_MS:
    * re-merging a busy room's whole state every second costs more than the tail it saves
-   * (the encoded state merges a long tail by itself).
+   * (the encoded state merges a long tail by itself). Unless a compaction is coming,
+   * whose snapshot replaces the state anyway.
    */
   foldWhenQuiet(): void {
     const quietFor = Date.now() - this.lastAcceptedAt
@@ -134,6 +142,7 @@ class OpenRoom implements Room {
       return
     }
     this.foldTimer = null
+    if (this.onQuiet?.(this) === true) return
     this.state.fold()
   }
 

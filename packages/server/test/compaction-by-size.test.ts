@@ -1,0 +1,266 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { encodeMessage, type Message } from '@quire/protocol'
+import { createMemoryStorage, createServer, type ServerOptions, type Storage, type StoredLog } from '@quire/server'
+import { createPrng, docFromUpdates, type Prng } from '@quire/testkit'
+import { createCommitQueue } from '../src/commit/commit-queue.js'
+import { DEFAULT_COMPACTION_POLICY, growthOfLog, needsCompaction, needsQuietCompaction } from '../src/compaction/compaction-policy.js'
+import { createCompactionScheduler } from '../src/compaction/compaction-scheduler.js'
+import { createCompactionThread } from '../src/compaction/compaction-thread.js'
+import { quietLog } from '../src/log.js'
+import { openRawClient, type RawClient } from './raw-client.js'
+import { createStockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * What a room serves a joining client must cost no more to apply than a Y.Doc's own
+ * encoding of the document, whatever shape the log has: `Y.mergeUpdates` of keystroke
+ * updates keeps a struct per keystroke and every deleted character, so a log of large
+ * merged updates is compacted by its size, a never-compacted log before its room opens,
+ * and a busy room takes the snapshot too.
+ */
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function start(options: ServerOptions): Promise<string> {
+  const server = createServer(options)
+  const { url } = await server.listen(0, '127.0.0.1')
+  cleanups.push(() => server.close())
+  return url.replace('http', 'ws')
+}
+
+async function join(url: string, room: string): Promise<RawClient> {
+  const client = await openRawClient(url, room)
+  cleanups.push(() => client.close())
+  return client
+}
+
+/** A seeded typing session: one update per keystroke, with deletions, as an editor sends them. */
+function typeKeystrokes(prng: Prng, keystrokes: number): { updates: Uint8Array[]; doc: Y.Doc } {
+  const doc = new Y.Doc()
+  doc.clientID = 7
+  const text = doc.getText('t')
+  const updates: Uint8Array[] = []
+  doc.on('update', (update: Uint8Array) => updates.push(update))
+  let caret = 0
+  for (let i = 0; i < keystrokes; i++) {
+    if (text.length > 0 && prng.bool(0.2)) {
+      caret = Math.max(0, Math.min(caret, text.length) - 1)
+      text.delete(caret, 1)
+    } else {
+      if (prng.bool(0.03)) caret = prng.int(0, text.length)
+      text.insert(caret, prng.string(1))
+      caret++
+    }
+  }
+  return { updates, doc }
+}
+
+/** `updates` merged `groupSize` at a time: what a client or relay that batches keystrokes sends. */
+function mergeInGroups(updates: readonly Uint8Array[], groupSize: number): Uint8Array[] {
+  const groups: Uint8Array[] = []
+  for (let i = 0; i < updates.length; i += groupSize) groups.push(Y.mergeUpdates(updates.slice(i, i + groupSize)))
+  return groups
+}
+
+const totalBytes = (updates: readonly Uint8Array[]): number => updates.reduce((sum, update) => sum + update.byteLength, 0)
+
+interface Typist {
+  readonly typed: number
+  stop(): Promise<void>
+}
+
+/** A stock client typing one keystroke per macrotask, so its room never goes quiet and accepts updates while every compaction runs. */
+async function startTypist(url: string, room: string): Promise<Typist> {
+  const client = createStockClient(url, room)
+  cleanups.push(() => client.destroy())
+  await client.synced()
+  const text = client.doc.getText('t')
+  let typing = true
+  const typist = {
+    typed: 0,
+    async stop() {
+      typing = false
+      await done
+    }
+  }
+  const done = (async () => {
+    while (typing) {
+      text.insert(text.length, 'x')
+      typist.typed++
+      await new Promise((resolve) => setTimeout(resolve, 0))
+    }
+  })()
+  cleanups.push(() => typist.stop())
+  return typist
+}
+
+/** Polls the stored log of `doc` until `holds` is true of it. */
+async function untilStored(storage: Storage, doc: string, holds: (log: StoredLog) => boolean, timeoutMs = 30_000): Promise<StoredLog> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const log = await storage.load(doc)
+    if (holds(log)) return log
+    if (Date.now() > deadline) {
+      throw new Error(`the stored log of "${doc}" did not get there in ${timeoutMs} ms: ${log.updates.length} updates, ${totalBytes(log.updates)} bytes, snapshot first: ${log.startsWithSnapshot}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+async function firstSyncReply(client: RawClient): Promise<Uint8Array> {
+  await client.send(encodeMessage({ type: 'sync-step-1', stateVector: Y.encodeStateVector(new Y.Doc()) }))
+  const reply = (await client.waitForMessage((m) => m.type === 'sync-step-2', 30_000)) as Extract<Message, { type: 'sync-step-2' }>
+  return reply.update
+}
+
+describe('compaction policy', () => {
+  const policy = DEFAULT_COMPACTION_POLICY
+  it('compacts by update count, by bytes past a floor, and by bytes relative to the last snapshot', () => {
+    const grown = (updatesSinceSnapshot: number, bytesSinceSnapshot: number, snapshotBytes: number): boolean =>
+      needsCompaction({ updatesSinceSnapshot, bytesSinceSnapshot, snapshotBytes }, policy)
+    expect(grown(policy.maxUpdates, 0, 0)).toBe(false)
+    expect(grown(policy.maxUpdates + 1, 0, 0)).toBe(true)
+    expect(grown(10, policy.minBytes, 0)).toBe(false)
+    expect(grown(10, policy.minBytes + 1, 0)).toBe(true)
+    // A large snapshot raises the byte bound to its share of the snapshot.
+    const snapshot = 10 * policy.minBytes
+    expect(grown(10, snapshot * policy.bytesRatio, snapshot)).toBe(false)
+    expect(grown(10, snapshot * policy.bytesRatio + 1, snapshot)).toBe(true)
+  })
+
+  it('compacts a room that went quiet after far less growth', () => {
+    const quiet = (bytesSinceSnapshot: number, snapshotBytes: number): boolean =>
+      needsQuietCompaction({ updatesSinceSnapshot: 1, bytesSinceSnapshot, snapshotBytes }, policy)
+    expect(quiet(policy.quietMinBytes, 0)).toBe(false)
+    expect(quiet(policy.quietMinBytes + 1, 0)).toBe(true)
+    const snapshot = 100 * policy.quietMinBytes
+    expect(quiet(snapshot * policy.quietBytesRatio, snapshot)).toBe(false)
+    expect(quiet(snapshot * policy.quietBytesRatio + 1, snapshot)).toBe(true)
+    expect(policy.quietMinBytes).toBeLessThan(policy.minBytes)
+    expect(policy.quietBytesRatio).toBeLessThan(policy.bytesRatio)
+  })
+
+  it('counts every byte of a log that does not start with a snapshot as grown since one', () => {
+    const updates = [new Uint8Array(100), new Uint8Array(50)]
+    expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: false })).toEqual({ updatesSinceSnapshot: 2, bytesSinceSnapshot: 150, snapshotBytes: 0 })
+    expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: true })).toEqual({ updatesSinceSnapshot: 1, bytesSinceSnapshot: 50, snapshotBytes: 100 })
+  })
+})
+
+describe('compaction by size and shape', () => {
+  it('compacts a log of a few large merged updates, and a client joining the open room gets a compact document', async () => {
+    const { updates, doc: reference } = typeKeystrokes(createPrng(11), 30_000)
+    const uploads = mergeInGroups(updates, 300)
+    // Far below the update count that triggers a compaction, far above the byte floor.
+    expect(uploads.length).toBeLessThan(DEFAULT_COMPACTION_POLICY.maxUpdates / 5)
+    expect(totalBytes(uploads)).toBeGreaterThan(2 * DEFAULT_COMPACTION_POLICY.minBytes)
+    const compact = Y.encodeStateAsUpdate(reference)
+    expect(totalBytes(uploads)).toBeGreaterThan(2 * compact.byteLength)
+
+    const storage = createMemoryStorage()
+    const url = await start({ storage })
+    const writer = await join(url, 'merged uploads')
+    for (const update of uploads) await writer.send(encodeMessage({ type: 'sync-update', update }))
+    await untilStored(storage, 'merged uploads', (log) => log.startsWithSnapshot && log.updates.length === 1 && docFromUpdates(log.updates).getText('t').length === reference.getText('t').length)
+
+    // The writer is still connected, so the room is still open: a warm load.
+    const reader = await join(url, 'merged uploads')
+    const served = await firstSyncReply(reader)
+    expect(docFromUpdates([served]).getText('t').toString()).toBe(reference.getText('t').toString())
+    expect(served.byteLength).toBeLessThanOrEqual(compact.byteLength * 1.05)
+  })
+
+  it('compacts a large log that was never compacted before its room opens, so the first sync is compact', async () => {
+    const { updates, doc: reference } = typeKeystrokes(createPrng(12), 12_000)
+    const storage = createMemoryStorage()
+    // Written as an import or an older server would have left it: merged, no snapshot.
+    for (const upload of mergeInGroups(updates, 300)) await storage.append([{ doc: 'imported', updates: [upload] }])
+    const before = await storage.load('imported')
+    expect(before.startsWithSnapshot).toBe(false)
+    const compact = Y.encodeStateAsUpdate(reference)
+    expect(totalBytes(before.updates)).toBeGreaterThan(2 * compact.byteLength)
+
+    const url = await start({ storage })
+    const served = await firstSyncReply(await join(url, 'imported'))
+    expect(docFromUpdates([served]).getText('t').toString()).toBe(reference.getText('t').toString())
+    expect(served.byteLength).toBeLessThanOrEqual(compact.byteLength * 1.05)
+    const after = await storage.load('imported')
+    expect(after.startsWithSnapshot).toBe(true)
+    expect(after.updates).toHaveLength(1)
+  })
+
+  it('a busy room serves the snapshot of its last compaction while typing goes on', async () => {
+    const storage = createMemoryStorage()
+    const url = await start({ storage, compactAfter: 100 })
+    const typist = await startTypist(url, 'busy room')
+    await waitUntil(() => typist.typed >= 1500, { timeoutMs: 30_000, describe: () => `typed ${typist.typed}` })
+    await untilStored(storage, 'busy room', (log) => log.startsWithSnapshot)
+    const served = await firstSyncReply(await join(url, 'busy room'))
+    await typist.stop()
+    // Typed in one run at the end, the text is one struct in a Y.Doc's encoding; the
+    // merged keystrokes are one struct each. The room holds a snapshot plus what arrived
+    // since its last compaction started, a few hundred keystrokes at most.
+    const servedLength = docFromUpdates([served]).getText('t').length
+    expect(servedLength).toBeGreaterThan(1200)
+    expect(Y.decodeUpdate(served).structs.length).toBeLessThan(400)
+  })
+
+  it('compacts by size while the room never goes quiet', async () => {
+    const storage = createMemoryStorage()
+    // No compaction by count: only the bytes can call for one here.
+    const url = await start({ storage, compactAfter: 1_000_000 })
+    const typist = await startTypist(url, 'busy uploads')
+    const { updates } = typeKeystrokes(createPrng(14), 30_000)
+    const uploads = mergeInGroups(updates, 300)
+    expect(totalBytes(uploads)).toBeGreaterThan(2 * DEFAULT_COMPACTION_POLICY.minBytes)
+    const uploader = await join(url, 'busy uploads')
+    for (const update of uploads) await uploader.send(encodeMessage({ type: 'sync-update', update }))
+    // The typist keeps the room busy, so only a compaction by size can have written this.
+    await untilStored(storage, 'busy uploads', (log) => log.startsWithSnapshot)
+    expect(typist.typed).toBeGreaterThan(0)
+    await typist.stop()
+  })
+})
+
+describe('compaction scheduler', () => {
+  it('a compaction that fails leaves the log as it was and is not retried in a loop', async () => {
+    const storage = createMemoryStorage()
+    const { updates } = typeKeystrokes(createPrng(13), 3000)
+    const good = mergeInGroups(updates, 100)
+    // A record cut short: the worker's Y.Doc throws on it.
+    const broken = good[0]!.subarray(0, Math.floor(good[0]!.byteLength / 2))
+    await storage.append([{ doc: 'broken', updates: [...good, broken, ...good] }])
+    let loads = 0
+    const counting: Storage = { ...storage, load: (doc) => (loads++, storage.load(doc)) }
+    const commitQueue = createCommitQueue({ storage: counting, log: quietLog })
+    const thread = createCompactionThread()
+    cleanups.push(() => thread.close())
+    const errors: string[] = []
+    const scheduler = createCompactionScheduler({
+      storage: counting,
+      commitQueue,
+      thread,
+      log: (level, message) => {
+        if (level === 'error') errors.push(message)
+      },
+      policy: { ...DEFAULT_COMPACTION_POLICY, minBytes: 1024 },
+      openRoom: () => undefined
+    })
+    const log = await storage.load('broken')
+    const opened = await scheduler.prepareOpen('broken', log)
+    expect(opened.updates).toEqual(log.updates)
+    // idle() would never resolve if the failure queued the same compaction again.
+    await scheduler.idle()
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/compaction of "broken" failed/)
+    const loadsAfterFailure = loads
+    // A little more appended does not call for another attempt yet.
+    scheduler.noteAppended('broken', 1, 100)
+    await scheduler.idle()
+    expect(loads).toBe(loadsAfterFailure)
+  })
+})
