@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import { createMemoryStorage, createServer, type QuireServer } from '@quire/server'
-import { docFromUpdates } from '@quire/testkit'
+import { createObservedStorage, docFromUpdates } from '@quire/testkit'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -84,5 +84,36 @@ describe('eviction', () => {
     await synced(second.provider)
     expect(second.doc.getMap('m').get('kept')).toBe('yes')
     expect(server.stats().rooms).toBe(1)
+  })
+
+  it('keeps a room whose last client left while its writes were pending until they commit', async () => {
+    // The write is held at the storage's door, so "pending" lasts as long as the test needs.
+    const observed = createObservedStorage(createMemoryStorage())
+    const { server, url } = await start({ storage: observed.storage })
+    cleanups.push(() => observed.release())
+    const first = connect(url, 'pending')
+    await synced(first.provider)
+    await until(() => server.stats().unsavedUpdates === 0 && observed.inFlight === 0, 'the join to settle')
+
+    observed.hold()
+    first.doc.getMap('m').set('written', 'before leaving')
+    await until(() => server.stats().unsavedUpdates > 0 && observed.inFlight === 1, 'the write to reach the storage')
+    first.provider.destroy()
+    // The server has seen the last client leave (the same close event releases the room).
+    await until(() => server.stats().connections === 0, 'the server to see the client leave')
+    expect(server.stats().rooms, 'rooms open while the write is pending').toBe(1)
+
+    // Whoever joins now gets the write from the room in memory: the storage does not have it yet.
+    const second = connect(url, 'pending')
+    await synced(second.provider)
+    expect(second.doc.getMap('m').get('written')).toBe('before leaving')
+    expect((await observed.storage.load('pending')).updates).toEqual([])
+    second.provider.destroy()
+    await until(() => server.stats().connections === 0, 'the server to see the second client leave')
+    expect(server.stats().rooms, 'rooms open while the write is still pending').toBe(1)
+
+    observed.release()
+    await until(() => server.stats().rooms === 0, 'the room to be evicted once its write committed')
+    expect(docFromUpdates((await observed.storage.load('pending')).updates).getMap('m').get('written')).toBe('before leaving')
   })
 })
