@@ -36,7 +36,7 @@ export const FULL_SCALE: Scale = {
   stepDrainMs: 1000,
   calibrationWarmupMs: 400,
   calibrationWindowMs: 1200,
-  maxSteps: 6,
+  maxSteps: 5,
   fanoutConfigs: [
     { docs: 100, clientsPerDoc: 10 },
     { docs: 10, clientsPerDoc: 100 }
