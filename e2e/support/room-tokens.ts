@@ -1,7 +1,7 @@
 /**
  * Token auth as the server's CLI offers it (`quire serve --auth-secret-env`,
- * `quire token`). The read-only e2e test runs only where the server has it;
- * elsewhere it is skipped with the reason, never passed silently.
+ * `quire token`). The read-only e2e test requires it: where the CLI lacks it, that
+ * test fails and says what is missing.
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'

@@ -329,6 +329,48 @@ describe('quire token and quire serve --auth-secret-env', () => {
     expect(spawned.output()).not.toMatch(/open access/)
   })
 
+  it('quire serve --auth-secret-env answers GET /api/share: a token from quire token becomes a read-only link token', async () => {
+    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-auth-cli-'))
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+    const spawned = await spawnQuireServer({ dataDir, args: ['--auth-secret-env', 'ROOM_SECRET'], env: { ROOM_SECRET: SECRET } })
+    cleanups.push(() => spawned.kill('SIGTERM'))
+    const server = { url: spawned.url, httpUrl: spawned.httpUrl, port: spawned.port, dataDir, close: async () => {} }
+    const mint = async (access: 'read' | 'write'): Promise<string> =>
+      (await run(process.execPath, [QUIRE_BIN, 'token', '--room', 'team/plan', '--access', access, '--user', 'ada', '--secret-env', 'ROOM_SECRET'], {
+        env: { ...process.env, ROOM_SECRET: SECRET }
+      })).stdout.trim()
+    const share = (bearer?: string, room = 'team/plan'): Promise<Response> =>
+      fetch(`${spawned.httpUrl}/api/share?room=${encodeURIComponent(room)}&access=read`, {
+        ...(bearer === undefined ? {} : { headers: { authorization: `Bearer ${bearer}` } })
+      })
+
+    const write = await mint('write')
+    const response = await share(write)
+    expect(response.status, await response.clone().text()).toBe(200)
+    const { token } = (await response.json()) as { token: string }
+    expect((await verifyRoomToken(token, SECRET)).grant).toEqual({ room: 'team/plan', user: 'ada', access: 'read' })
+
+    // The shared token opens the room read-only on this server.
+    const socket = openSocket(server, 'team/plan', { query: token })
+    await socket.opened
+    await waitUntil(() => socket.messages.some((m) => m.type === 'sync-step-1'))
+    socket.ws.send(encodeMessage({ type: 'sync-update', update: realUpdate() }))
+    await waitUntil(() => socket.messages.some((m) => m.type === 'auth-permission-denied'))
+
+    // And the endpoint refuses what it must.
+    expect((await share()).status).toBe(401)
+    expect((await share(await mint('read'))).status).toBe(403)
+    expect((await share(write, 'team/other')).status).toBe(403)
+  })
+
+  it('quire serve without --auth-secret-env answers 404 at /api/share', async () => {
+    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-auth-cli-'))
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+    const spawned = await spawnQuireServer({ dataDir })
+    cleanups.push(() => spawned.kill('SIGTERM'))
+    expect((await fetch(`${spawned.httpUrl}/api/share?room=r&access=read`, { headers: { authorization: 'Bearer x' } })).status).toBe(404)
+  })
+
   it('quire serve without a secret says it is open', async () => {
     const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-auth-cli-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
