@@ -244,8 +244,8 @@ export const coldLoadScenario: Scenario = {
         notes: [
           describeTrace(context, trace, loaded.patches.length, source, loaded.synthetic),
           `Uploaded by one client as one update per patch, or as ${MERGED_UPDATES} updates each merging a run of consecutive ones (Y.mergeUpdates).` +
-            ` Load = bytes / applied: ms from socket open at a fresh client until the first byte of the sync reply that completed the document arrived /` +
-            ` until that reply was applied and its Y.Doc held the whole text. Warm = the document open on the server (the uploading client still connected);` +
+            ` Load times in ms from socket open at a fresh client: bytes = until the first byte of the sync reply that completed the document was received;` +
+            ` applied = until that reply was applied and the client's Y.Doc held the whole text. Warm = the document open on the server (the uploading client still connected);` +
             ` cold = right after a restart, from storage (first = the first restart after the upload; then the median of ${scale.repetitions} restarts, the first included).` +
             ` Median of ${scale.repetitions}. Upload = seconds to send all updates. Ratios are Quire / this server on the applied time, same upload shape: below 1 favours Quire.`
         ],
@@ -253,9 +253,9 @@ export const coldLoadScenario: Scenario = {
           'upload',
           'server',
           'upload s',
-          'warm ms',
-          'first cold ms',
-          'cold ms',
+          'warm ms: bytes / applied',
+          'first cold ms: bytes / applied',
+          'cold ms: bytes / applied',
           'first sync reply holds document (cold)',
           'Quire cold / this',
           'Quire warm / this'
