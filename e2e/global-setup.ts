@@ -1,10 +1,13 @@
 /**
  * The suite runs the built server CLI and the built demo. `pnpm test` builds
- * both first; this only covers a direct `playwright test` on a fresh checkout.
+ * both first. For a direct `playwright test`, the CLI is rebuilt whenever its sources
+ * changed since the last build (the same check as the vitest global setup), so no test
+ * runs an old server; the demo is built when it is missing.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { demoDistDir, quireCliBuildPath, repositoryRoot } from './support/paths.js'
+import { ensureCliBuilt } from '@quire/testkit'
+import { demoDistDir, repositoryRoot } from './support/paths.js'
 
 export default function globalSetup(): void {
   if (!existsSync('/usr/bin/chromium')) {
@@ -15,7 +18,7 @@ export default function globalSetup(): void {
     console.log(`e2e: building ${filters.join(', ')}`)
     execFileSync('pnpm', [...args, 'run', 'build'], { cwd: repositoryRoot, stdio: 'inherit' })
   }
-  if (!existsSync(quireCliBuildPath)) build('@quire/protocol', '@quire/server')
+  ensureCliBuilt()
   // The demo compiles the workspace packages from their sources: only Vite has to run.
   if (!existsSync(`${demoDistDir}/index.html`)) build('@quire/demo')
 }
