@@ -149,6 +149,115 @@ describe('per-connection rate limits close that connection with 1008 and a reaso
   })
 })
 
+/**
+ * The sustained rates, not only the bursts: a client keeps sending past many bursts' worth
+ * at just under the rate (never cut off) and at just over it (cut off, once more than the
+ * burst went through). The rates are the documented defaults; only the bursts are made
+ * small, so that "past the burst" takes a second or two instead of the default bursts'
+ * five to ten.
+ *
+ * Under the limit the sender holds at most two frames (after a stall it does not catch
+ * up), so the server never sees more than the rate plus a few frames in any window; over
+ * the limit it catches up freely, which can only make the cut come sooner. Client and
+ * server share this process's event loop, so a pause of the process pauses both.
+ */
+describe('sustained rates past the burst, at the documented defaults', () => {
+  interface PacedRun {
+    readonly sent: number
+    readonly closed: { code: number; reason: string } | null
+  }
+
+  /**
+   * Sends `frame(i)` at `framesPerSecond` until `stop(sent)` holds or the server closes
+   * the socket. Without `catchUp` it never has more than two frames in hand: after a stall
+   * it does not send what it missed. (Paced by its own clock arithmetic, not by the
+   * server's token bucket, so a broken bucket cannot slow the sender down with it.)
+   */
+  async function pace(socket: Socket, framesPerSecond: number, catchUp: boolean, frame: (i: number) => Uint8Array, stop: (sent: number) => boolean): Promise<PacedRun> {
+    let closed: { code: number; reason: string } | null = null
+    void socket.closed.then((c) => (closed = c))
+    const startedAt = performance.now()
+    let last = startedAt
+    let allowance = 0
+    let sent = 0
+    while (closed === null && !stop(sent)) {
+      const now = performance.now()
+      if (catchUp) allowance = ((now - startedAt) / 1000) * framesPerSecond - sent
+      else allowance = Math.min(2, allowance + ((now - last) / 1000) * framesPerSecond)
+      last = now
+      for (; allowance >= 1 && closed === null && !stop(sent); allowance--) socket.ws.send(frame(sent++))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    return { sent, closed }
+  }
+
+  const seconds = (s: number) => {
+    const end = performance.now() + s * 1000
+    return () => performance.now() >= end
+  }
+
+  const UNDER = 0.85
+  const OVER = 1.15
+  const UNDER_FOR_SECONDS = 3
+
+  async function expectUnderNeverCut(socket: Socket, burst: number, framesPerSecond: number, frame: (i: number) => Uint8Array): Promise<void> {
+    const run = await pace(socket, framesPerSecond, false, frame, seconds(UNDER_FOR_SECONDS))
+    expect(run.closed, `closed after ${run.sent} frames at ${framesPerSecond.toFixed(1)}/s`).toBeNull()
+    expect(run.sent, 'frames sent: many bursts worth').toBeGreaterThan(5 * burst)
+  }
+
+  async function expectOverCut(socket: Socket, burst: number, framesPerSecond: number, frame: (i: number) => Uint8Array, reason: string): Promise<void> {
+    // Bounded: at 1.15 times the rate, a burst of B frames is used up within 7 B / rate seconds.
+    const run = await pace(socket, framesPerSecond, true, frame, seconds(15))
+    expect(run.closed, `still open after ${run.sent} frames at ${framesPerSecond.toFixed(1)}/s`).toEqual({ code: 1008, reason })
+    expect(run.sent, 'frames that went through before the cut: more than the burst').toBeGreaterThan(2 * burst)
+  }
+
+  const queryAwareness = encodeMessage({ type: 'query-awareness' })
+  const MESSAGE_BURST = 20
+
+  it('messages: 0.85 times 200 per second for 3 s stays connected; 1.15 times is cut off', async () => {
+    const server = await start({ limits: { messageBurst: MESSAGE_BURST } })
+    await expectUnderNeverCut(await joined(openSocket(server, 'r')), MESSAGE_BURST, UNDER * 200, () => queryAwareness)
+    await expectOverCut(await joined(openSocket(server, 'r')), MESSAGE_BURST, OVER * 200, () => queryAwareness, 'rate limit: more than 200 messages per second')
+  })
+
+  // One 64 KiB update, sent again and again: the server reads and validates each copy
+  // (the byte limit counts every frame before that), but stores it once.
+  const bigUpdate = ((): Uint8Array => {
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'b'.repeat(64 * 1024))
+    return encodeMessage({ type: 'sync-update', update: Y.encodeStateAsUpdate(doc) })
+  })()
+  const BYTE_BURST = 512 * 1024
+  const DEFAULT_BYTES_PER_SECOND = 8 * 1024 * 1024
+
+  it('bytes: 0.85 times 8 MiB per second for 3 s stays connected; 1.15 times is cut off', async () => {
+    // The byte burst is never below the largest message: lower that too.
+    const server = await start({ maxMessageBytes: 128 * 1024, limits: { byteBurst: BYTE_BURST } })
+    const framesPerSecond = (bytesPerSecond: number) => bytesPerSecond / bigUpdate.byteLength
+    const burstFrames = BYTE_BURST / bigUpdate.byteLength
+    await expectUnderNeverCut(await joined(openSocket(server, 'r')), burstFrames, framesPerSecond(UNDER * DEFAULT_BYTES_PER_SECOND), () => bigUpdate)
+    await expectOverCut(
+      await joined(openSocket(server, 'r')),
+      burstFrames,
+      framesPerSecond(OVER * DEFAULT_BYTES_PER_SECOND),
+      () => bigUpdate,
+      `rate limit: more than ${DEFAULT_BYTES_PER_SECOND} bytes per second`
+    )
+  })
+
+  const AWARENESS_BURST = 10
+  const awarenessFrame = (clock: number) =>
+    encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate([{ clientId: 42, clock: clock + 1, state: `{"cursor":${clock}}` }]) })
+
+  it('awareness: 0.85 times 60 per second for 3 s stays connected; 1.15 times is cut off', async () => {
+    const server = await start({ limits: { awarenessBurst: AWARENESS_BURST } })
+    await expectUnderNeverCut(await joined(openSocket(server, 'r')), AWARENESS_BURST, UNDER * 60, awarenessFrame)
+    await expectOverCut(await joined(openSocket(server, 'r')), AWARENESS_BURST, OVER * 60, awarenessFrame, 'rate limit: more than 60 awareness updates per second')
+  })
+})
+
 describe('connection and room caps, checked at upgrade', () => {
   it('connections per IP: 1008 past the limit, and a closed connection frees its slot', async () => {
     const server = await start({ limits: { maxConnectionsPerIp: 3 } })
