@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
 import type { QuireSession } from '@quire/client'
-import { openSession, uniqueName, waitFor } from './client-fixture.js'
+import { expectUnchangedFor, openSession, uniqueName, waitFor } from './client-fixture.js'
+import { startTcpProxy } from './tcp-proxy.js'
+
+/** A short fixed backoff, so that a retry, if any, would come many times within the window watched. */
+const BACKOFF_MS = 20
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -30,10 +34,27 @@ function session(options: Parameters<typeof openSession>[0]): QuireSession {
 describe('@quire/client access control', () => {
   it('reports a refusal (close code 4401/4403) and stops retrying', async () => {
     const fixture = await serverWithTokens()
+    const net = await startTcpProxy(fixture)
+    cleanups.push(() => net.close())
     const room = uniqueName('doc')
-    const refused = session({ url: fixture.url, room, token: 'bad', offline: false })
+    const backoffCalls: number[] = []
+    const refused = session({
+      url: net.url,
+      room,
+      token: 'bad',
+      offline: false,
+      backoff: (attempt) => {
+        backoffCalls.push(attempt)
+        return BACKOFF_MS
+      }
+    })
     const event = await new Promise<{ code: number }>((resolve) => refused.on('closed', resolve))
     expect([4401, 4403]).toContain(event.code)
+    expect(refused.status).toBe('disconnected')
+    expect(net.connectionAttempts).toBe(1)
+    // Over 25 backoff delays, not one more attempt (and no retry was even scheduled).
+    await expectUnchangedFor('connection attempts after a refusal', () => net.connectionAttempts, 25 * BACKOFF_MS)
+    expect(backoffCalls).toEqual([])
     expect(refused.status).toBe('disconnected')
     const allowed = session({ url: fixture.url, room, token: 'writer', offline: false })
     await allowed.whenSynced

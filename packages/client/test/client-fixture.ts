@@ -40,3 +40,18 @@ export async function readFromServer(url: string, room: string): Promise<Y.Doc> 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID()}`
 }
+
+/**
+ * Fails if `count()` changes during the next `windowMs`. A negative ("no reconnect
+ * attempt follows") can only be observed over a window; callers make it many times the
+ * backoff delay they injected, so a retry would fall inside it.
+ */
+export async function expectUnchangedFor(what: string, count: () => number, windowMs: number): Promise<void> {
+  const before = count()
+  const end = performance.now() + windowMs
+  while (performance.now() < end) {
+    if (count() !== before) throw new Error(`${what}: ${count() - before} within ${windowMs} ms, expected none`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  if (count() !== before) throw new Error(`${what}: ${count() - before} within ${windowMs} ms, expected none`)
+}

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createFullJitterBackoff } from '@quire/client'
 import { createPrng, startQuireServer } from '@quire/testkit'
 import { startTcpProxy } from './tcp-proxy.js'
-import { openSession, uniqueName, waitFor } from './client-fixture.js'
+import { expectUnchangedFor, openSession, uniqueName, waitFor } from './client-fixture.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -59,7 +59,42 @@ describe('reconnect policy of a session', () => {
     expect(attempts[beforeSecondDrop]).toBe(0)
   })
 
-  it('reconnect() skips the wait; disconnect() stops retrying', async () => {
+  it('disconnect() stops retrying: no connection attempt follows, whether it was connected or waiting to retry', async () => {
+    const fixture = await startQuireServer()
+    cleanups.push(() => fixture.close())
+    const net = await startTcpProxy(fixture)
+    cleanups.push(() => net.close())
+    const BACKOFF_MS = 20
+    const session = openSession({ url: net.url, room: uniqueName('doc'), offline: false, backoff: () => BACKOFF_MS })
+    cleanups.push(() => session.destroy())
+    await session.whenSynced
+
+    // Connected, then disconnect(): over 25 backoff delays, no attempt.
+    session.disconnect()
+    expect(session.status).toBe('disconnected')
+    await waitFor('the proxy to see the socket close', () => net.openConnections === 0)
+    await expectUnchangedFor('connection attempts after disconnect() while connected', () => net.connectionAttempts, 25 * BACKOFF_MS)
+    expect(session.status).toBe('disconnected')
+
+    // Retrying against a refusing network, then disconnect(): the pending retry is dropped.
+    session.reconnect()
+    await waitFor('connected again', () => session.status === 'connected')
+    net.setRefusing(true)
+    const beforeDrop = net.connectionAttempts
+    net.dropAll()
+    await waitFor('a few refused retries', () => net.connectionAttempts >= beforeDrop + 3)
+    // disconnect() as the next retry arrives: no other attempt is on its way then.
+    await new Promise<void>((resolve) =>
+      net.onNextAttempt(() => {
+        session.disconnect()
+        resolve()
+      })
+    )
+    await expectUnchangedFor('connection attempts after disconnect() while retrying', () => net.connectionAttempts, 25 * BACKOFF_MS)
+    expect(session.status).toBe('disconnected')
+  })
+
+  it('reconnect() after disconnect() connects at once, skipping a long backoff wait', async () => {
     const fixture = await startQuireServer()
     cleanups.push(() => fixture.close())
     const session = openSession({ url: fixture.url, room: uniqueName('doc'), offline: false, backoff: () => 60_000 })

@@ -19,6 +19,10 @@ export interface TcpProxy {
   setSwallowingDownstream(swallow: boolean): void
   /** Connections currently open through the proxy. */
   readonly openConnections: number
+  /** TCP connections the client side opened so far, refused ones included: each is a connection attempt. */
+  readonly connectionAttempts: number
+  /** Calls `callback` once, when the next connection attempt arrives (before it is refused or forwarded). */
+  onNextAttempt(callback: () => void): void
   close(): Promise<void>
 }
 
@@ -26,7 +30,13 @@ export async function startTcpProxy(target: { port: number }): Promise<TcpProxy>
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>()
   let refusing = false
   let swallowing = false
+  let attempts = 0
+  let nextAttempt: (() => void) | null = null
   const server = net.createServer((client) => {
+    attempts++
+    const callback = nextAttempt
+    nextAttempt = null
+    callback?.()
     if (refusing) {
       client.destroy()
       return
@@ -70,6 +80,12 @@ export async function startTcpProxy(target: { port: number }): Promise<TcpProxy>
     },
     get openConnections() {
       return pairs.size
+    },
+    get connectionAttempts() {
+      return attempts
+    },
+    onNextAttempt(callback) {
+      nextAttempt = callback
     },
     async close() {
       dropAll()
