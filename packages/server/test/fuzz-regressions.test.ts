@@ -32,6 +32,14 @@ const ZERO_LENGTH_DELETE = fromHex('0001b960015400')
  */
 const FORGED_RESEND = fromHex('0102b960870188b96057017d0587b960c7010000')
 
+/**
+ * No structs; client 7's delete ranges out of clock order: [1000, 1005) before [2, 12).
+ * Yjs never writes that (it sorts and merges a client's ranges). The fuzzer's bytes were
+ * `0001d9938f980402d99330c3eff404020a011901` (a huge range, then [2, 12)); this is the
+ * same shape, small.
+ */
+const UNSORTED_DELETE_RANGES = fromHex('00010702e80705020a')
+
 /** The document the fuzzer mutated: client 12345's edits from a fixed pseudo-random script. */
 function editDocument(doc: Y.Doc): void {
   let seed = 7
@@ -148,6 +156,38 @@ describe('fuzz regressions', () => {
     expect(newcomer.doc.getText('text').toString()).not.toContain('FORGED')
     expect(newcomer.doc.getMap('map').has('forged')).toBe(false)
     expect(errors.mock.calls.filter(([message]) => String(message).includes('Yjs update'))).toEqual([])
+  })
+
+  it('fuzz: delete ranges out of clock order do not split the room between the clients that had them relayed and newcomers', async () => {
+    // Why it matters: a Y.Doc that holds them pending and then gets the structs loses the
+    // deletion of [2, 12), while Y.mergeUpdates (how a room folds its log) keeps it.
+    const letters = new Y.Doc()
+    letters.clientID = 7
+    for (const ch of 'abcdefghijkl') letters.getText('t').insert(letters.getText('t').length, ch)
+    const structs = Y.encodeStateAsUpdate(letters)
+    const sequential = new Y.Doc()
+    Y.applyUpdate(sequential, UNSORTED_DELETE_RANGES)
+    Y.applyUpdate(sequential, structs)
+    const merged = new Y.Doc()
+    Y.applyUpdate(merged, Y.mergeUpdates([UNSORTED_DELETE_RANGES, structs]))
+    expect([sequential.getText('t').toString(), merged.getText('t').toString()]).toEqual(['abcdefghijkl', 'ab'])
+
+    // Found by fuzz.test.ts (seed 20251123, connections 30 and 349 of its plan): a client
+    // in the room when such an update was accepted and a newcomer served the room's state
+    // held different documents for good.
+    const server = await start()
+    const early = client(server, 'r')
+    early.provider.awareness.setLocalStateField('here', true)
+    await early.synced()
+    await sendRaw(server, 'r', encodeMessage({ type: 'sync-update', update: UNSORTED_DELETE_RANGES }))
+    expect(await sendRaw(server, 'r', encodeMessage({ type: 'sync-update', update: structs }))).toBeNull()
+    await waitUntil(() => early.doc.getText('t').length > 0)
+    const newcomer = client(server, 'r')
+    await newcomer.synced()
+    await waitUntil(() => findDivergence([early.doc, newcomer.doc]) === null, {
+      timeoutMs: 5_000,
+      describe: () => `${findDivergence([early.doc, newcomer.doc])}: "${early.doc.getText('t').toString()}" in the room before, "${newcomer.doc.getText('t').toString()}" for a newcomer`
+    })
   })
 
   it('fuzz: a forged resend with an origin past its own clock is refused with 1007', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
@@ -29,11 +30,17 @@ import { waitUntil } from './wait-until.js'
  * is alive, its heap did not grow without bound, the well-formed client was never
  * disconnected, a newcomer converges with it, and after a restart the stored document
  * loads and matches.
+ *
+ * A seed is a full repro: the seed alone determines the plan (every connection's room,
+ * frames and the well-formed client's edits between them), computed before anything is
+ * sent, and the connections run one after the other in plan order, so a rerun with the
+ * same seed sends the same frames in the same order. The test checks that what went over
+ * the wire is exactly the plan. (Four concurrent workers sharing one frame counter sent a
+ * different set of frames on every run: 854 and then 877 refusals for the same seed.)
  */
 
 const TEST_NAME = 'fuzz: random and mutated protocol messages never crash the server or poison the room'
 const ITERATIONS = isExtensiveRun() ? 40_000 : 4_000
-const WORKERS = 4
 const ROOM = 'fuzzed room'
 const cleanups: (() => Promise<void> | void)[] = []
 
@@ -192,8 +199,11 @@ interface Outcome {
   readonly reason: string
 }
 
-/** Opens a socket, sends `frames` and the end marker once the room is loaded, resolves with the server's close. */
-function fuzzConnection(server: QuireServerFixture, room: string, frames: readonly Uint8Array[]): Promise<Outcome> {
+/**
+ * Opens a socket, sends `frames` and the end marker once the room is loaded, resolves with
+ * the server's close. `onSend` sees each fuzz frame as it goes out.
+ */
+function fuzzConnection(server: QuireServerFixture, room: string, frames: readonly Uint8Array[], onSend: (frame: Uint8Array) => void): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${server.url}/${encodeURIComponent(room)}`, { perMessageDeflate: false })
     let sent = false
@@ -201,7 +211,10 @@ function fuzzConnection(server: QuireServerFixture, room: string, frames: readon
       // The first frame from the server (its sync step 1) means the room is loaded.
       if (sent) return
       sent = true
-      for (const frame of frames) ws.send(frame)
+      for (const frame of frames) {
+        onSend(frame)
+        ws.send(frame)
+      }
       ws.send(END_MARKER)
     })
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))
@@ -210,6 +223,41 @@ function fuzzConnection(server: QuireServerFixture, room: string, frames: readon
       if (ws.readyState === WebSocket.CONNECTING) reject(error)
     })
   })
+}
+
+interface PlannedConnection {
+  readonly room: string
+  readonly frames: readonly Uint8Array[]
+  /** Text the well-formed client inserts once this connection is done, if any. */
+  readonly wellFormedEdit: string | null
+}
+
+interface FuzzPlan {
+  readonly connections: readonly PlannedConnection[]
+  readonly frames: number
+  /** SHA-256 of every frame with its room, in the order they are to be sent. */
+  readonly digest: string
+}
+
+/** Everything a seed sends, decided before anything is sent. */
+function planFuzz(seed: number, iterations: number): FuzzPlan {
+  const prng = createPrng(seed)
+  const corpus = buildCorpus(prng)
+  const rooms = [ROOM, ROOM, ROOM, 'second room', prng.string(12)]
+  const connections: PlannedConnection[] = []
+  let frames = 0
+  while (frames < iterations) {
+    const planned = Array.from({ length: prng.int(1, 6) }, () => fuzzFrame(prng, corpus))
+    frames += planned.length
+    connections.push({ room: prng.pick(rooms), frames: planned, wellFormedEdit: prng.bool(0.05) ? prng.string(3) : null })
+  }
+  return { connections, frames, digest: digestOf(connections.flatMap((c) => c.frames.map((frame) => ({ room: c.room, frame })))) }
+}
+
+function digestOf(sent: readonly { room: string; frame: Uint8Array }[]): string {
+  const hash = createHash('sha256')
+  for (const { room, frame } of sent) hash.update(`${room}\0${frame.byteLength}\0`).update(frame)
+  return hash.digest('hex').slice(0, 16)
 }
 
 /** Replicas compared without the updates they hold pending (fuzzed updates may reference clocks that never come). */
@@ -237,8 +285,9 @@ function divergence(docs: readonly Y.Doc[]): string | null {
 
 it(TEST_NAME, async () => {
   for (const seed of readSeeds([20251123])) {
-    await runWithSeed(TEST_NAME, seed, async (prng) => {
-      console.log(`[quire] ${TEST_NAME}: seed ${seed}, ${ITERATIONS} frames`)
+    await runWithSeed(TEST_NAME, seed, async () => {
+      const plan = planFuzz(seed, ITERATIONS)
+      console.log(`[quire] ${TEST_NAME}: seed ${seed}, ${plan.frames} frames in ${plan.connections.length} connections, plan digest ${plan.digest}`)
       const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-fuzz-'))
       cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
       let server = await startQuireServer({ dataDir, log: () => {} })
@@ -260,30 +309,34 @@ it(TEST_NAME, async () => {
         if (status === 'disconnected') disconnects++
       })
       wellFormed.provider.awareness.setLocalStateField('user', { name: 'well-formed' })
-      const corpus = buildCorpus(prng)
-      const rooms = [ROOM, ROOM, ROOM, 'second room', prng.string(12)]
       const outcomes = new Map<string, number>()
+      const outcomeLog = createHash('sha256')
+      // Every fuzz frame as it goes out, in order.
+      const wire: { room: string; frame: Uint8Array }[] = []
       let sent = 0
       let baseline = 0
 
-      const worker = async (workerPrng: Prng): Promise<void> => {
-        while (sent < ITERATIONS) {
-          const frames = Array.from({ length: workerPrng.int(1, 6) }, () => fuzzFrame(workerPrng, corpus))
-          sent += frames.length
-          const outcome = await fuzzConnection(server, workerPrng.pick(rooms), frames)
-          const kind = outcome.reason === END_REASON ? 'all accepted' : `${outcome.code}`
-          outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1)
-          if (kind !== 'all accepted') {
-            // A fuzz frame was refused: with a protocol close code and a reason, never an abnormal close.
-            expect([1003, 1007, 1008, 1009], `close ${outcome.code} ${outcome.reason}`).toContain(outcome.code)
-            expect(outcome.reason).toMatch(/[a-z]{3,}/i)
-          }
-          if (workerPrng.bool(0.05)) wellFormed.doc.getText('text').insert(0, workerPrng.string(3))
-          if (baseline === 0 && sent > ITERATIONS / 10) baseline = heapBytes()
+      // One connection at a time, in plan order: the order matters to the server (what a
+      // room holds decides what the next update adds), so it is part of the repro.
+      for (const planned of plan.connections) {
+        const outcome = await fuzzConnection(server, planned.room, planned.frames, (frame) => wire.push({ room: planned.room, frame: frame.slice() }))
+        sent += planned.frames.length
+        const kind = outcome.reason === END_REASON ? 'all accepted' : `${outcome.code}`
+        outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1)
+        outcomeLog.update(`${outcome.code} ${outcome.reason}\n`)
+        if (kind !== 'all accepted') {
+          // A fuzz frame was refused: with a protocol close code and a reason, never an abnormal close.
+          expect([1003, 1007, 1008, 1009], `close ${outcome.code} ${outcome.reason}`).toContain(outcome.code)
+          expect(outcome.reason).toMatch(/[a-z]{3,}/i)
         }
+        if (planned.wellFormedEdit !== null) wellFormed.doc.getText('text').insert(0, planned.wellFormedEdit)
+        if (baseline === 0 && sent > ITERATIONS / 10) baseline = heapBytes()
       }
-      await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(createPrngFor(prng, i))))
-      console.log(`[quire] fuzz outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`)
+      console.log(`[quire] fuzz outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}, outcome digest ${outcomeLog.digest('hex').slice(0, 16)}`)
+      // What went over the wire is the seed's plan, frame for frame, in order (a plan
+      // computed again from the seed alone).
+      expect(digestOf(wire), 'digest of the frames sent, in the order sent').toBe(planFuzz(seed, ITERATIONS).digest)
+      expect(sent).toBe(plan.frames)
       expect(outcomes.get('all accepted') ?? 0).toBeGreaterThan(0)
       expect([...outcomes.keys()].length).toBeGreaterThan(2)
 
@@ -329,8 +382,3 @@ it(TEST_NAME, async () => {
     })
   }
 })
-
-/** An independent stream per worker, derived from the seeded one, so each worker's sequence is reproducible. */
-function createPrngFor(prng: Prng, index: number): Prng {
-  return createPrng((prng.int(0, 2 ** 31) + index) >>> 0)
-}
