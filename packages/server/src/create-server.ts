@@ -103,7 +103,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const ownsStorage = options.storage === undefined
   const storagePromise: Promise<Storage> = options.storage
     ? Promise.resolve(options.storage)
-    : createLevelStorage(options.dataDir ?? './data', { fsync: options.fsync ?? true })
+    : createLevelStorage(options.dataDir ?? './data', { fsync: options.fsync ?? true, log })
   // Reported when used (listen, first upgrade), not as an unhandled rejection.
   storagePromise.catch(() => {})
 

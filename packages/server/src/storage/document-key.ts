@@ -9,9 +9,11 @@
  *   pack key:     an update key • 'p'   (the value holds several updates, see update-pack.ts)
  *   snapshot key: an update key • 's'   (the value is a compaction snapshot, written by replace)
  *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list())
+ *   commit key:   'c' • seq as 8 bytes BE             (one group commit across documents, see commit-record.ts)
  *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
  */
 const UPDATE_TAG = 0x75
+const COMMIT_TAG = 0x63
 const DOC_TAG = 0x64
 const META_TAG = 0x6d
 const PACK_TAG = 0x70
@@ -19,6 +21,18 @@ const SNAPSHOT_TAG = 0x73
 
 export const SEQUENCE_KEY = Uint8Array.of(META_TAG, 0x73, 0x65, 0x71)
 export const DOC_KEY_RANGE = { gte: Uint8Array.of(DOC_TAG), lt: Uint8Array.of(DOC_TAG + 1) }
+export const COMMIT_KEY_RANGE = { gte: Uint8Array.of(COMMIT_TAG), lt: Uint8Array.of(COMMIT_TAG + 1) }
+
+export function encodeCommitKey(seq: number): Uint8Array {
+  const bytes = new Uint8Array(9)
+  bytes[0] = COMMIT_TAG
+  new DataView(bytes.buffer).setBigUint64(1, BigInt(seq))
+  return bytes
+}
+
+export function decodeCommitKey(key: Uint8Array): number {
+  return Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(1))
+}
 
 function writeName(bytes: Uint8Array, offset: number, name: string): void {
   for (let i = 0; i < name.length; i++) {
