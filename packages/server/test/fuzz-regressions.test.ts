@@ -40,6 +40,15 @@ const FORGED_RESEND = fromHex('0102b960870188b96057017d0587b960c7010000')
  */
 const UNSORTED_DELETE_RANGES = fromHex('00010702e80705020a')
 
+/**
+ * Two updates the extensive fuzz run (QUIRE_EXTENSIVE=1, seed 20251123) had the room
+ * accept: client 1124321791's first structs, then a struct whose client id,
+ * 46185279767099910, is past Number.MAX_SAFE_INTEGER (Yjs client ids are 32-bit). Each
+ * applies alone; applied one after the other, Yjs throws "Integer out of Range".
+ */
+const BEFORE_HUGE_CLIENT = fromHex('0102ff938f9804000801056172726179017d0687d9938f98040c0000')
+const HUGE_CLIENT_ID = fromHex('01018af4fad2c6a88552c4d9938f980443d9938f98044404c3a54f6900')
+
 /** The document the fuzzer mutated: client 12345's edits from a fixed pseudo-random script. */
 function editDocument(doc: Y.Doc): void {
   let seed = 7
@@ -188,6 +197,30 @@ describe('fuzz regressions', () => {
       timeoutMs: 5_000,
       describe: () => `${findDivergence([early.doc, newcomer.doc])}: "${early.doc.getText('t').toString()}" in the room before, "${newcomer.doc.getText('t').toString()}" for a newcomer`
     })
+  })
+
+  it('fuzz: an update naming a client id past the safe integers is refused with 1007, and nothing throws in the room\'s clients', async () => {
+    // Why it matters: each update applies alone, but not one after the other.
+    expect(() => Y.applyUpdate(new Y.Doc(), HUGE_CLIENT_ID)).not.toThrow()
+    const replica = new Y.Doc()
+    Y.applyUpdate(replica, BEFORE_HUGE_CLIENT)
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+    expect(() => Y.applyUpdate(replica, HUGE_CLIENT_ID)).toThrow(/Integer out of Range/)
+    errors.mockClear()
+
+    const server = await start()
+    const early = client(server, 'r')
+    early.provider.awareness.setLocalStateField('here', true)
+    await early.synced()
+    expect(await sendRaw(server, 'r', encodeMessage({ type: 'sync-update', update: BEFORE_HUGE_CLIENT }))).toBeNull()
+    await waitUntil(() => early.doc.store.pendingStructs !== null)
+    expect(await sendRaw(server, 'r', encodeMessage({ type: 'sync-update', update: HUGE_CLIENT_ID }))).toMatchObject({ code: 1007 })
+    // The room goes on: a writer's edit reaches the early client, which threw nothing.
+    const writer = client(server, 'r')
+    await writer.synced()
+    writer.doc.getMap('m').set('after', true)
+    await waitUntil(() => early.doc.getMap('m').get('after') === true)
+    expect(errors.mock.calls.map(([message]) => String(message))).toEqual([])
   })
 
   it('fuzz: a forged resend with an origin past its own clock is refused with 1007', async () => {
