@@ -4,13 +4,17 @@ import { defineConfig } from 'vitest/config'
 // `exports`, resolved to `src` by the `source` condition, so tests need no build. Tests
 // that spawn the `quire` CLI run `dist`: the global setup builds it once, before any
 // test file starts (see packages/testkit/src/vitest-global-setup.ts).
+// `pnpm test:extensive` (QUIRE_EXTENSIVE=1) runs the randomized tests ten times longer;
+// their own timeouts scale with them, and this is the ceiling for the rest.
+const extensive = (process.env['QUIRE_EXTENSIVE'] ?? '') !== '' && process.env['QUIRE_EXTENSIVE'] !== '0'
+
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
     globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],
-    testTimeout: 60_000,
+    testTimeout: extensive ? 600_000 : 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default']
