@@ -66,6 +66,13 @@ export interface ServerOptions {
   /** Rate, connection, room and slow-consumer limits; each falls back to its default (see limits/limits.ts). */
   readonly limits?: Partial<Limits>
   readonly log?: Log
+  /**
+   * Called each time the compaction worker thread has started. Node 20 resets V8 flags
+   * set at run time (`v8.setFlagsFromString`, and even those given on the command line,
+   * such as `--semi-space-growth-factor`) when it starts a worker; `quire serve` re-applies
+   * its heap flags here.
+   */
+  readonly onWorkerStarted?: () => void
 }
 
 export interface ListenResult {
@@ -110,7 +117,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false })
   const sockets = new Set<WebSocket>()
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
-  const thread = createCompactionThread()
+  const thread = createCompactionThread({ onStarted: options.onWorkerStarted })
   const stopHeartbeat = startHeartbeat(sockets, options.heartbeatMs ?? 30_000)
   let ownServer: Server | null = null
   let closing = false

@@ -226,6 +226,20 @@ describe('compaction by size and shape', () => {
   })
 })
 
+describe('compaction worker', () => {
+  it('tells the embedder each time the worker thread has started (quire serve re-applies its heap flags then)', async () => {
+    let started = 0
+    const storage = createMemoryStorage()
+    const url = await start({ storage, compactAfter: 5, onWorkerStarted: () => started++ })
+    const writer = createStockClient(url, 'worker start')
+    cleanups.push(() => writer.destroy())
+    await writer.synced()
+    for (let i = 0; i < 10; i++) writer.doc.getText('t').insert(0, 'x')
+    await untilStored(storage, 'worker start', (log) => log.startsWithSnapshot)
+    await waitUntil(() => started === 1, { describe: () => `started ${started} times` })
+  })
+})
+
 describe('compaction scheduler', () => {
   it('a compaction that fails leaves the log as it was and is not retried in a loop', async () => {
     const storage = createMemoryStorage()

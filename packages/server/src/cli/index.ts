@@ -8,6 +8,7 @@ import { consoleLog } from '../log.js'
 import { createServer } from '../create-server.js'
 import { DOCUMENT_COMMANDS_USAGE, runDocumentCommand } from './document-commands.js'
 import { parseDuration } from './parse-duration.js'
+import { applyServeHeapFlags } from './serve-heap-flags.js'
 
 const USAGE = `Usage: quire <command> [options]
 
@@ -153,7 +154,10 @@ async function serve(args: readonly string[]): Promise<number> {
     ...(secret === null
       ? {}
       : { authenticate: createTokenAuthenticator({ secret }), shareTokens: createShareTokenIssuer({ secret }) }),
-    log: consoleLog
+    log: consoleLog,
+    // Node resets V8 flags when it starts a worker: without this, the first compaction
+    // let the young generation grow to 32 MiB for good (measured on Node 20.20).
+    onWorkerStarted: applyServeHeapFlags
   })
   const { url } = await server.listen(parseCount('port', values.port, 1234), values.host)
   process.stdout.write(`quire listening on ${url}\n`)

@@ -2,8 +2,8 @@ import { setFlagsFromString } from 'node:v8'
 
 /**
  * V8 flags `quire serve` sets for itself before it loads: both keep memory a burst of
- * work took from being kept once the burst is over. Each is left out when the operator
- * set a flag of its family (NODE_OPTIONS or node's own command line): theirs wins.
+ * work took from being kept once the burst is over. Where the operator set a flag of a
+ * family (NODE_OPTIONS or node's own command line), theirs is used instead.
  *
  * - `--semi-space-growth-factor=1` keeps the young generation at its starting size. A
  *   sync server's allocations are short-lived (a frame, a decode), but a thousand clients
@@ -19,14 +19,23 @@ import { setFlagsFromString } from 'node:v8'
  *   are bytes outside V8's heap, so a full collection has little to mark. Measured with
  *   `pnpm bench --scenario memory`: 31.9 KiB per open document without it, 18.4 with it,
  *   for about a tenth more CPU per stored update.
+ *
+ * Node 20 undoes these flags, the operator's command-line ones included, whenever it
+ * starts a worker thread (seen on Node 20.20: after the compaction worker's first start,
+ * the young generation grew to 32 MiB as if no flag had been set, and a thousand open
+ * documents cost 75 KiB each instead of 27). So they are applied again each time the
+ * compaction worker starts, the operator's with ours.
  */
 export function serveHeapFlags(operatorFlags: readonly string[]): string[] {
-  const flags: string[] = []
-  if (!operatorFlags.some((flag) => /semi[-_]space/.test(flag))) flags.push('--semi-space-growth-factor=1')
-  if (!operatorFlags.some((flag) => /heap[-_]growing/.test(flag))) flags.push('--heap-growing-percent=25')
-  return flags
+  const families = [/semi[-_]space/, /heap[-_]growing/]
+  const defaults = ['--semi-space-growth-factor=1', '--heap-growing-percent=25']
+  return families.flatMap((family, i) => {
+    const theirs = operatorFlags.filter((flag) => family.test(flag))
+    return theirs.length > 0 ? theirs : [defaults[i] as string]
+  })
 }
 
+/** Applies `serveHeapFlags` to this process (at start-up, and again after a worker starts). */
 export function applyServeHeapFlags(): void {
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
   for (const flag of serveHeapFlags(given)) setFlagsFromString(flag)

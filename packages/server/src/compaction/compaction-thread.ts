@@ -27,7 +27,12 @@ export interface CompactionThread {
 
 const IDLE_STOP_MS = 10_000
 
-export function createCompactionThread(): CompactionThread {
+export interface CompactionThreadOptions {
+  /** Called once each worker is running (see `ServerOptions.onWorkerStarted`). */
+  readonly onStarted?: (() => void) | undefined
+}
+
+export function createCompactionThread(options: CompactionThreadOptions = {}): CompactionThread {
   let worker: Worker | null = null
   let idleTimer: ReturnType<typeof setTimeout> | null = null
 
@@ -49,6 +54,7 @@ export function createCompactionThread(): CompactionThread {
     // Plain JS beside this module, in src and in dist alike.
     const w = new Worker(new URL('./compaction-worker.js', import.meta.url))
     w.unref()
+    if (options.onStarted) w.once('online', options.onStarted)
     w.on('message', (response: CompactionResponse) => {
       const job = waiting.get(response.id)
       if (!job) return
