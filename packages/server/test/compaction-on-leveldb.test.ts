@@ -172,6 +172,7 @@ describe('kill -9 in the middle of a compaction', () => {
         await cp(original, dataDir, { recursive: true })
         const { server, openedAt } = await openRoom(dataDir)
         const killAt = openedAt + prng.next() * 0.8 * duration
+        // The kill moment: a point in time is the condition here.
         await waitUntil(() => performance.now() >= killAt)
         await server.kill('SIGKILL')
         if (!COMPACTED.test(server.output())) interrupted++
@@ -182,7 +183,7 @@ describe('kill -9 in the middle of a compaction', () => {
         cleanups.push(() => restarted.kill('SIGKILL'))
         const reader = createStockClient(restarted.url, ROOM)
         cleanups.push(() => reader.destroy())
-        await reader.synced(60_000)
+        await waitUntil(() => reader.provider.synced, { timeoutMs: 60_000, describe: () => `not synced after kill ${kill}; server output:\n${restarted.output()}` })
         expectSameDocument(reference, reader.doc, `served after kill ${kill} and a restart`)
         reader.provider.destroy()
         await restarted.kill('SIGKILL')
