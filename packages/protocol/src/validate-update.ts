@@ -16,6 +16,8 @@ export interface UpdateMeta {
   /** End clock (last clock + 1) per client. */
   readonly to: ReadonlyMap<number, number>
   readonly hasDeletes: boolean
+  /** Items a `Y.Doc` would join with the item before them (see `WalkResult.joinableStructs`). */
+  readonly joinableStructs: number
 }
 
 export type UpdateInspection = { readonly ok: true; readonly meta: UpdateMeta } | { readonly ok: false; readonly problem: string }
@@ -50,8 +52,9 @@ export function inspectUpdate(update: Uint8Array): UpdateInspection {
       return true
     })
     if (problem !== null) return { ok: false, problem }
-    if (walked.badDeleteRange) return { ok: false, problem: 'empty or impossible delete range' }
-    const meta: UpdateMeta = { from, to, hasDeletes: walked.hasDeletes }
+    if (walked.badClient) return { ok: false, problem: 'client id past the safe integers' }
+    if (walked.badDeleteRange) return { ok: false, problem: 'empty, impossible or out-of-order delete range' }
+    const meta: UpdateMeta = { from, to, hasDeletes: walked.hasDeletes, joinableStructs: walked.joinableStructs }
     inspected.set(update, meta)
     return { ok: true, meta }
   } catch (error) {

@@ -16,8 +16,13 @@ function reference(update: Uint8Array): UpdateMeta | null {
     const { structs, ds } = Y.decodeUpdate(update)
     const from = new Map<number, number>()
     const to = new Map<number, number>()
+    let joinableStructs = 0
+    let previous: (typeof structs)[number] | undefined
     for (const struct of structs) {
       const { client, clock } = struct.id
+      if (!Number.isSafeInteger(client)) return null
+      if (isJoinable(previous, struct)) joinableStructs++
+      previous = struct
       if (!(struct.length >= 0) || !Number.isSafeInteger(clock) || !Number.isSafeInteger(clock + struct.length)) return null
       if (struct instanceof Y.Item) {
         const parent: unknown = struct.parent
@@ -28,13 +33,38 @@ function reference(update: Uint8Array): UpdateMeta | null {
       if (clock < (from.get(client) ?? Number.POSITIVE_INFINITY)) from.set(client, clock)
       if (clock + struct.length > (to.get(client) ?? 0)) to.set(client, clock + struct.length)
     }
-    for (const ranges of ds.clients.values()) {
-      for (const range of ranges) if (!(range.len > 0) || !Number.isSafeInteger(range.clock + range.len)) return null
+    for (const [client, ranges] of ds.clients) {
+      if (!Number.isSafeInteger(client)) return null
+      let end = 0
+      for (const range of ranges) {
+        if (!(range.len > 0) || !Number.isSafeInteger(range.clock + range.len) || range.clock < end) return null
+        end = range.clock + range.len
+      }
     }
-    return { from, to, hasDeletes: ds.clients.size > 0 }
+    return { from, to, hasDeletes: ds.clients.size > 0, joinableStructs }
   } catch {
     return null
   }
+}
+
+const JOINABLE_CONTENT = [Y.ContentDeleted, Y.ContentJSON, Y.ContentString, Y.ContentAny]
+
+/** Would a Y.Doc join `struct` to `previous`, the struct decoded before it? */
+function isJoinable(previous: Y.Item | Y.GC | Y.Skip | undefined, struct: Y.Item | Y.GC | Y.Skip): boolean {
+  if (!(previous instanceof Y.Item) || !(struct instanceof Y.Item)) return false
+  const { client, clock } = struct.id
+  const sameRight =
+    struct.rightOrigin === null ? previous.rightOrigin === null : previous.rightOrigin !== null && Y.compareIDs(struct.rightOrigin, previous.rightOrigin)
+  return (
+    previous.id.client === client &&
+    previous.id.clock + previous.length === clock &&
+    struct.content.constructor === previous.content.constructor &&
+    JOINABLE_CONTENT.some((kind) => struct.content instanceof kind) &&
+    struct.origin !== null &&
+    struct.origin.client === client &&
+    struct.origin.clock === clock - 1 &&
+    sameRight
+  )
 }
 
 /** Updates of every content kind: strings, deletions, formats, embeds, maps, arrays, XML, binary, JSON, subdocuments. */
@@ -92,6 +122,7 @@ function expectSameVerdict(update: Uint8Array): void {
   expect([...inspection.meta.from].sort()).toEqual([...expected.from].sort())
   expect([...inspection.meta.to].sort()).toEqual([...expected.to].sort())
   expect(inspection.meta.hasDeletes).toBe(expected.hasDeletes)
+  expect(inspection.meta.joinableStructs).toBe(expected.joinableStructs)
 }
 
 describe('inspectUpdate against Y.decodeUpdate', () => {
@@ -134,5 +165,28 @@ describe('inspectUpdate against Y.decodeUpdate', () => {
     const backing = new Uint8Array(update.length + 16)
     backing.set(update)
     for (let end = 1; end < update.length; end++) expectSameVerdict(backing.subarray(0, end))
+  })
+})
+
+describe('joinable structs: how far an update is from compact', () => {
+  it('counts a struct per typed keystroke in merged updates, and none in a Y.Doc encoding of the same text', () => {
+    const doc = new Y.Doc()
+    doc.clientID = 3
+    const keystrokes: Uint8Array[] = []
+    doc.on('update', (update: Uint8Array) => keystrokes.push(update))
+    const text = doc.getText('t')
+    for (const ch of 'hello world, typed one key at a time') text.insert(text.length, ch)
+    text.delete(0, 6) // deleted characters stay joinable in a merge, and are one run in a Y.Doc
+    for (const [i, ch] of [...'again'].entries()) text.insert(i, ch) // a second run, typed at the front
+    const merged = inspectUpdate(Y.mergeUpdates(keystrokes))
+    const compact = inspectUpdate(Y.encodeStateAsUpdate(doc))
+    expect(merged.ok && compact.ok).toBe(true)
+    if (!merged.ok || !compact.ok) return
+    // 36 + 5 keystrokes in two runs: all but the first of each run continue the one before.
+    expect(merged.meta.joinableStructs).toBe(36 - 1 + (5 - 1))
+    expect(compact.meta.joinableStructs).toBe(0)
+    // A single keystroke update has nothing to join.
+    const single = inspectUpdate(keystrokes[1] as Uint8Array)
+    expect(single.ok && single.meta.joinableStructs).toBe(0)
   })
 })
