@@ -128,7 +128,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       storage,
       log,
       onCommitted: (appended) => {
-        for (const [doc, { updates, bytes }] of appended) compaction.noteAppended(doc, updates, bytes)
+        for (const { doc, updates } of appended) compaction.noteAppended(doc, updates)
       }
     })
     const registry = createRoomRegistry({

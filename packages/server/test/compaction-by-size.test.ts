@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { encodeMessage, type Message } from '@quire/protocol'
+import { encodeMessage, inspectUpdate, type Message } from '@quire/protocol'
 import { createMemoryStorage, createServer, type ServerOptions, type Storage, type StoredLog } from '@quire/server'
 import { createPrng, docFromUpdates, type Prng } from '@quire/testkit'
 import { createCommitQueue } from '../src/commit/commit-queue.js'
-import { DEFAULT_COMPACTION_POLICY, growthOfLog, needsCompaction, needsQuietCompaction } from '../src/compaction/compaction-policy.js'
+import { DEFAULT_COMPACTION_POLICY, growthOfLog, needsCompaction, needsQuietCompaction, type LogGrowth } from '../src/compaction/compaction-policy.js'
 import { createCompactionScheduler } from '../src/compaction/compaction-scheduler.js'
 import { createCompactionThread } from '../src/compaction/compaction-thread.js'
 import { quietLog } from '../src/log.js'
@@ -121,7 +121,7 @@ describe('compaction policy', () => {
   const policy = DEFAULT_COMPACTION_POLICY
   it('compacts by update count, by bytes past a floor, and by bytes relative to the last snapshot', () => {
     const grown = (updatesSinceSnapshot: number, bytesSinceSnapshot: number, snapshotBytes: number): boolean =>
-      needsCompaction({ updatesSinceSnapshot, bytesSinceSnapshot, snapshotBytes }, policy)
+      needsCompaction({ updatesSinceSnapshot, bytesSinceSnapshot, joinableSinceSnapshot: 0, snapshotBytes }, policy)
     expect(grown(policy.maxUpdates, 0, 0)).toBe(false)
     expect(grown(policy.maxUpdates + 1, 0, 0)).toBe(true)
     expect(grown(10, policy.minBytes, 0)).toBe(false)
@@ -134,7 +134,7 @@ describe('compaction policy', () => {
 
   it('compacts a room that went quiet after far less growth', () => {
     const quiet = (bytesSinceSnapshot: number, snapshotBytes: number): boolean =>
-      needsQuietCompaction({ updatesSinceSnapshot: 1, bytesSinceSnapshot, snapshotBytes }, policy)
+      needsQuietCompaction({ updatesSinceSnapshot: 2, bytesSinceSnapshot, joinableSinceSnapshot: 0, snapshotBytes }, policy)
     expect(quiet(policy.quietMinBytes, 0)).toBe(false)
     expect(quiet(policy.quietMinBytes + 1, 0)).toBe(true)
     const snapshot = 100 * policy.quietMinBytes
@@ -144,10 +144,40 @@ describe('compaction policy', () => {
     expect(policy.quietBytesRatio).toBeLessThan(policy.bytesRatio)
   })
 
-  it('counts every byte of a log that does not start with a snapshot as grown since one', () => {
-    const updates = [new Uint8Array(100), new Uint8Array(50)]
-    expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: false })).toEqual({ updatesSinceSnapshot: 2, bytesSinceSnapshot: 150, snapshotBytes: 0 })
-    expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: true })).toEqual({ updatesSinceSnapshot: 1, bytesSinceSnapshot: 50, snapshotBytes: 100 })
+  it('leaves a single update alone unless it has structs a Y.Doc would join, however large', () => {
+    const single = (joinableSinceSnapshot: number): LogGrowth => ({ updatesSinceSnapshot: 1, bytesSinceSnapshot: 10 * policy.minBytes, joinableSinceSnapshot, snapshotBytes: 0 })
+    // One Y.Doc encoding, uploaded whole: nothing to gain.
+    expect(needsCompaction(single(0), policy)).toBe(false)
+    expect(needsQuietCompaction(single(policy.minJoinableStructs - 1), policy)).toBe(false)
+    // One merge of many keystrokes: far from compact.
+    expect(needsCompaction(single(policy.minJoinableStructs), policy)).toBe(true)
+    // Two updates may join or overlap.
+    expect(needsCompaction({ ...single(0), updatesSinceSnapshot: 2 }, policy)).toBe(true)
+  })
+
+  it('counts every byte of a log that does not start with a snapshot as grown since one, and the joinable structs after the snapshot', () => {
+    const { updates: keystrokes } = typeKeystrokes(createPrng(15), 200)
+    const merged = Y.mergeUpdates(keystrokes)
+    const compact = new Uint8Array(Y.encodeStateAsUpdate(docFromUpdates(keystrokes)))
+    const joinable = (update: Uint8Array): number => {
+      const inspection = inspectUpdate(update)
+      if (!inspection.ok) throw new Error(inspection.problem)
+      return inspection.meta.joinableStructs
+    }
+    expect(joinable(merged)).toBeGreaterThan(100)
+    const updates = [compact, merged]
+    expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: false })).toEqual({
+      updatesSinceSnapshot: 2,
+      bytesSinceSnapshot: compact.byteLength + merged.byteLength,
+      joinableSinceSnapshot: joinable(compact) + joinable(merged),
+      snapshotBytes: 0
+    })
+    expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: true })).toEqual({
+      updatesSinceSnapshot: 1,
+      bytesSinceSnapshot: merged.byteLength,
+      joinableSinceSnapshot: joinable(merged),
+      snapshotBytes: compact.byteLength
+    })
   })
 })
 
@@ -273,7 +303,7 @@ describe('compaction scheduler', () => {
     expect(errors[0]).toMatch(/compaction of "broken" failed/)
     const loadsAfterFailure = loads
     // A little more appended does not call for another attempt yet.
-    scheduler.noteAppended('broken', 1, 100)
+    scheduler.noteAppended('broken', [good[1]!])
     await scheduler.idle()
     expect(loads).toBe(loadsAfterFailure)
   })

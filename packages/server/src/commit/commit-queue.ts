@@ -28,17 +28,12 @@ export interface CommitQueue {
 export interface CommitQueueOptions {
   readonly storage: Storage
   readonly log: Log
-  /** Told after each durable batch what each document received: updates and their bytes. */
-  readonly onCommitted?: (appended: ReadonlyMap<string, AppendedToDocument>) => void
+  /** Told after each durable batch what it appended, per document. */
+  readonly onCommitted?: (appended: readonly AppendEntry[]) => void
   /** Delay before retrying a failed batch, by attempt number. */
   readonly retryDelay?: (attempt: number) => number
   /** Least time between the starts of two batches (default 10 ms). */
   readonly minIntervalMs?: number
-}
-
-export interface AppendedToDocument {
-  updates: number
-  bytes: number
 }
 
 interface Entry {
@@ -90,13 +85,14 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     const batch = pending
     pending = []
     inFlight = true
-    options.storage.append(groupByDoc(batch)).then(
+    const appended = groupByDoc(batch)
+    options.storage.append(appended).then(
       () => {
         inFlight = false
         failedAttempts = 0
         committed += batch.length
         acknowledge(batch)
-        notifyCommitted(batch)
+        options.onCommitted?.(appended)
         releaseWaiters()
         schedule()
       },
@@ -124,20 +120,6 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
       updates.push(entry.acknowledged)
     }
     for (const [writer, updates] of byWriter) writer.acknowledge(updates)
-  }
-
-  const notifyCommitted = (batch: readonly Entry[]): void => {
-    if (!options.onCommitted) return
-    const appended = new Map<string, AppendedToDocument>()
-    for (const { doc, update } of batch) {
-      if (!update) continue
-      const counts = appended.get(doc)
-      if (counts) {
-        counts.updates++
-        counts.bytes += update.byteLength
-      } else appended.set(doc, { updates: 1, bytes: update.byteLength })
-    }
-    options.onCommitted(appended)
   }
 
   const releaseWaiters = (): void => {

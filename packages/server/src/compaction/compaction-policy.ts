@@ -1,3 +1,4 @@
+import { updateMetaOf } from '@quire/protocol'
 import type { StoredLog } from '../storage/storage.js'
 
 /**
@@ -21,6 +22,13 @@ import type { StoredLog } from '../storage/storage.js'
  * A log that does not start with a snapshot (never compacted, imported, or written by an
  * older version) counts all its bytes as appended, so a large one is compacted when its
  * room opens.
+ *
+ * Bytes alone are not enough either: a compaction gains nothing on one update that is
+ * already a `Y.Doc`'s encoding (what a client sends after an offline session, or a
+ * document uploaded whole), and compacting a thousand freshly uploaded documents only
+ * grew the server's memory. So the byte bounds apply only to a log with something to
+ * gain: at least two updates (their structs may join, their content may overlap), or
+ * structs a `Y.Doc` would join (`joinableStructs`, counted when updates are validated).
  */
 export interface CompactionPolicy {
   readonly maxUpdates: number
@@ -33,12 +41,15 @@ export interface CompactionPolicy {
    */
   readonly quietMinBytes: number
   readonly quietBytesRatio: number
+  /** Joinable structs that make even a single update worth compacting. */
+  readonly minJoinableStructs: number
 }
 
 /** How far a log has grown past its last snapshot. */
 export interface LogGrowth {
   updatesSinceSnapshot: number
   bytesSinceSnapshot: number
+  joinableSinceSnapshot: number
   snapshotBytes: number
 }
 
@@ -47,30 +58,55 @@ export const DEFAULT_COMPACTION_POLICY: CompactionPolicy = {
   minBytes: 64 * 1024,
   bytesRatio: 0.5,
   quietMinBytes: 4 * 1024,
-  quietBytesRatio: 1 / 16
+  quietBytesRatio: 1 / 16,
+  minJoinableStructs: 64
 }
 
 export function needsCompaction(growth: LogGrowth, policy: CompactionPolicy): boolean {
   return (
     growth.updatesSinceSnapshot > policy.maxUpdates ||
-    growth.bytesSinceSnapshot > Math.max(policy.minBytes, growth.snapshotBytes * policy.bytesRatio)
+    (hasSomethingToGain(growth, policy) && growth.bytesSinceSnapshot > Math.max(policy.minBytes, growth.snapshotBytes * policy.bytesRatio))
   )
 }
 
 /** Whether a log whose room has gone quiet is worth compacting now. */
 export function needsQuietCompaction(growth: LogGrowth, policy: CompactionPolicy): boolean {
-  return needsCompaction(growth, policy) || growth.bytesSinceSnapshot > Math.max(policy.quietMinBytes, growth.snapshotBytes * policy.quietBytesRatio)
+  return (
+    needsCompaction(growth, policy) ||
+    (hasSomethingToGain(growth, policy) && growth.bytesSinceSnapshot > Math.max(policy.quietMinBytes, growth.snapshotBytes * policy.quietBytesRatio))
+  )
 }
 
-/** The growth of a log as it was loaded. */
+function hasSomethingToGain(growth: LogGrowth, policy: CompactionPolicy): boolean {
+  return growth.updatesSinceSnapshot >= 2 || growth.joinableSinceSnapshot >= policy.minJoinableStructs
+}
+
+/** `growth` with `updates` appended. */
+export function addToGrowth(growth: LogGrowth, updates: readonly Uint8Array[]): void {
+  for (const update of updates) {
+    growth.updatesSinceSnapshot++
+    growth.bytesSinceSnapshot += update.byteLength
+    growth.joinableSinceSnapshot += joinableStructsOf(update)
+  }
+}
+
+/** The growth of a log as it was loaded (its updates after the snapshot are walked once, here). */
 export function growthOfLog(log: StoredLog): LogGrowth {
   const snapshot = log.startsWithSnapshot ? log.updates[0] : undefined
-  let bytes = 0
-  for (const update of log.updates) bytes += update.byteLength
-  const snapshotBytes = snapshot?.byteLength ?? 0
-  return {
-    updatesSinceSnapshot: log.updates.length - (snapshot ? 1 : 0),
-    bytesSinceSnapshot: bytes - snapshotBytes,
-    snapshotBytes
+  const growth: LogGrowth = { updatesSinceSnapshot: 0, bytesSinceSnapshot: 0, joinableSinceSnapshot: 0, snapshotBytes: snapshot?.byteLength ?? 0 }
+  addToGrowth(growth, snapshot ? log.updates.slice(1) : log.updates)
+  return growth
+}
+
+const UNWALKABLE_JOINABLE_STRUCTS = 1_000_000
+
+/** Remembered from validation for updates that came in over a socket; walked again otherwise. */
+function joinableStructsOf(update: Uint8Array): number {
+  try {
+    return updateMetaOf(update).joinableStructs
+  } catch {
+    // A stored update that does not walk (a damaged store): let a compaction try it, and
+    // report what the worker makes of it.
+    return UNWALKABLE_JOINABLE_STRUCTS
   }
 }

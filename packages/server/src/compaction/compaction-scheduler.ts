@@ -2,7 +2,7 @@ import type { CommitQueue } from '../commit/commit-queue.js'
 import type { Log } from '../log.js'
 import type { Room } from '../room/room.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
-import { growthOfLog, needsCompaction, needsQuietCompaction, type CompactionPolicy, type LogGrowth } from './compaction-policy.js'
+import { addToGrowth, growthOfLog, needsCompaction, needsQuietCompaction, type CompactionPolicy, type LogGrowth } from './compaction-policy.js'
 import type { CompactionThread } from './compaction-thread.js'
 
 /**
@@ -24,8 +24,8 @@ export interface CompactionScheduler {
    * first when it needs it (or as it was, if that compaction fails).
    */
   prepareOpen(doc: string, log: StoredLog): Promise<StoredLog>
-  /** `updates` more updates of `doc`, `bytes` in all, became durable. */
-  noteAppended(doc: string, updates: number, bytes: number): void
+  /** `updates` of `doc` became durable. */
+  noteAppended(doc: string, updates: readonly Uint8Array[]): void
   /**
    * `doc`'s room has gone quiet: compacts it if a lower bound calls for it. True when a
    * compaction is queued or running, whose snapshot will replace the room's state.
@@ -79,6 +79,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       if (known) {
         known.updatesSinceSnapshot = Math.max(0, known.updatesSinceSnapshot - compacted.updatesSinceSnapshot)
         known.bytesSinceSnapshot = Math.max(0, known.bytesSinceSnapshot - compacted.bytesSinceSnapshot)
+        known.joinableSinceSnapshot = Math.max(0, known.joinableSinceSnapshot - compacted.joinableSinceSnapshot)
         known.snapshotBytes = snapshot.byteLength
       }
       if (room && options.openRoom(doc) === room) {
@@ -97,6 +98,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
         known.snapshotBytes += known.bytesSinceSnapshot
         known.updatesSinceSnapshot = 0
         known.bytesSinceSnapshot = 0
+        known.joinableSinceSnapshot = 0
       }
       options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`)
     } finally {
@@ -151,11 +153,10 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       await enqueue(doc, true)
       return await storage.load(doc)
     },
-    noteAppended(doc, updates, bytes) {
+    noteAppended(doc, updates) {
       const known = growth.get(doc)
       if (known === undefined) return
-      known.updatesSinceSnapshot += updates
-      known.bytesSinceSnapshot += bytes
+      addToGrowth(known, updates)
       check(doc)
     },
     noteQuiet(doc) {
