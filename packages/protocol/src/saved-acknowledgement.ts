@@ -15,9 +15,13 @@ export function createSavedAcknowledgement(updates: Uint8Array | readonly Uint8A
   const ends = new Map<number, number>()
   const deleting: Uint8Array[] = []
   for (const update of list) {
-    const meta = updateMetaOf(update)
-    for (const [client, end] of meta.to) if (end > (ends.get(client) ?? 0)) ends.set(client, end)
-    if (meta.hasDeletes) deleting.push(update)
+    const { ranges, hasDeletes } = updateMetaOf(update)
+    for (let i = 0; i < ranges.length; i += 3) {
+      const client = ranges[i] as number
+      const end = ranges[i + 2] as number
+      if (end > (ends.get(client) ?? 0)) ends.set(client, end)
+    }
+    if (hasDeletes) deleting.push(update)
   }
   const stateVector = Y.encodeStateVector(ends)
   // Diffing an update against end clocks it does not pass drops every struct and keeps

@@ -15,6 +15,7 @@ function recordingPeer(id: number): Peer & { writes: Uint8Array[][] } {
   return {
     id,
     writes,
+    acknowledging: false,
     send: (frame) => writes.push([frame]),
     sendAll: (frames) => writes.push([...frames]),
     acknowledge: () => {}

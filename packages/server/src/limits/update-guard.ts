@@ -41,18 +41,20 @@ export function createUpdateGuard(): UpdateGuard {
         known = { version: room.version, clocks: Y.decodeStateVector(room.state.stateVector()) }
         seen.set(room, known)
       }
-      const { from, to } = updateMetaOf(update)
+      const { ranges } = updateMetaOf(update)
       let resends = false
-      for (const [client, clock] of from) {
-        if (clock < (known.clocks.get(client) ?? 0)) {
+      for (let i = 0; i < ranges.length; i += 3) {
+        if ((ranges[i + 1] as number) < (known.clocks.get(ranges[i] as number) ?? 0)) {
           resends = true
           break
         }
       }
       const fresh = resends ? Y.diffUpdate(update, room.state.stateVector()) : update
       if (isEmptyUpdate(fresh)) return null
-      for (const [client, clock] of to) {
-        if (clock > (known.clocks.get(client) ?? 0)) known.clocks.set(client, clock)
+      for (let i = 0; i < ranges.length; i += 3) {
+        const client = ranges[i] as number
+        const end = ranges[i + 2] as number
+        if (end > (known.clocks.get(client) ?? 0)) known.clocks.set(client, end)
       }
       known.version = room.version + 1
       return fresh

@@ -8,6 +8,11 @@ export interface Peer {
   send(frame: Uint8Array): void
   /** Sends `frames` in order, in as few socket writes as the transport allows. */
   sendAll(frames: readonly Uint8Array[]): void
+  /**
+   * Whether this peer wants to hear which of its updates are durable (it opted in to
+   * the Quire extension). For peers that do not, the commit queue keeps no bookkeeping.
+   */
+  readonly acknowledging: boolean
   /** `updates` (all sent by this peer) are now durable. */
   acknowledge(updates: readonly Uint8Array[]): void
 }

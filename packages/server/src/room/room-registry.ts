@@ -33,8 +33,12 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const loading = new Map<string, Promise<Room>>()
   const evictions = new Set<Promise<void>>()
   // One function for every room, which passes itself: no closure per open document.
-  const commit: RoomOptions['commit'] = (room, update, writer, acknowledged) =>
-    options.commitQueue.enqueue(room.name, update, writer, acknowledged)
+  const commit: RoomOptions['commit'] = (room, update, writer, acknowledged) => {
+    // A writer that wants no acknowledgement costs the queue no bookkeeping (a resend it
+    // only wanted acknowledged is nothing to store either).
+    if (writer.acknowledging) options.commitQueue.enqueue(room.name, update, writer, acknowledged)
+    else if (update !== null) options.commitQueue.enqueue(room.name, update, null)
+  }
   const onQuiet: RoomOptions['onQuiet'] = (room) => options.onQuiet?.(room.name) ?? false
 
   const load = async (name: string): Promise<Room> => {

@@ -66,6 +66,17 @@ export function createRoom(options: RoomOptions): Room {
 
 const frameOf = (relay: PendingRelay): Uint8Array => (relay.frame ??= encodeMessage({ type: 'sync-update', update: relay.update }))
 
+function wroteIn(batch: readonly PendingRelay[], peer: Peer): boolean {
+  for (const relay of batch) if (relay.from === peer) return true
+  return false
+}
+
+function framesNotFrom(batch: readonly PendingRelay[], peer: Peer): Uint8Array[] {
+  const frames: Uint8Array[] = []
+  for (const relay of batch) if (relay.from !== peer) frames.push(frameOf(relay))
+  return frames
+}
+
 // Timer callbacks take the room as an argument, so no room carries closures of its own.
 const foldWhenQuiet = (room: OpenRoom): void => room.foldWhenQuiet()
 const relayPending = (room: OpenRoom): void => room.relay()
@@ -155,11 +166,12 @@ class OpenRoom implements Room {
     if (batch.length <= MAX_SEPARATE_FRAMES) {
       // Every update keeps its own frame (usually the very frame its writer sent), so
       // nothing is merged or re-encoded; a receiver gets this turn's frames in one write.
+      // Plain loops, not closures per peer: this runs for every relayed update.
       const frames = batch.map(frameOf)
       for (const peer of peers) {
-        if (!batch.some((r) => r.from === peer)) peer.sendAll(frames)
+        if (!wroteIn(batch, peer)) peer.sendAll(frames)
         else if (batch.length > 1) {
-          const others = batch.filter((r) => r.from !== peer).map(frameOf)
+          const others = framesNotFrom(batch, peer)
           if (others.length > 0) peer.sendAll(others)
         }
       }

@@ -91,7 +91,7 @@ class Connection implements Peer, WatchedConsumer {
   private room: Room | null = null
   private closed = false
   private deniedSent = false
-  private acknowledging: boolean
+  acknowledging: boolean
   private queued: Uint8Array[] = []
   private lastSentAt = Date.now()
   private readonly rateLimit: ConnectionRateLimit
