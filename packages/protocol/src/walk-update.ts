@@ -212,22 +212,29 @@ export function walkUpdate(update: Uint8Array, onStruct: StructVisitor): WalkRes
     }
   }
   let hasDeletes = false
-  // End of the last range read per client: each must start at or after it.
-  const deletedUpTo = new Map<number, number>()
+  // End of the last range read per client: each must start at or after it. A client is
+  // listed once in what Yjs writes; the map is only made if a second entry comes.
+  let deletedUpTo: Map<number, number> | null = null
+  let firstClient = -1
+  let firstClientEnd = 0
   const deleteClients = decoding.readVarUint(decoder)
   for (let i = 0; i < deleteClients; i++) {
     const client = decoding.readVarUint(decoder)
     if (!Number.isSafeInteger(client)) return { stopped: false, hasDeletes, badDeleteRange: false, badClient: true, joinableStructs }
     const deletes = decoding.readVarUint(decoder)
     if (deletes > 0) hasDeletes = true
-    let end = deletedUpTo.get(client) ?? 0
+    if (i === 1) deletedUpTo = new Map([[firstClient, firstClientEnd]])
+    let end = i === 0 ? 0 : (deletedUpTo?.get(client) ?? 0)
     for (let d = 0; d < deletes; d++) {
       const clock = decoding.readVarUint(decoder)
       const length = decoding.readVarUint(decoder)
       if (!(length > 0) || !Number.isSafeInteger(clock + length) || clock < end) return { stopped: false, hasDeletes, badDeleteRange: true, badClient: false, joinableStructs }
       end = clock + length
     }
-    deletedUpTo.set(client, end)
+    if (i === 0) {
+      firstClient = client
+      firstClientEnd = end
+    } else deletedUpTo?.set(client, end)
   }
   return { stopped: false, hasDeletes, badDeleteRange: false, badClient: false, joinableStructs }
 }

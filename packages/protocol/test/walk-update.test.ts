@@ -200,3 +200,23 @@ describe('joinable structs: how far an update is from compact', () => {
     expect(single.ok && single.meta.joinableStructs).toBe(0)
   })
 })
+
+describe('delete ranges', () => {
+  // No structs, a delete set naming client 7 in two entries: [10, 15) then [2, 5), or the
+  // other way round. Yjs writes a client once, its ranges sorted and merged.
+  const deleteSet = (...entries: Array<[client: number, clock: number, length: number]>): Uint8Array =>
+    Uint8Array.from([0, entries.length, ...entries.flatMap(([client, clock, length]) => [client, 1, clock, length])])
+
+  it('refuses a client\'s ranges out of clock order, within one entry or across two', () => {
+    expect(inspectUpdate(Uint8Array.from([0, 1, 7, 2, 10, 5, 2, 3])).ok).toBe(false)
+    expect(inspectUpdate(deleteSet([7, 10, 5], [7, 2, 3])).ok).toBe(false)
+    expectSameVerdict(deleteSet([7, 10, 5], [7, 2, 3]))
+  })
+
+  it('accepts sorted ranges, and unsorted clients', () => {
+    expect(inspectUpdate(Uint8Array.from([0, 1, 7, 2, 2, 3, 10, 5])).ok).toBe(true)
+    expect(inspectUpdate(deleteSet([7, 2, 3], [7, 10, 5])).ok).toBe(true)
+    expect(inspectUpdate(deleteSet([9, 10, 5], [7, 2, 3], [8, 0, 1])).ok).toBe(true)
+    expectSameVerdict(deleteSet([9, 10, 5], [7, 2, 3], [8, 0, 1]))
+  })
+})
