@@ -25,6 +25,7 @@ import { resolveLimits, type Limits } from './limits/limits.js'
 import { createUpdateGuard } from './limits/update-guard.js'
 import { quietLog, type Log } from './log.js'
 import { QuireError, toQuireError } from './quire-error.js'
+import { createRelayScheduler } from './room/relay-scheduler.js'
 import { createRoomRegistry } from './room/room-registry.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
@@ -118,6 +119,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const sockets = new Set<WebSocket>()
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
   const thread = createCompactionThread({ onStarted: options.onWorkerStarted })
+  const relays = createRelayScheduler()
   const stopHeartbeat = startHeartbeat(sockets, options.heartbeatMs ?? 30_000)
   let ownServer: Server | null = null
   let closing = false
@@ -134,6 +136,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     const registry = createRoomRegistry({
       storage,
       commitQueue,
+      relays,
       prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
       onEvicted: (name) => compaction.forget(name),
       onQuiet: (name) => compaction.noteQuiet(name)
@@ -322,6 +325,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
         await c.compaction.idle()
       }
       await thread.close()
+      relays.close()
       for (const ws of sockets) ws.terminate()
       ownServer?.closeAllConnections()
       await serverClosed

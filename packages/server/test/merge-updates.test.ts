@@ -1,13 +1,18 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { decodeMessage, encodeMessage } from '@quire/protocol'
 import { createPrng, docFromUpdates, startQuireServer } from '@quire/testkit'
 import { mergeUpdates } from '../src/room/merge-updates.js'
 import type { Peer } from '../src/room/peer.js'
+import { createRelayScheduler } from '../src/room/relay-scheduler.js'
 import { createRoom } from '../src/room/room.js'
 import { createStockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
+
+// Rooms relay through one scheduler per process; these tests share one (idle, so it relays at the end of each turn).
+const relays = createRelayScheduler()
+afterAll(() => relays.close())
 
 function randomUpdates(seed: number, count: number): Uint8Array[] {
   const prng = createPrng(seed)
@@ -49,7 +54,7 @@ describe('mergeUpdates (tree of small merges)', () => {
 describe('a burst of thousands of updates in one turn', () => {
   it('reaches the other peer of the room as one merged relay (found stalling flooded servers)', async () => {
     const received: Uint8Array[] = []
-    const room = createRoom({ name: 'burst', storedUpdates: [], commit: () => {} })
+    const room = createRoom({ name: 'burst', storedUpdates: [], commit: () => {}, relays })
     const writer: Peer = { id: 1, acknowledging: false, send: () => {}, sendAll: () => {}, acknowledge: () => {} }
     const reader: Peer = { id: 2, acknowledging: false, send: (frame) => received.push(frame), sendAll: (frames) => received.push(...frames), acknowledge: () => {} }
     room.join(writer)

@@ -1,8 +1,13 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { createRelayScheduler } from '../src/room/relay-scheduler.js'
 import { createRoom } from '../src/room/room.js'
+
+// Rooms relay through one scheduler per process; these tests share one (idle, so it relays at the end of each turn).
+const relays = createRelayScheduler()
+afterAll(() => relays.close())
 
 setFlagsFromString('--expose-gc')
 const collectGarbage = runInNewContext('gc') as () => void
@@ -29,7 +34,7 @@ function storedUpdates(): Uint8Array[] {
 function loadRoom(): { room: ReturnType<typeof createRoom>; firstUpdate: WeakRef<Uint8Array> } {
   const updates = storedUpdates()
   const firstUpdate = new WeakRef(updates[0] as Uint8Array)
-  return { room: createRoom({ name: 'loaded', storedUpdates: updates, commit: () => {} }), firstUpdate }
+  return { room: createRoom({ name: 'loaded', storedUpdates: updates, commit: () => {}, relays }), firstUpdate }
 }
 
 describe('what an open room keeps', () => {

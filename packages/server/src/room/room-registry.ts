@@ -1,5 +1,6 @@
 import type { CommitQueue } from '../commit/commit-queue.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
+import type { RelayScheduler } from './relay-scheduler.js'
 import { createRoom, type Room, type RoomOptions } from './room.js'
 
 /**
@@ -20,6 +21,7 @@ export interface RoomRegistry {
 export interface RoomRegistryOptions {
   readonly storage: Storage
   readonly commitQueue: CommitQueue
+  readonly relays: RelayScheduler
   /** Sees the log a room is about to open from, and may replace it (by a compacted one). */
   readonly prepareLog?: (name: string, log: StoredLog) => Promise<StoredLog>
   /** Told when a room has left memory. */
@@ -48,7 +50,8 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       name,
       storedUpdates: updates,
       commit,
-      onQuiet
+      onQuiet,
+      relays: options.relays
     })
     rooms.set(name, room)
     return room

@@ -3,6 +3,7 @@ import { createAwarenessRegistry, type AwarenessRegistry } from './awareness-reg
 import { createEncodedState, type EncodedState } from './encoded-state.js'
 import { mergeUpdates } from './merge-updates.js'
 import type { Peer, UpdateSource } from './peer.js'
+import type { RelayScheduler } from './relay-scheduler.js'
 
 /**
  * One open document: its encoded state, its presence and the peers connected to it.
@@ -43,6 +44,8 @@ export interface RoomOptions {
    * will replace the state, so the room does not fold it itself.
    */
   readonly onQuiet?: (room: Room) => boolean
+  /** When the room relays what it accepted (shared by the rooms of a process). */
+  readonly relays: RelayScheduler
 }
 
 const FOLD_DELAY_MS = 1000
@@ -79,7 +82,6 @@ function framesNotFrom(batch: readonly PendingRelay[], peer: Peer): Uint8Array[]
 
 // Timer callbacks take the room as an argument, so no room carries closures of its own.
 const foldWhenQuiet = (room: OpenRoom): void => room.foldWhenQuiet()
-const relayPending = (room: OpenRoom): void => room.relay()
 
 /** A class, not closures: one per open document, and prototype methods cost nothing per room. */
 class OpenRoom implements Room {
@@ -96,12 +98,14 @@ class OpenRoom implements Room {
   // was built from, which the first fold replaces.
   private readonly commit: RoomOptions['commit']
   private readonly onQuiet: RoomOptions['onQuiet']
+  private readonly relays: RelayScheduler
 
   constructor(options: RoomOptions) {
     this.name = options.name
     this.state = createEncodedState(options.storedUpdates)
     this.commit = options.commit
     this.onQuiet = options.onQuiet
+    this.relays = options.relays
   }
 
   acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void {
@@ -114,7 +118,7 @@ class OpenRoom implements Room {
     if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
     if (!this.relayScheduled) {
       this.relayScheduled = true
-      setImmediate(relayPending, this)
+      this.relays.schedule(this)
     }
   }
 
