@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { Level } from 'level'
 import { createLevelStorage } from '@quire/server'
 import { docFromUpdates, readSeeds, runWithSeed } from '@quire/testkit'
 
@@ -16,6 +17,8 @@ import { docFromUpdates, readSeeds, runWithSeed } from '@quire/testkit'
  * log directly (large updates), covered by a compaction's snapshot, or deleted.
  */
 
+// Commit keys start with 'c' (src/storage/document-key.ts).
+const COMMIT_TAG = 0x63
 const CHILD = fileURLToPath(new URL('./fixtures/level-storage-crash-child.mjs', import.meta.url))
 // Enough commits to pass the checkpoint threshold (256) once, so both sides of it are crossed.
 const OPERATIONS = 400
@@ -68,6 +71,13 @@ describe('LevelDB storage after kill -9', () => {
           for (const [name, want] of Object.entries(expected.docs)) expect((await reopened.load(name)).updates).toHaveLength(want.updates)
         } finally {
           await reopened.close()
+        }
+        // Every commit record was moved into the documents' logs and deleted.
+        const raw = new Level<Uint8Array, Uint8Array>(dataDir, { keyEncoding: 'view', valueEncoding: 'view' })
+        try {
+          expect(await raw.keys({ gte: Uint8Array.of(COMMIT_TAG), lt: Uint8Array.of(COMMIT_TAG + 1) }).all()).toEqual([])
+        } finally {
+          await raw.close()
         }
       }))
   }

@@ -1,7 +1,7 @@
 import { Level } from 'level'
 import type { Log } from '../log.js'
 import type { AppendEntry, Storage, StoredLog } from './storage.js'
-import { decodeCommitRecord, encodeCommitRecord, type CommitEntry } from './commit-record.js'
+import { encodeCommitRecord, readCommitSpans, readUpdateList, type CommitEntry } from './commit-record.js'
 import {
   COMMIT_KEY_RANGE,
   DOC_KEY_RANGE,
@@ -28,6 +28,10 @@ export interface LevelStorageOptions {
   readonly fsync?: boolean
   /** Where a failed checkpoint is reported (it is retried; nothing is lost). */
   readonly log?: Log
+  /** How long updates may wait in commit records for the checkpoint. Default 2000 ms. */
+  readonly checkpointAgeMs?: number
+  /** About how many bytes of updates one checkpoint step moves. Default 128 KiB. */
+  readonly checkpointStepBytes?: number
 }
 
 const WRITE_BUFFER_BYTES = 1024 * 1024
@@ -40,20 +44,29 @@ const WRITE_BUFFER_BYTES = 1024 * 1024
  * in large records.
  */
 const DIRECT_WRITE_BYTES = 4 * 1024
-/** A checkpoint runs once this many commit records or bytes wait for one, or CHECKPOINT_DELAY_MS after the first. */
-const CHECKPOINT_COMMITS = 256
+/**
+ * The checkpoint runs in small steps, every CHECKPOINT_TICK_MS while anything is pending:
+ * each step moves the documents whose updates have waited CHECKPOINT_AGE_MS (all of them
+ * once CHECKPOINT_BYTES are pending), at most about STEP_BYTES of updates. One step for
+ * everything every two seconds held the event loop for tens of milliseconds with a
+ * hundred busy documents, and every delivery in flight waited (p99 over 50 ms at 60% CPU).
+ */
+const CHECKPOINT_TICK_MS = 100
+const CHECKPOINT_AGE_MS = 2000
 const CHECKPOINT_BYTES = 1024 * 1024
-const CHECKPOINT_DELAY_MS = 2000
+const STEP_BYTES = 128 * 1024
 const CHECKPOINT_RETRY_MS = 5000
 
 type Db = Level<Uint8Array, Uint8Array>
 type BatchOperation = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
-/** Updates of one document that are durable in a commit record, not yet in the document's own log. */
-interface PendingEntry {
-  readonly seq: number
-  readonly updates: readonly Uint8Array[]
-  readonly bytes: number
+/** A commit record whose updates are not all in their documents' logs yet. */
+interface PendingRecord {
+  readonly record: Uint8Array
+  /** When it was written (Date.now()), for the checkpoint's age bound. */
+  readonly at: number
+  /** Documents still waiting for some of its updates. */
+  refs: number
 }
 
 /**
@@ -67,11 +80,15 @@ interface PendingEntry {
  * 1.3 ms, a 1-operation batch 0.22 ms, both fsync'd), and at a hundred busy documents
  * that was a sixth of the relay's main thread. A checkpoint later moves what the commit
  * records hold into each document's own log, one pack per document for many commits,
- * without fsync (the commit records stay until it is written), and removes them. Until
- * then `load` adds a document's pending updates from memory. On open, commit records
- * left by a crash are read back; an entry is pending only if its sequence number is past
- * the document's stored log (a checkpoint, a large direct write or a compaction that
- * covered it may have been written before the crash).
+ * without fsync, and deletes a commit record in the same batch as the last document
+ * that needed it. Until then `load` adds a document's pending updates from memory: the
+ * commit records' bytes and, per document, where in which records its updates lie. Not
+ * the updates' own arrays: kept for seconds, thousands of small objects a second were
+ * promoted to V8's old generation.
+ *
+ * On open, commit records a crash left behind are read back; an entry is pending only
+ * if its sequence number is past the document's stored log (a checkpoint, a large direct
+ * write or a compaction that covered it may have been written before the crash).
  */
 export async function createLevelStorage(path: string, options: LevelStorageOptions = {}): Promise<Storage> {
   // A 1 MiB memtable instead of LevelDB's 4 MiB: the memtable is resident memory of the
@@ -86,21 +103,24 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     )
   }
   const writeOptions = { sync: options.fsync ?? true }
+  const checkpointAgeMs = options.checkpointAgeMs ?? CHECKPOINT_AGE_MS
+  const stepBytes = options.checkpointStepBytes ?? STEP_BYTES
   const storedSeq = await db.get(SEQUENCE_KEY)
   let lastSeq = storedSeq === undefined ? 0 : decodeSeq(storedSeq)
   // Documents whose doc key (for list()) is known to be written, so a commit does not
   // rewrite it every time.
   const listed = new Set<string>()
-  const pending = new Map<string, PendingEntry[]>()
+  // Commit records by sequence number, and per document where its pending updates lie:
+  // flat triples of (sequence number, start, end) in order. A document's place in this
+  // map is the order it began waiting in, oldest first.
+  const records = new Map<number, PendingRecord>()
+  const pending = new Map<string, number[]>()
   let pendingBytes = 0
-  // Commit records on disk that a checkpoint has not removed yet, and the last of them.
-  let pendingCommits = 0
-  let lastCommitSeq = 0
   // Bumped whenever updates move between memory and the documents' logs, so that a load
   // that read both around such a move reads again.
   let epoch = 0
   let checkpointTimer: ReturnType<typeof setTimeout> | null = null
-  // Writes run one at a time, so the pending map always matches what is on disk.
+  // Writes run one at a time, so the pending maps always match what is on disk.
   let writes: Promise<unknown> = Promise.resolve()
   const serialized = <T>(write: () => Promise<T>): Promise<T> => {
     const result = writes.then(write)
@@ -108,21 +128,60 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     return result
   }
 
-  const addPending = (doc: string, seq: number, updates: readonly Uint8Array[]): void => {
-    const bytes = updates.reduce((sum, update) => sum + update.byteLength, 0)
-    let entries = pending.get(doc)
-    if (!entries) pending.set(doc, (entries = []))
-    entries.push({ seq, updates, bytes })
-    pendingBytes += bytes
+  const addPending = (doc: string, seq: number, start: number, end: number): void => {
+    let spans = pending.get(doc)
+    if (!spans) pending.set(doc, (spans = []))
+    spans.push(seq, start, end)
   }
 
-  const dropPending = (doc: string, upToSeq = Number.POSITIVE_INFINITY): void => {
-    const entries = pending.get(doc)
-    if (!entries) return
-    const kept = entries.filter((entry) => entry.seq > upToSeq)
-    for (const entry of entries) if (entry.seq <= upToSeq) pendingBytes -= entry.bytes
-    if (kept.length > 0) pending.set(doc, kept)
-    else pending.delete(doc)
+  /** `doc`'s pending updates after `afterSeq`, in order, as views into the commit records. */
+  const pendingUpdates = (doc: string, afterSeq = 0): { updates: Uint8Array[]; lastSeq: number } => {
+    const updates: Uint8Array[] = []
+    let last = 0
+    const spans = pending.get(doc) ?? []
+    for (let i = 0; i < spans.length; i += 3) {
+      const seq = spans[i] as number
+      if (seq <= afterSeq) continue
+      const { record } = records.get(seq) as PendingRecord
+      updates.push(...readUpdateList(record, spans[i + 1] as number, spans[i + 2] as number))
+      last = seq
+    }
+    return { updates, lastSeq: last }
+  }
+
+  /**
+   * What taking `doc`'s spans up to `upToSeq` out of the pending maps involves: the commit
+   * records no document needs afterwards, to delete in the same batch. `taken` counts the
+   * references other plans for the same batch release. `release` applies the plan once
+   * that batch is written (not before: a load meanwhile must still find the updates).
+   */
+  const planRelease = (
+    doc: string,
+    taken: Map<number, number>,
+    upToSeq = Number.POSITIVE_INFINITY
+  ): { deletes: BatchOperation[]; release: () => void } => {
+    const spans = pending.get(doc) ?? []
+    const released: number[] = []
+    for (let i = 0; i < spans.length; i += 3) if ((spans[i] as number) <= upToSeq) released.push(spans[i] as number)
+    const deletes: BatchOperation[] = []
+    for (const seq of released) {
+      const count = (taken.get(seq) ?? 0) + 1
+      taken.set(seq, count)
+      if ((records.get(seq) as PendingRecord).refs === count) deletes.push({ type: 'del', key: encodeCommitKey(seq) })
+    }
+    const release = (): void => {
+      const kept: number[] = []
+      for (let i = 0; i < spans.length; i += 3) if ((spans[i] as number) > upToSeq) kept.push(spans[i] as number, spans[i + 1] as number, spans[i + 2] as number)
+      if (kept.length > 0) pending.set(doc, kept)
+      else pending.delete(doc)
+      for (const seq of released) {
+        const entry = records.get(seq) as PendingRecord
+        if (--entry.refs > 0) continue
+        records.delete(seq)
+        pendingBytes -= entry.record.byteLength
+      }
+    }
+    return { deletes, release }
   }
 
   const lastStoredSeq = async (doc: string): Promise<number> => {
@@ -130,40 +189,54 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     return 0
   }
 
-  /** Moves every pending update into its document's log and removes the commit records. Call inside `serialized`. */
-  const checkpointNow = async (): Promise<void> => {
-    if (checkpointTimer !== null) clearTimeout(checkpointTimer)
-    checkpointTimer = null
-    if (pendingCommits === 0) return
+  /**
+   * One step of the checkpoint: moves the pending updates of the documents that waited
+   * longest into their logs (all of them if `all`), about STEP_BYTES at most otherwise.
+   * Call inside `serialized`.
+   */
+  const checkpointStep = async (all: boolean): Promise<void> => {
     const ops: BatchOperation[] = []
-    for (const [doc, entries] of pending) {
-      const seq = (entries[entries.length - 1] as PendingEntry).seq
-      ops.push(logRecord(doc, seq, entries.flatMap((entry) => entry.updates)))
+    const releases: Array<() => void> = []
+    const taken = new Map<number, number>()
+    const now = Date.now()
+    let bytes = 0
+    for (const [doc, spans] of pending) {
+      if (!all) {
+        const waitedSince = (records.get(spans[0] as number) as PendingRecord).at
+        if (bytes >= stepBytes || (pendingBytes < CHECKPOINT_BYTES && now - waitedSince < checkpointAgeMs)) break
+      }
+      const { updates, lastSeq: seq } = pendingUpdates(doc)
+      ops.push(logRecord(doc, seq, updates))
+      for (const update of updates) bytes += update.byteLength
+      const { deletes, release } = planRelease(doc, taken)
+      ops.push(...deletes)
+      releases.push(release)
     }
-    const upTo = lastCommitSeq
+    if (ops.length === 0) return
     // No fsync: until this batch is on disk, the commit records still hold everything.
-    if (ops.length > 0) await db.batch(ops, { sync: false })
-    pending.clear()
-    pendingBytes = 0
-    pendingCommits = 0
+    await db.batch(ops, { sync: false })
+    for (const release of releases) release()
     epoch++
-    await db.clear({ gte: COMMIT_KEY_RANGE.gte, lte: encodeCommitKey(upTo) })
   }
 
-  const checkpoint = (): void => {
-    void serialized(checkpointNow).catch((error: unknown) => {
-      options.log?.('error', `storage checkpoint failed, retrying in ${CHECKPOINT_RETRY_MS} ms (nothing is lost: the commit records stay): ${error instanceof Error ? error.message : String(error)}`)
-      scheduleCheckpoint(CHECKPOINT_RETRY_MS)
-    })
-  }
-
-  const scheduleCheckpoint = (delay: number): void => {
-    if (checkpointTimer !== null) return
+  const scheduleCheckpoint = (delay = CHECKPOINT_TICK_MS): void => {
+    if (checkpointTimer !== null || pending.size === 0) return
     checkpointTimer = setTimeout(() => {
       checkpointTimer = null
-      checkpoint()
+      serialized(() => checkpointStep(false)).then(
+        () => scheduleCheckpoint(),
+        (error: unknown) => {
+          options.log?.('error', `storage checkpoint failed, retrying in ${CHECKPOINT_RETRY_MS} ms (nothing is lost: the commit records stay): ${error instanceof Error ? error.message : String(error)}`)
+          scheduleCheckpoint(CHECKPOINT_RETRY_MS)
+        }
+      )
     }, delay)
     checkpointTimer.unref()
+  }
+
+  /** Moves every pending update into its document's log. Call inside `serialized`. */
+  const drain = async (): Promise<void> => {
+    while (pending.size > 0) await checkpointStep(true)
   }
 
   // Commit records a crash left behind: pending again, except what a document's log
@@ -171,16 +244,25 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
   const storedSeqs = new Map<string, number>()
   for await (const [key, value] of db.iterator(COMMIT_KEY_RANGE)) {
     const seq = decodeCommitKey(key)
-    pendingCommits++
-    lastCommitSeq = Math.max(lastCommitSeq, seq)
+    const record = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    const entry: PendingRecord = { record, at: Date.now(), refs: 0 }
     lastSeq = Math.max(lastSeq, seq)
-    for (const entry of decodeCommitRecord(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))) {
-      let stored = storedSeqs.get(entry.doc)
-      if (stored === undefined) storedSeqs.set(entry.doc, (stored = await lastStoredSeq(entry.doc)))
-      if (seq > stored) addPending(entry.doc, seq, entry.updates)
+    for (const span of readCommitSpans(record)) {
+      let stored = storedSeqs.get(span.doc)
+      if (stored === undefined) storedSeqs.set(span.doc, (stored = await lastStoredSeq(span.doc)))
+      if (seq <= stored) continue
+      addPending(span.doc, seq, span.start, span.end)
+      entry.refs++
+    }
+    if (entry.refs > 0) {
+      records.set(seq, entry)
+      pendingBytes += record.byteLength
+    } else {
+      // Everything in it is in the documents' logs already.
+      await db.del(key)
     }
   }
-  if (pendingCommits > 0) await serialized(checkpointNow)
+  await serialized(drain)
 
   return {
     async load(doc: string): Promise<StoredLog> {
@@ -200,10 +282,10 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         }
         // A checkpoint or compaction moved updates meanwhile: what was read may miss them.
         if (epoch !== startEpoch) continue
-        for (const entry of pending.get(doc) ?? []) {
-          if (entry.seq <= docLastSeq) continue
-          updates.push(...entry.updates)
-          docLastSeq = entry.seq
+        const later = pendingUpdates(doc, docLastSeq)
+        if (later.updates.length > 0) {
+          updates.push(...later.updates)
+          docLastSeq = later.lastSeq
         }
         if (updates.length > 0) listed.add(doc)
         return { updates, lastSeq: docLastSeq, startsWithSnapshot }
@@ -215,7 +297,8 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         const ops: BatchOperation[] = []
         const seq = lastSeq + 1
         const committed: CommitEntry[] = []
-        const direct: string[] = []
+        const releases: Array<() => void> = []
+        const taken = new Map<number, number>()
         const newlyListed: string[] = []
         for (const { doc, updates } of batch) {
           if (updates.length === 0) continue
@@ -231,27 +314,29 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
           }
           // Straight to the document's log, with what of it was pending, so that its
           // pending updates always come after its log.
-          const earlier = (pending.get(doc) ?? []).flatMap((entry) => entry.updates)
+          const earlier = pendingUpdates(doc).updates
           ops.push(logRecord(doc, seq, earlier.length > 0 ? [...earlier, ...updates] : updates))
-          direct.push(doc)
+          const { deletes, release } = planRelease(doc, taken)
+          ops.push(...deletes)
+          releases.push(release)
         }
         if (ops.length === 0 && committed.length === 0) return
-        if (committed.length > 0) ops.push({ type: 'put', key: encodeCommitKey(seq), value: encodeCommitRecord(committed) })
+        const encoded = committed.length > 0 ? encodeCommitRecord(committed) : null
+        if (encoded) ops.push({ type: 'put', key: encodeCommitKey(seq), value: encoded.record })
         ops.push({ type: 'put', key: SEQUENCE_KEY, value: encodeSeq(seq) })
         // Claim the number before awaiting, as a concurrent compaction reads it.
         lastSeq = seq
         await db.batch(ops, writeOptions)
         for (const doc of newlyListed) listed.add(doc)
-        if (direct.length > 0) {
-          for (const doc of direct) dropPending(doc)
+        if (releases.length > 0) {
+          for (const release of releases) release()
           epoch++
         }
-        if (committed.length > 0) {
-          for (const { doc, updates } of committed) addPending(doc, seq, updates)
-          pendingCommits++
-          lastCommitSeq = seq
-          if (pendingCommits >= CHECKPOINT_COMMITS || pendingBytes >= CHECKPOINT_BYTES) checkpoint()
-          else scheduleCheckpoint(CHECKPOINT_DELAY_MS)
+        if (encoded) {
+          records.set(seq, { record: encoded.record, at: Date.now(), refs: encoded.spans.length })
+          pendingBytes += encoded.record.byteLength
+          for (const { doc, start, end } of encoded.spans) addPending(doc, seq, start, end)
+          scheduleCheckpoint(pendingBytes >= CHECKPOINT_BYTES ? 0 : CHECKPOINT_TICK_MS)
         }
       })
     },
@@ -263,8 +348,10 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         // The snapshot takes the place of the last update it covers, so order is kept;
         // commit-record entries up to it are covered, and skipped after a crash.
         ops.push({ type: 'put', key: encodeSnapshotKey(doc, upToSeq), value: snapshot })
+        const { deletes, release } = planRelease(doc, new Map(), upToSeq)
+        ops.push(...deletes)
         await db.batch(ops, writeOptions)
-        dropPending(doc, upToSeq)
+        release()
         epoch++
       })
     },
@@ -278,7 +365,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     delete(doc: string): Promise<void> {
       return serialized(async () => {
         // No commit record may still name the document once its log is gone.
-        await checkpointNow()
+        await drain()
         listed.delete(doc)
         const ops: BatchOperation[] = [{ type: 'del', key: encodeDocKey(doc) }]
         for await (const key of db.keys(updateKeyRange(doc))) ops.push({ type: 'del', key })
@@ -288,7 +375,9 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     },
 
     async close(): Promise<void> {
-      await serialized(checkpointNow)
+      if (checkpointTimer !== null) clearTimeout(checkpointTimer)
+      checkpointTimer = null
+      await serialized(drain)
       await db.close()
     }
   }
