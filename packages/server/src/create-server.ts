@@ -147,7 +147,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       thread,
       log,
       policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: options.compactAfter ?? DEFAULT_COMPACTION_POLICY.maxUpdates },
-      openRoom: (doc) => registry.get(doc)
+      openRoom: (doc) => registry.get(doc),
+      busy: () => relays.busy
     })
     return { storage, commitQueue, registry, compaction }
   })

@@ -271,6 +271,34 @@ describe('compaction worker', () => {
 })
 
 describe('compaction scheduler', () => {
+  it('defers a compaction by count or size while the process is busy, and runs it once it is not', async () => {
+    const storage = createMemoryStorage()
+    const { updates } = typeKeystrokes(createPrng(16), 300)
+    await storage.append([{ doc: 'busy', updates }])
+    const commitQueue = createCommitQueue({ storage, log: quietLog })
+    const thread = createCompactionThread()
+    cleanups.push(() => thread.close())
+    let busy = true
+    const scheduler = createCompactionScheduler({
+      storage,
+      commitQueue,
+      thread,
+      log: quietLog,
+      policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: 100 },
+      openRoom: () => undefined,
+      busy: () => busy
+    })
+    // 300 updates: past the bound of 100, within the busy bound of 400.
+    await scheduler.prepareOpen('busy', { updates: [], lastSeq: 0, startsWithSnapshot: false })
+    scheduler.noteAppended('busy', updates)
+    await scheduler.idle()
+    expect((await storage.load('busy')).startsWithSnapshot).toBe(false)
+    busy = false
+    scheduler.noteAppended('busy', [])
+    await scheduler.idle()
+    expect((await storage.load('busy')).startsWithSnapshot).toBe(true)
+  })
+
   it('a compaction that fails leaves the log as it was and is not retried in a loop', async () => {
     const storage = createMemoryStorage()
     const { updates } = typeKeystrokes(createPrng(13), 3000)

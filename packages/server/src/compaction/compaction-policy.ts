@@ -43,6 +43,12 @@ export interface CompactionPolicy {
   readonly quietBytesRatio: number
   /** Joinable structs that make even a single update worth compacting. */
   readonly minJoinableStructs: number
+  /**
+   * While the event loop is busy, the count and byte bounds are this many times larger:
+   * a compaction costs the worker milliseconds of the same cores the relay needs, and a
+   * busy room is compacted anyway once it goes quiet.
+   */
+  readonly busyFactor: number
 }
 
 /** How far a log has grown past its last snapshot. */
@@ -59,7 +65,14 @@ export const DEFAULT_COMPACTION_POLICY: CompactionPolicy = {
   bytesRatio: 0.5,
   quietMinBytes: 4 * 1024,
   quietBytesRatio: 1 / 16,
-  minJoinableStructs: 64
+  minJoinableStructs: 64,
+  busyFactor: 4
+}
+
+/** `policy` with its count and byte bounds scaled for a busy process. */
+export function deferredWhileBusy(policy: CompactionPolicy): CompactionPolicy {
+  const { busyFactor } = policy
+  return { ...policy, maxUpdates: policy.maxUpdates * busyFactor, minBytes: policy.minBytes * busyFactor, bytesRatio: policy.bytesRatio * busyFactor }
 }
 
 export function needsCompaction(growth: LogGrowth, policy: CompactionPolicy): boolean {

@@ -2,7 +2,7 @@ import type { CommitQueue } from '../commit/commit-queue.js'
 import type { Log } from '../log.js'
 import type { Room } from '../room/room.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
-import { addToGrowth, growthOfLog, needsCompaction, needsQuietCompaction, type CompactionPolicy, type LogGrowth } from './compaction-policy.js'
+import { addToGrowth, deferredWhileBusy, growthOfLog, needsCompaction, needsQuietCompaction, type CompactionPolicy, type LogGrowth } from './compaction-policy.js'
 import type { CompactionThread } from './compaction-thread.js'
 
 /**
@@ -47,6 +47,8 @@ export interface CompactionSchedulerOptions {
   readonly policy: CompactionPolicy
   /** The open room of that name, if any. */
   readonly openRoom: (doc: string) => Room | undefined
+  /** Whether the process is busy now (see `CompactionPolicy.busyFactor`). */
+  readonly busy?: () => boolean
 }
 
 interface Job {
@@ -58,6 +60,7 @@ interface Job {
 
 export function createCompactionScheduler(options: CompactionSchedulerOptions): CompactionScheduler {
   const { storage, policy } = options
+  const busyPolicy = deferredWhileBusy(policy)
   // Growth of the logs of open rooms only: forgotten when a room is evicted.
   const growth = new Map<string, LogGrowth>()
   const jobs: Job[] = []
@@ -141,7 +144,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
 
   const check = (doc: string): void => {
     const known = growth.get(doc)
-    if (known === undefined || running?.doc === doc || !needsCompaction(known, policy)) return
+    if (known === undefined || running?.doc === doc || !needsCompaction(known, options.busy?.() === true ? busyPolicy : policy)) return
     void enqueue(doc, false)
   }
 
