@@ -10,8 +10,9 @@ import type { RelayScheduler } from './relay-scheduler.js'
  *
  * `acceptUpdate` is the only way an update enters a room. It appends to the encoded
  * state, hands the update to `commit` (storage) when it came from a peer, and queues it
- * for relay. Relays are batched per event-loop turn: a receiver gets the turn's updates
- * in one socket write (one merged frame when there are many), and never its own
+ * for relay. Relays are batched by the process's relay scheduler (per event-loop turn,
+ * or per few milliseconds while the process is busy): a receiver gets the batch's
+ * updates in one socket write (one merged frame when there are many), and never its own
  * updates back.
  */
 export interface Room {
