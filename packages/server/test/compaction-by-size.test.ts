@@ -144,6 +144,15 @@ describe('compaction policy', () => {
     expect(policy.quietBytesRatio).toBeLessThan(policy.bytesRatio)
   })
 
+  it('compacts a quiet room whose small tail still holds structs a Y.Doc would join', () => {
+    // The last merged upload of a document: a few KiB on a large snapshot, under every byte bound.
+    const tail = (joinableSinceSnapshot: number): LogGrowth => ({ updatesSinceSnapshot: 1, bytesSinceSnapshot: 2 * 1024, joinableSinceSnapshot, snapshotBytes: 200 * 1024 })
+    expect(needsQuietCompaction(tail(policy.minJoinableStructs - 1), policy)).toBe(false)
+    expect(needsQuietCompaction(tail(policy.minJoinableStructs), policy)).toBe(true)
+    // While the room is busy the same tail waits: its clients apply it once, as it arrives.
+    expect(needsCompaction(tail(policy.minJoinableStructs), policy)).toBe(false)
+  })
+
   it('leaves a single update alone unless it has structs a Y.Doc would join, however large', () => {
     const single = (joinableSinceSnapshot: number): LogGrowth => ({ updatesSinceSnapshot: 1, bytesSinceSnapshot: 10 * policy.minBytes, joinableSinceSnapshot, snapshotBytes: 0 })
     // One Y.Doc encoding, uploaded whole: nothing to gain.
