@@ -134,6 +134,15 @@ async function settleWrites(context: BenchContext, kind: ServerKind, server: Run
   if (!idle) context.log(`  ${kind.id} was still busy after ${IDLE_TIMEOUT_MS / 1000} s`)
 }
 
+/**
+ * Warm loads take tens of milliseconds, so a run takes more of them than of cold loads,
+ * whose restarts take seconds: with three, two servers serving the same encoding swapped
+ * places from run to run.
+ */
+function warmLoads(context: BenchContext): number {
+  return context.scale.smoke ? context.scale.repetitions : 3 * context.scale.repetitions
+}
+
 async function measure(context: BenchContext, kind: ServerKind, room: string, trace: ReplayedTrace, updates: readonly Uint8Array[]): Promise<Measurement> {
   const dataDir = createDataDir(context, `cold-${kind.id}`)
   let server = await kind.start({ dataDir, profileDir: context.profileDir })
@@ -148,7 +157,7 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, tr
     await settleWrites(context, kind, server, uploaded)
     // One load first, unmeasured: the client's code for this server's replies is compiled before the measured ones.
     await loadOnce(server, kind, room, trace)
-    for (let repetition = 0; repetition < context.scale.repetitions; repetition++) warm.push(await loadOnce(server, kind, room, trace))
+    for (let repetition = 0; repetition < warmLoads(context); repetition++) warm.push(await loadOnce(server, kind, room, trace))
     await feeder.close()
     if (!kind.persistent) return { uploadSeconds, warm, cold }
     for (let repetition = 0; repetition < context.scale.repetitions; repetition++) {
@@ -267,7 +276,7 @@ export const coldLoadScenario: Scenario = {
             ` Load times in ms from socket open at a fresh client: bytes = until the first byte of the sync reply that completed the document was received;` +
             ` applied = until that reply was applied and the client's Y.Doc held the whole text. Warm = the document open on the server (the uploading client still connected);` +
             ` cold = right after a restart, from storage (first = the first restart after the upload; then the median of ${scale.repetitions} restarts, the first included).` +
-            ` Median of ${scale.repetitions}. Upload = seconds to send all updates. Ratios are Quire / this server on the applied time, same upload shape: below 1 favours Quire.`
+            ` Warm: median of ${warmLoads(context)}; cold: median of ${scale.repetitions}. Upload = seconds to send all updates. Ratios are Quire / this server on the applied time, same upload shape: below 1 favours Quire.`
         ],
         columns: [
           'upload',
