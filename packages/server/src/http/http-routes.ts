@@ -1,0 +1,66 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { IssueShareToken } from '../auth/create-share-token-issuer.js'
+import { handleShareRequest, SHARE_PATH } from '../auth/share-endpoint.js'
+import type { Log } from '../log.js'
+import { createStaticHandler } from './static-files.js'
+
+/** Answers a request it knows and resolves true; resolves false for one it does not. */
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => Promise<boolean>
+
+export interface HttpRoutesOptions {
+  /** Serve this directory (a built web app) for the paths no other route takes. */
+  readonly staticDir: string | undefined
+  /** Without it, `GET /api/share` answers 404. */
+  readonly shareTokens: IssueShareToken | undefined
+  /** The JSON body of `GET /healthz`. */
+  readonly health: () => Record<string, unknown>
+}
+
+/** The server's HTTP routes: `/healthz`, the share endpoint, then static files if any. */
+export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
+  const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
+  return async (request, response) => {
+    const path = (request.url ?? '/').split('?')[0]
+    if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(options.health()))
+      return true
+    }
+    if (path === SHARE_PATH) {
+      await handleShareRequest(options.shareTokens, request, response)
+      return true
+    }
+    return staticHandler ? staticHandler(request, response) : false
+  }
+}
+
+/**
+ * Serves upgrades and the routes on `server`. Requests no route takes answer 404, a
+ * route that fails answers 500 (and is logged); an embedder that listens for requests
+ * itself keeps them, and can call the routes from its own handler.
+ */
+export function attachToHttpServer(
+  server: Server,
+  handleUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  routes: RequestHandler,
+  log: Log
+): void {
+  server.on('upgrade', handleUpgrade)
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (server.listenerCount('request') > 1) return // the embedder routes requests itself
+    routes(request, response).then(
+      (handled) => {
+        if (!handled) {
+          response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+          response.end('Not found. Quire serves WebSocket connections at ws://<host>/<room>.\n')
+        }
+      },
+      (error: unknown) => {
+        log('error', `HTTP ${request.url}: ${error instanceof Error ? error.message : String(error)}`)
+        if (!response.headersSent) response.writeHead(500)
+        response.end()
+      }
+    )
+  })
+}

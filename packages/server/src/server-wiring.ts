@@ -1,0 +1,103 @@
+import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
+import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
+import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
+import { createCompactionThread } from './compaction/compaction-thread.js'
+import { createRelayScheduler } from './room/relay-scheduler.js'
+import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
+import type { ResolvedServerOptions } from './server-options.js'
+import { createLevelStorage } from './storage/level-storage.js'
+import type { Storage } from './storage/storage.js'
+
+/**
+ * The parts behind the sockets, and who tells whom what: the commit queue tells the
+ * compaction scheduler what it appended; the registry asks it for the log a room opens
+ * from, and tells it when a room went quiet or left memory; the scheduler finds open
+ * rooms in the registry and defers work while the relay scheduler says the event loop is
+ * busy. Those that need storage exist once it is open, which is asynchronous for the
+ * default LevelDB store.
+ */
+export interface ServerParts {
+  readonly storage: Storage
+  readonly commitQueue: CommitQueue
+  readonly registry: RoomRegistry
+  readonly compaction: CompactionScheduler
+}
+
+export interface ServerWiring {
+  /** Resolves once storage is open; rejects when it cannot open (the rejection is handled here). */
+  readonly parts: Promise<ServerParts>
+  /** The parts, or null until storage is open (and for good if it failed to). */
+  readonly ready: ServerParts | null
+  /** Waits for pending commits, evictions and compactions, then stops the worker thread and the relay scheduler. */
+  drain(): Promise<void>
+  /** Closes the storage if the server opened it (never one the embedder gave). */
+  closeOwnedStorage(): Promise<void>
+}
+
+export function createServerWiring(options: ResolvedServerOptions): ServerWiring {
+  const { log } = options
+  const ownsStorage = options.storage === undefined
+  const storagePromise: Promise<Storage> = options.storage
+    ? Promise.resolve(options.storage)
+    : createLevelStorage(options.dataDir, { fsync: options.fsync, log })
+  // Reported when used (listen, first upgrade), not as an unhandled rejection.
+  storagePromise.catch(() => {})
+  const thread = createCompactionThread({ onStarted: options.onWorkerStarted })
+  const relays = createRelayScheduler()
+
+  const core = storagePromise.then((storage) => {
+    const commitQueue = createCommitQueue({
+      storage,
+      log,
+      onCommitted: (appended) => {
+        for (const { doc, updates } of appended) compaction.noteAppended(doc, updates)
+      }
+    })
+    const registry = createRoomRegistry({
+      storage,
+      commitQueue,
+      relays,
+      prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
+      onEvicted: (name) => compaction.forget(name),
+      onQuiet: (name) => compaction.noteQuiet(name)
+    })
+    const compaction = createCompactionScheduler({
+      storage,
+      commitQueue,
+      thread,
+      log,
+      policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: options.compactAfter },
+      openRoom: (doc) => registry.get(doc),
+      busy: () => relays.busy
+    })
+    return { storage, commitQueue, registry, compaction }
+  })
+  let ready: ServerParts | null = null
+  core.then(
+    (c) => {
+      ready = c
+    },
+    () => {}
+  )
+
+  return {
+    parts: core,
+    get ready() {
+      return ready
+    },
+    async drain() {
+      const c = await core.catch(() => null)
+      if (c) {
+        await c.commitQueue.whenCommitted()
+        await c.registry.settled()
+        await c.compaction.idle()
+      }
+      await thread.close()
+      relays.close()
+    },
+    async closeOwnedStorage() {
+      const c = await core.catch(() => null)
+      if (c && ownsStorage) await c.storage.close()
+    }
+  }
+}

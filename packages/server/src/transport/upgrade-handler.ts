@@ -1,0 +1,102 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { CLOSE_GOING_AWAY } from '@quire/protocol'
+import type { Limits } from '../limits/limits.js'
+import { createUpdateGuard } from '../limits/update-guard.js'
+import type { Log } from '../log.js'
+import { openConnection } from './connection.js'
+import { addFramingCloseReasons } from './framing-close-reason.js'
+import { readRoomRequest } from './room-request.js'
+import type { UpgradeAdmission, UpgradeDecision } from './upgrade-admission.js'
+
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
+
+export interface UpgradeHandlerOptions {
+  readonly admission: UpgradeAdmission
+  /** Every open socket of the server: added here, removed when it closes. */
+  readonly sockets: Set<WebSocket>
+  /** True once the server is shutting down: new upgrades are refused with 503. */
+  readonly isClosing: () => boolean
+  readonly maxMessageBytes: number
+  readonly maxBufferedBytes: number
+  readonly limits: Limits
+  readonly log: Log
+}
+
+/**
+ * Turns an HTTP upgrade into an open connection, or into the refusal the admission
+ * decided on (see upgrade-admission.ts for why most refusals are close codes).
+ */
+export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHandler {
+  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, log } = options
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false })
+  const updateGuard = createUpdateGuard()
+  let nextConnectionId = 1
+
+  return (request, socket, head) => {
+    socket.on('error', destroySocket)
+    if (isClosing()) {
+      rejectOverHttp(socket, 503, 'Service Unavailable')
+      return
+    }
+    const wanted = readRoomRequest(request)
+    const accept = (then: (ws: WebSocket) => void): void => {
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        if (isClosing()) {
+          ws.close(CLOSE_GOING_AWAY, 'server shutting down')
+          return
+        }
+        addFramingCloseReasons(ws, maxMessageBytes)
+        trackSocket(sockets, ws)
+        then(ws)
+      })
+    }
+    // admit() does not reject; a throw below is a broken invariant and stays unhandled, loudly.
+    admission.admit(request, socket, wanted).then((decision: UpgradeDecision) => {
+      switch (decision.kind) {
+        case 'http':
+          rejectOverHttp(socket, decision.status, decision.reason)
+          return
+        case 'close':
+          accept((ws) => ws.close(decision.code, decision.reason))
+          return
+        case 'grant':
+          accept((ws) =>
+            openConnection({
+              socket: ws,
+              roomName: wanted.room,
+              access: decision.access,
+              user: decision.user,
+              extension: wanted.extension,
+              maxMessageBytes,
+              maxBufferedBytes,
+              limits,
+              updateGuard,
+              registry: decision.registry,
+              log,
+              id: nextConnectionId++
+            })
+          )
+      }
+    })
+  }
+}
+
+function rejectOverHttp(socket: Duplex, status: number, message: string): void {
+  socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${message}\n`)
+}
+
+/*
+ * Listeners that live as long as a connection are registered here, at module level, not
+ * inside the handler: a closure keeps its whole enclosing scope alive, and that scope
+ * holds the upgrade request and its head buffer, a few KiB per idle connection.
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy()
+}
+
+function trackSocket(sockets: Set<WebSocket>, ws: WebSocket): void {
+  sockets.add(ws)
+  ws.on('close', () => sockets.delete(ws))
+}
