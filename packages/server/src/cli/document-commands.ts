@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import * as Y from 'yjs'
 import { findUpdateProblem } from '@quire/protocol'
 import { compactUpdates } from '../compaction/compact-updates.js'
+import { SERVER_DEFAULTS } from '../server-options.js'
 import { createLevelStorage } from '../storage/level-storage.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
 
@@ -30,7 +31,7 @@ export async function runDocumentCommand(command: string, args: readonly string[
   const { values, positionals } = parseArgs({
     args: [...args],
     options: {
-      data: { type: 'string', default: './data' },
+      data: { type: 'string', default: SERVER_DEFAULTS.dataDir },
       out: { type: 'string' },
       all: { type: 'boolean', default: false }
     },

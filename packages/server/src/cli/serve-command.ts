@@ -1,0 +1,171 @@
+import { createShareTokenIssuer } from '../auth/create-share-token-issuer.js'
+import { createTokenAuthenticator } from '../auth/create-token-authenticator.js'
+import { MIN_SECRET_BYTES } from '../auth/room-token.js'
+import { createServer } from '../create-server.js'
+import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
+import { consoleLog } from '../log.js'
+import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
+import { readFlags, type CliFlag } from './cli-flags.js'
+import { readSecretFromEnv } from './secret-env.js'
+import { applyServeHeapFlags } from './serve-heap-flags.js'
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** What `quire serve`'s flags asked for; whatever they left out, the server's defaults decide. */
+export interface ServeSettings {
+  readonly options: Writable<ServerOptions>
+  readonly limits: Writable<Partial<Limits>>
+  host: string | undefined
+  port: number | undefined
+  /** The environment variable holding the token secret; without it the server is open. */
+  secretEnv: string | undefined
+}
+
+export function createServeSettings(): ServeSettings {
+  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined }
+}
+
+/**
+ * A raised rate raises its burst in proportion, keeping the seconds of slack the
+ * defaults give (5 of messages, 10 of presence updates), and never below the default.
+ */
+function burstFor(rate: number, defaultRate: number, defaultBurst: number): number {
+  return Math.max(defaultBurst, Math.ceil(rate * slackSeconds(defaultRate, defaultBurst)))
+}
+
+function slackSeconds(defaultRate: number, defaultBurst: number): number {
+  return defaultBurst / defaultRate
+}
+
+/** The flags of `quire serve`, one row each (see cli-flags.ts). */
+export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
+  { kind: 'text', name: 'host', placeholder: '<addr>', help: 'address to listen on', default: SERVER_DEFAULTS.host, set: (s, host) => { s.host = host } },
+  { kind: 'whole', name: 'port', help: 'port; 0 picks a free one', default: SERVER_DEFAULTS.port, set: (s, port) => { s.port = port } },
+  { kind: 'text', name: 'data', placeholder: '<dir>', help: 'LevelDB data directory', default: SERVER_DEFAULTS.dataDir, set: (s, dir) => { s.options.dataDir = dir } },
+  { kind: 'text', name: 'static', placeholder: '<dir>', help: 'serve a built web app (e.g. demo/dist)', set: (s, dir) => { s.options.staticDir = dir } },
+  {
+    kind: 'text',
+    name: 'auth-secret-env',
+    placeholder: '<NAME>',
+    help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
+    set: (s, name) => { s.secretEnv = name }
+  },
+  {
+    kind: 'list',
+    name: 'allow-origin',
+    placeholder: '<origin>',
+    help: 'allow browser pages from this origin (repeatable);\ndefault: every origin',
+    set: (s, origins) => { s.options.allowedOrigins = origins }
+  },
+  { kind: 'whole', name: 'max-message-bytes', help: 'largest accepted message', default: SERVER_DEFAULTS.maxMessageBytes, set: (s, n) => { s.options.maxMessageBytes = n } },
+  { kind: 'positive', name: 'max-room-name-bytes', help: 'longest room name in UTF-8 bytes', default: SERVER_DEFAULTS.maxRoomNameBytes, set: (s, n) => { s.options.maxRoomNameBytes = n } },
+  {
+    kind: 'positive',
+    name: 'max-messages-per-second',
+    help: `per connection; bursts may reach ${DEFAULT_LIMITS.messageBurst},\nor ${slackSeconds(DEFAULT_LIMITS.maxMessagesPerSecond, DEFAULT_LIMITS.messageBurst)} s of a raised rate`,
+    default: DEFAULT_LIMITS.maxMessagesPerSecond,
+    set: (s, rate) => {
+      s.limits.maxMessagesPerSecond = rate
+      s.limits.messageBurst = burstFor(rate, DEFAULT_LIMITS.maxMessagesPerSecond, DEFAULT_LIMITS.messageBurst)
+    }
+  },
+  { kind: 'positive', name: 'max-bytes-per-second', help: 'per connection', default: DEFAULT_LIMITS.maxBytesPerSecond, set: (s, n) => { s.limits.maxBytesPerSecond = n } },
+  {
+    kind: 'positive',
+    name: 'max-awareness-per-second',
+    help: `presence updates per connection; bursts may reach ${DEFAULT_LIMITS.awarenessBurst},\nor ${slackSeconds(DEFAULT_LIMITS.maxAwarenessPerSecond, DEFAULT_LIMITS.awarenessBurst)} s of a raised rate`,
+    default: DEFAULT_LIMITS.maxAwarenessPerSecond,
+    set: (s, rate) => {
+      s.limits.maxAwarenessPerSecond = rate
+      s.limits.awarenessBurst = burstFor(rate, DEFAULT_LIMITS.maxAwarenessPerSecond, DEFAULT_LIMITS.awarenessBurst)
+    }
+  },
+  { kind: 'positive', name: 'max-connections-per-ip', help: 'open connections from one address', default: DEFAULT_LIMITS.maxConnectionsPerIp, set: (s, n) => { s.limits.maxConnectionsPerIp = n } },
+  { kind: 'positive', name: 'max-connections', help: 'open connections in this process', default: DEFAULT_LIMITS.maxConnections, set: (s, n) => { s.limits.maxConnections = n } },
+  { kind: 'positive', name: 'max-rooms', help: 'rooms open in memory', default: DEFAULT_LIMITS.maxRooms, set: (s, n) => { s.limits.maxRooms = n } },
+  {
+    kind: 'positive',
+    name: 'slow-consumer-bytes',
+    help: 'unsent bytes a slow client may hold for the grace period',
+    default: DEFAULT_LIMITS.slowConsumerBytes,
+    set: (s, n) => { s.limits.slowConsumerBytes = n }
+  },
+  {
+    kind: 'positive',
+    name: 'slow-consumer-grace-ms',
+    help: 'how long a slow client may hold them',
+    default: DEFAULT_LIMITS.slowConsumerGraceMs,
+    set: (s, n) => { s.limits.slowConsumerGraceMs = n }
+  },
+  {
+    kind: 'positive',
+    name: 'max-buffered-bytes',
+    help: 'unsent bytes that close a client at once',
+    default: SERVER_DEFAULTS.maxBufferedBytes,
+    set: (s, n) => { s.options.maxBufferedBytes = n }
+  },
+  {
+    kind: 'whole',
+    name: 'compact-after',
+    help: "compact a document's log past n updates",
+    default: SERVER_DEFAULTS.compactAfter,
+    set: (s, n) => { s.options.compactAfter = n }
+  },
+  { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } }
+]
+
+/** The server's options for `settings`: token auth when a secret is named, the console log, the heap flags. */
+export function serverOptionsFrom(settings: ServeSettings, secret: string | null): ServerOptions {
+  return {
+    ...settings.options,
+    limits: settings.limits,
+    ...(secret === null
+      ? {}
+      : { authenticate: createTokenAuthenticator({ secret }), shareTokens: createShareTokenIssuer({ secret }) }),
+    log: consoleLog,
+    // Node resets V8 flags when it starts a worker: without this, the first compaction
+    // let the young generation grow to 32 MiB for good (measured on Node 20.20).
+    onWorkerStarted: applyServeHeapFlags
+  }
+}
+
+/** `quire serve`: runs until SIGINT or SIGTERM, then closes sockets and flushes writes. */
+export async function serve(args: readonly string[]): Promise<number> {
+  const settings = createServeSettings()
+  readFlags('serve', SERVE_FLAGS, args, settings)
+  const { secretEnv } = settings
+  const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
+  const server = createServer(serverOptionsFrom(settings, secret))
+  const { url } = await server.listen(settings.port, settings.host)
+  const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins } = settings.options
+  process.stdout.write(`quire listening on ${url}\n`)
+  consoleLog('info', `data in ${dataDir}${staticDir ? `, serving ${staticDir}` : ''}`)
+  consoleLog(
+    'info',
+    secret === null
+      ? 'open access: no authentication configured, anyone who can reach this port can read and write every room (use --auth-secret-env NAME)'
+      : `token authentication on (secret from $${secretEnv}); read-only share links at /api/share`
+  )
+  consoleLog(
+    'info',
+    allowedOrigins === undefined
+      ? 'browser pages from any origin may connect (restrict with --allow-origin)'
+      : `browser pages may connect only from: ${allowedOrigins.join(', ')}`
+  )
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      consoleLog('info', `${signal}: closing connections and flushing writes`)
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      server.close().then(resolve, (error: unknown) => {
+        consoleLog('error', `shutdown: ${error instanceof Error ? error.message : String(error)}`)
+        resolve()
+      })
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  consoleLog('info', 'stopped')
+  return 0
+}

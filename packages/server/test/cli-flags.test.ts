@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_LIMITS, verifyRoomToken } from '@quire/server'
+import { QUIRE_BIN } from '@quire/testkit'
+import { readFlags, spellingsOf, type CliFlag } from '../src/cli/cli-flags.js'
+import { createServeSettings, SERVE_FLAGS, serverOptionsFrom } from '../src/cli/serve-command.js'
+import { TOKEN_DEFAULTS, TOKEN_FLAGS } from '../src/cli/token-command.js'
+import { DEFAULT_COMPACTION_POLICY } from '../src/compaction/compaction-policy.js'
+import { resolveServerOptions, SERVER_DEFAULTS } from '../src/server-options.js'
+
+/**
+ * The flag tables of `quire serve` and `quire token` (src/cli): every row is in the help,
+ * parsed, and read into the server's options; the defaults the help shows are the ones
+ * the server applies.
+ */
+
+const run = promisify(execFile)
+const quire = (args: readonly string[], env: NodeJS.ProcessEnv = {}) =>
+  run(process.execPath, [QUIRE_BIN, ...args], { env: { ...process.env, ...env } })
+
+const SECRET = 'test secret that is comfortably longer than 32 bytes'
+
+/** What the server would run with for these `quire serve` arguments, listening address included. */
+function servedWith(args: readonly string[]) {
+  const settings = createServeSettings()
+  readFlags('serve', SERVE_FLAGS, args, settings)
+  return {
+    ...resolveServerOptions(serverOptionsFrom(settings, null)),
+    host: settings.host ?? SERVER_DEFAULTS.host,
+    port: settings.port ?? SERVER_DEFAULTS.port,
+    secretEnv: settings.secretEnv
+  }
+}
+
+/** The lines of `help` under `command`, up to the next command. */
+function helpSectionOf(help: string, command: string): string[] {
+  const lines = help.split('\n')
+  const start = lines.findIndex((l) => l.startsWith(`  ${command} `))
+  if (start < 0) throw new Error(`quire help has no command ${command}:\n${help}`)
+  const end = lines.findIndex((l, i) => i > start && /^  \S/.test(l))
+  return lines.slice(start + 1, end < 0 ? undefined : end)
+}
+
+/** The lines of `command`'s help that document `--name`: the flag's line and those continuing it. */
+function helpEntryOf(help: string, command: string, name: string): string {
+  const section = helpSectionOf(help, command)
+  const start = section.findIndex((l) => new RegExp(`^ {12}--${name}(\\s|$)`).test(l))
+  if (start < 0) throw new Error(`quire help has no line for ${command} --${name}:\n${help}`)
+  const end = section.findIndex((l, i) => i > start && !/^ {13,}\S/.test(l))
+  return section.slice(start, end < 0 ? undefined : end).join('\n')
+}
+
+/** A value the flag accepts that is not its default. */
+function otherValueOf(flag: CliFlag<never>): string[] {
+  switch (flag.kind) {
+    case 'switch':
+      return [`--${flag.name}`]
+    case 'whole':
+    case 'positive':
+      return [`--${flag.name}`, String(Number(flag.default ?? 0) + 7)]
+    case 'list':
+      return [`--${flag.name}`, 'https://a.example', `--${flag.name}`, 'https://b.example']
+    case 'text':
+      return [`--${flag.name}`, 'something-else']
+  }
+}
+
+describe('quire help', () => {
+  it('shows every flag of serve and token, aliases too, each with the default its row names', async () => {
+    const { stdout } = await quire(['help'])
+    const tables: [string, readonly CliFlag<never>[]][] = [['serve', SERVE_FLAGS], ['token', TOKEN_FLAGS]]
+    for (const [command, flags] of tables) {
+      const section = helpSectionOf(stdout, command).join('\n')
+      for (const flag of flags) {
+        for (const spelling of spellingsOf(flag)) expect(section).toContain(`--${spelling}`)
+        if (flag.default !== undefined) expect(helpEntryOf(stdout, command, flag.name)).toContain(`(default ${flag.default})`)
+      }
+    }
+  })
+
+  it('shows the server defaults, not copies of them', async () => {
+    const { stdout } = await quire(['help'])
+    const shown = (command: string, name: string): string => /\(default ([^)]+)\)/.exec(helpEntryOf(stdout, command, name))?.[1] ?? 'none'
+    const applied = resolveServerOptions({})
+    expect(shown('serve', 'max-message-bytes')).toBe(String(applied.maxMessageBytes))
+    expect(shown('serve', 'max-buffered-bytes')).toBe(String(applied.maxBufferedBytes))
+    expect(shown('serve', 'compact-after')).toBe(String(DEFAULT_COMPACTION_POLICY.maxUpdates))
+    expect(shown('serve', 'max-room-name-bytes')).toBe(String(applied.maxRoomNameBytes))
+    expect(shown('serve', 'max-rooms')).toBe(String(applied.limits.maxRooms))
+    expect(shown('serve', 'data')).toBe(applied.dataDir)
+    expect(shown('serve', 'port')).toBe(String(SERVER_DEFAULTS.port))
+    expect(shown('serve', 'auth-secret-env')).toBe('none')
+    expect(shown('token', 'secret-env')).toBe(TOKEN_DEFAULTS.secretEnv)
+  })
+})
+
+describe('the quire serve flag table', () => {
+  it('no flags: the server runs with its own defaults', () => {
+    expect(servedWith([])).toMatchObject({
+      ...resolveServerOptions({}),
+      log: expect.any(Function),
+      onWorkerStarted: expect.any(Function),
+      host: SERVER_DEFAULTS.host,
+      port: SERVER_DEFAULTS.port,
+      secretEnv: undefined
+    })
+  })
+
+  it.each(SERVE_FLAGS.filter((flag) => flag.default !== undefined).map((flag) => [flag.name, flag] as const))(
+    '--%s given its shown default changes nothing the server runs with',
+    (name, flag) => {
+      expect(servedWith([`--${name}`, String(flag.default)])).toEqual(servedWith([]))
+    }
+  )
+
+  it.each(SERVE_FLAGS.map((flag) => [flag.name, flag] as const))('--%s is read into what the server runs with', (_name, flag) => {
+    expect(servedWith(otherValueOf(flag))).not.toEqual(servedWith([]))
+  })
+
+  it('a raised rate raises its burst: 5 s of messages, 10 s of presence updates', () => {
+    expect(servedWith(['--max-messages-per-second', '1000', '--max-awareness-per-second', '100']).limits).toMatchObject({
+      maxMessagesPerSecond: 1000,
+      messageBurst: 5000,
+      maxAwarenessPerSecond: 100,
+      awarenessBurst: 1000
+    })
+    expect(servedWith(['--max-messages-per-second', '20']).limits.messageBurst).toBe(DEFAULT_LIMITS.messageBurst)
+  })
+
+})
+
+describe('quire serve and quire token refuse bad arguments before doing anything', () => {
+  it.each([
+    [['serve', '--max-rooms', '0'], 'quire serve: --max-rooms must be greater than 0'],
+    [['serve', '--port', 'eighty'], 'quire serve: --port must be a whole number, got "eighty"'],
+    [['serve', '--compact-after=-1'], 'quire serve: --compact-after must be a whole number, got "-1"'],
+    [['serve', '--max-conections', '5'], "quire serve: Unknown option '--max-conections'"],
+    [['serve', '--data'], "quire serve: Option '--data <value>' argument missing"],
+    [['token', '--room', 'r', '--access', 'read', '--ttl', 'soon'], '--ttl must be a duration like 90s, 30m, 1h or 7d, got "soon"'],
+    [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write']
+  ])('quire %j', async (args, message) => {
+    const failed = quire(args, { QUIRE_SECRET: SECRET })
+    await expect(failed).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(message) })
+  })
+
+  it('an unknown flag points at quire help', async () => {
+    await expect(quire(['serve', '--nope'])).rejects.toMatchObject({ stderr: expect.stringContaining('quire help lists the options') })
+  })
+})
+
+describe('quire token', () => {
+  it('reads the secret from the variable --secret-env names', async () => {
+    const { stdout } = await quire(['token', '--room', 'r', '--access', 'write', '--secret-env', 'MY_SECRET'], { MY_SECRET: SECRET })
+    const { grant } = await verifyRoomToken(stdout.trim(), SECRET)
+    expect(grant).toEqual({ room: 'r', user: TOKEN_DEFAULTS.user, access: 'write' })
+  })
+})
