@@ -11,7 +11,7 @@ import { spawnQuireServer, type SpawnedQuireServer } from '@quire/testkit'
 import { demoDistDir } from './paths.js'
 
 export interface DemoServerOptions {
-  /** Extra `quire serve` arguments, e.g. `['--auth-secret-env', 'QUIRE_SECRET']`. */
+  /** Extra `quire serve` arguments, e.g. `['--secret-env', 'QUIRE_SECRET']`. */
   readonly args?: readonly string[]
   readonly env?: NodeJS.ProcessEnv
 }

@@ -1,5 +1,5 @@
 /**
- * Token auth as the server's CLI offers it (`quire serve --auth-secret-env`,
+ * Token auth as the server's CLI offers it (`quire serve --secret-env`,
  * `quire token`). The read-only e2e test requires it: where the CLI lacks it, that
  * test fails and says what is missing.
  */
@@ -14,7 +14,7 @@ export function findMissingAuthSupport(): string | null {
   const help = spawnSync(process.execPath, [quireCliPath, 'help'], { encoding: 'utf8' })
   if (help.status !== 0) return `\`quire help\` failed (exit ${help.status}): ${help.stderr.trim()}`
   if (!/^\s+token\s/m.test(help.stdout)) return 'the quire CLI has no `token` command yet'
-  if (!help.stdout.includes('--auth-secret-env')) return '`quire serve` has no --auth-secret-env option yet'
+  if (!help.stdout.includes('--secret-env')) return '`quire serve` has no --secret-env option yet'
   return null
 }
 

@@ -8,7 +8,7 @@ test('a read-only link shows the document live but cannot change it', async ({ l
   expect(findMissingAuthSupport(), 'the quire CLI offers token auth').toBeNull()
 
   const secret = createSecret()
-  const server = await launchQuire({ args: ['--auth-secret-env', SECRET_ENV], env: { [SECRET_ENV]: secret } })
+  const server = await launchQuire({ args: ['--secret-env', SECRET_ENV], env: { [SECRET_ENV]: secret } })
   const probe = await fetch(`${server.httpUrl}/api/share?room=probe&access=read`)
   expect(probe.status, `GET /api/share must exist and refuse a request without a token (it answered: ${await probe.clone().text()})`).toBe(401)
 

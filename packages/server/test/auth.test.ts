@@ -288,7 +288,7 @@ function realUpdate(): Uint8Array {
   return Y.encodeStateAsUpdate(doc)
 }
 
-describe('quire token and quire serve --auth-secret-env', () => {
+describe('quire token and quire serve --secret-env', () => {
   const run = promisify(execFile)
 
   it('quire token prints a token the server accepts for that room and access only', async () => {
@@ -312,13 +312,13 @@ describe('quire token and quire serve --auth-secret-env', () => {
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
     const env = { ...process.env }
     delete env['QUIRE_SECRET']
-    await expect(spawnQuireServer({ dataDir, args: ['--auth-secret-env', 'QUIRE_SECRET'], env })).rejects.toThrow(/QUIRE_SECRET is empty or unset/)
+    await expect(spawnQuireServer({ dataDir, args: ['--secret-env', 'QUIRE_SECRET'], env })).rejects.toThrow(/QUIRE_SECRET is empty or unset/)
   })
 
-  it('quire serve --auth-secret-env refuses connections without a valid token and says auth is on', async () => {
+  it('quire serve --secret-env refuses connections without a valid token and says auth is on', async () => {
     const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-auth-cli-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const spawned = await spawnQuireServer({ dataDir, args: ['--auth-secret-env', 'ROOM_SECRET'], env: { ROOM_SECRET: SECRET } })
+    const spawned = await spawnQuireServer({ dataDir, args: ['--secret-env', 'ROOM_SECRET'], env: { ROOM_SECRET: SECRET } })
     cleanups.push(() => spawned.kill('SIGTERM'))
     const server = { url: spawned.url, httpUrl: spawned.httpUrl, port: spawned.port, dataDir, close: async () => {} }
     await expectRefused(openSocket(server, 'r'), 4401, /token is required/)
@@ -329,10 +329,10 @@ describe('quire token and quire serve --auth-secret-env', () => {
     expect(spawned.output()).not.toMatch(/open access/)
   })
 
-  it('quire serve --auth-secret-env answers GET /api/share: a token from quire token becomes a read-only link token', async () => {
+  it('quire serve --secret-env answers GET /api/share: a token from quire token becomes a read-only link token', async () => {
     const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-auth-cli-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const spawned = await spawnQuireServer({ dataDir, args: ['--auth-secret-env', 'ROOM_SECRET'], env: { ROOM_SECRET: SECRET } })
+    const spawned = await spawnQuireServer({ dataDir, args: ['--secret-env', 'ROOM_SECRET'], env: { ROOM_SECRET: SECRET } })
     cleanups.push(() => spawned.kill('SIGTERM'))
     const server = { url: spawned.url, httpUrl: spawned.httpUrl, port: spawned.port, dataDir, close: async () => {} }
     const mint = async (access: 'read' | 'write'): Promise<string> =>
@@ -363,7 +363,7 @@ describe('quire token and quire serve --auth-secret-env', () => {
     expect((await share(write, 'team/other')).status).toBe(403)
   })
 
-  it('quire serve without --auth-secret-env answers 404 at /api/share', async () => {
+  it('quire serve without --secret-env answers 404 at /api/share', async () => {
     const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-auth-cli-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
     const spawned = await spawnQuireServer({ dataDir })

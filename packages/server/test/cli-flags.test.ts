@@ -1,18 +1,22 @@
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS, verifyRoomToken } from '@quire/server'
-import { QUIRE_BIN } from '@quire/testkit'
+import { QUIRE_BIN, spawnQuireServer } from '@quire/testkit'
 import { readFlags, spellingsOf, type CliFlag } from '../src/cli/cli-flags.js'
 import { createServeSettings, SERVE_FLAGS, serverOptionsFrom } from '../src/cli/serve-command.js'
 import { TOKEN_DEFAULTS, TOKEN_FLAGS } from '../src/cli/token-command.js'
 import { DEFAULT_COMPACTION_POLICY } from '../src/compaction/compaction-policy.js'
 import { resolveServerOptions, SERVER_DEFAULTS } from '../src/server-options.js'
+import { waitUntil } from './wait-until.js'
 
 /**
  * The flag tables of `quire serve` and `quire token` (src/cli): every row is in the help,
  * parsed, and read into the server's options; the defaults the help shows are the ones
- * the server applies.
+ * the server applies; the token secret is named the same way for both commands.
  */
 
 const run = promisify(execFile)
@@ -90,7 +94,7 @@ describe('quire help', () => {
     expect(shown('serve', 'max-rooms')).toBe(String(applied.limits.maxRooms))
     expect(shown('serve', 'data')).toBe(applied.dataDir)
     expect(shown('serve', 'port')).toBe(String(SERVER_DEFAULTS.port))
-    expect(shown('serve', 'auth-secret-env')).toBe('none')
+    expect(shown('serve', 'secret-env')).toBe('none')
     expect(shown('token', 'secret-env')).toBe(TOKEN_DEFAULTS.secretEnv)
   })
 })
@@ -128,6 +132,16 @@ describe('the quire serve flag table', () => {
     expect(servedWith(['--max-messages-per-second', '20']).limits.messageBurst).toBe(DEFAULT_LIMITS.messageBurst)
   })
 
+  it('--secret-env and --auth-secret-env name the secret for serve alike; both at once are refused', () => {
+    for (const spelling of ['--secret-env', '--auth-secret-env']) {
+      const settings = createServeSettings()
+      readFlags('serve', SERVE_FLAGS, [spelling, 'ROOM_SECRET'], settings)
+      expect(settings.secretEnv).toBe('ROOM_SECRET')
+    }
+    expect(() => readFlags('serve', SERVE_FLAGS, ['--secret-env', 'A', '--auth-secret-env', 'B'], createServeSettings())).toThrow(
+      'quire serve: --secret-env and --auth-secret-env are the same flag; give it once'
+    )
+  })
 })
 
 describe('quire serve and quire token refuse bad arguments before doing anything', () => {
@@ -138,7 +152,8 @@ describe('quire serve and quire token refuse bad arguments before doing anything
     [['serve', '--max-conections', '5'], "quire serve: Unknown option '--max-conections'"],
     [['serve', '--data'], "quire serve: Option '--data <value>' argument missing"],
     [['token', '--room', 'r', '--access', 'read', '--ttl', 'soon'], '--ttl must be a duration like 90s, 30m, 1h or 7d, got "soon"'],
-    [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write']
+    [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write'],
+    [['token', '--room', 'r', '--access', 'read', '--secret-env', 'A', '--auth-secret-env', 'B'], 'quire token: --secret-env and --auth-secret-env are the same flag; give it once']
   ])('quire %j', async (args, message) => {
     const failed = quire(args, { QUIRE_SECRET: SECRET })
     await expect(failed).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(message) })
@@ -150,9 +165,25 @@ describe('quire serve and quire token refuse bad arguments before doing anything
 })
 
 describe('quire token', () => {
-  it('reads the secret from the variable --secret-env names', async () => {
-    const { stdout } = await quire(['token', '--room', 'r', '--access', 'write', '--secret-env', 'MY_SECRET'], { MY_SECRET: SECRET })
+  it.each(['--secret-env', '--auth-secret-env'])('reads the secret from the variable %s names', async (spelling) => {
+    const { stdout } = await quire(['token', '--room', 'r', '--access', 'write', spelling, 'MY_SECRET'], { MY_SECRET: SECRET })
     const { grant } = await verifyRoomToken(stdout.trim(), SECRET)
     expect(grant).toEqual({ room: 'r', user: TOKEN_DEFAULTS.user, access: 'write' })
+  })
+})
+
+describe('quire serve --auth-secret-env, the earlier spelling', () => {
+  it('turns token authentication on as --secret-env does', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'quire-cli-flags-'))
+    try {
+      const spawned = await spawnQuireServer({ dataDir, args: ['--auth-secret-env', 'ROOM_SECRET'], env: { ROOM_SECRET: SECRET } })
+      try {
+        await waitUntil(() => spawned.output().includes('token authentication on (secret from $ROOM_SECRET)'), { describe: spawned.output })
+      } finally {
+        await spawned.kill('SIGTERM')
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
   })
 })

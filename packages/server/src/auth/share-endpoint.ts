@@ -20,7 +20,7 @@ export async function handleShareRequest(
     response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
     response.end(JSON.stringify(body))
   }
-  if (!issue) return reply(404, { error: 'share links need token authentication (quire serve --auth-secret-env NAME)' })
+  if (!issue) return reply(404, { error: 'share links need token authentication (quire serve --secret-env NAME)' })
   if (request.method !== 'GET') return reply(405, { error: 'use GET' })
   const query = new URLSearchParams((request.url ?? '').split('?')[1] ?? '')
   const room = query.get('room')

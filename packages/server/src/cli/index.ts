@@ -7,7 +7,7 @@ const USAGE = `Usage: quire <command> [options]
 
 Commands:
   serve     Start the sync server
-${formatFlagUsage(SERVE_FLAGS)}  token     Print a signed access token for quire serve --auth-secret-env
+${formatFlagUsage(SERVE_FLAGS)}  token     Print a signed access token for quire serve --secret-env
 ${formatFlagUsage(TOKEN_FLAGS)}${DOCUMENT_COMMANDS_USAGE}  help      Show this text
 `
 

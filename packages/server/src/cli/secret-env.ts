@@ -1,4 +1,15 @@
 import { MIN_SECRET_BYTES } from '../auth/room-token.js'
+import type { CliFlag } from './cli-flags.js'
+
+/**
+ * The token secret never goes on the command line (where `ps` and shell history would
+ * show it): a flag names the environment variable that holds it. `quire serve` and
+ * `quire token` spell that flag the same; `--auth-secret-env`, serve's first name for
+ * it, is still accepted by both.
+ */
+export function secretEnvFlag<S>(row: { readonly help: string; readonly default?: string; readonly set: (settings: S, name: string) => void }): CliFlag<S> {
+  return { kind: 'text', name: 'secret-env', aliases: ['auth-secret-env'], placeholder: '<NAME>', ...row }
+}
 
 /** The secret from the environment variable `name`, refused when unset or too short. */
 export function readSecretFromEnv(name: string): string {

@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { consoleLog } from '../log.js'
 import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
-import { readSecretFromEnv } from './secret-env.js'
+import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] }
@@ -43,13 +43,10 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   { kind: 'whole', name: 'port', help: 'port; 0 picks a free one', default: SERVER_DEFAULTS.port, set: (s, port) => { s.port = port } },
   { kind: 'text', name: 'data', placeholder: '<dir>', help: 'LevelDB data directory', default: SERVER_DEFAULTS.dataDir, set: (s, dir) => { s.options.dataDir = dir } },
   { kind: 'text', name: 'static', placeholder: '<dir>', help: 'serve a built web app (e.g. demo/dist)', set: (s, dir) => { s.options.staticDir = dir } },
-  {
-    kind: 'text',
-    name: 'auth-secret-env',
-    placeholder: '<NAME>',
+  secretEnvFlag<ServeSettings>({
     help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
     set: (s, name) => { s.secretEnv = name }
-  },
+  }),
   {
     kind: 'list',
     name: 'allow-origin',
@@ -143,7 +140,7 @@ export async function serve(args: readonly string[]): Promise<number> {
   consoleLog(
     'info',
     secret === null
-      ? 'open access: no authentication configured, anyone who can reach this port can read and write every room (use --auth-secret-env NAME)'
+      ? 'open access: no authentication configured, anyone who can reach this port can read and write every room (use --secret-env NAME)'
       : `token authentication on (secret from $${secretEnv}); read-only share links at /api/share`
   )
   consoleLog(

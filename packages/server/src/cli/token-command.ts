@@ -1,7 +1,7 @@
 import { signRoomToken } from '../auth/sign-room-token.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
 import { parseDuration } from './parse-duration.js'
-import { readSecretFromEnv } from './secret-env.js'
+import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 
 /** What `quire token` does when not told otherwise. */
 export const TOKEN_DEFAULTS = { ttl: '1h', user: 'user', secretEnv: 'QUIRE_SECRET' } as const
@@ -22,7 +22,11 @@ export const TOKEN_FLAGS: readonly CliFlag<TokenSettings>[] = [
   { kind: 'text', name: 'access', placeholder: 'read|write', help: 'what the token allows', set: (s, access) => { s.access = access } },
   { kind: 'text', name: 'ttl', placeholder: '<duration>', help: 'lifetime: 90s, 30m, 1h, 7d', default: TOKEN_DEFAULTS.ttl, set: (s, ttl) => { s.ttl = ttl } },
   { kind: 'text', name: 'user', placeholder: '<name>', help: 'who the token is for', default: TOKEN_DEFAULTS.user, set: (s, user) => { s.user = user } },
-  { kind: 'text', name: 'secret-env', placeholder: '<NAME>', help: 'environment variable holding the secret', default: TOKEN_DEFAULTS.secretEnv, set: (s, name) => { s.secretEnv = name } }
+  secretEnvFlag<TokenSettings>({
+    help: 'environment variable holding the secret',
+    default: TOKEN_DEFAULTS.secretEnv,
+    set: (s, name) => { s.secretEnv = name }
+  })
 ]
 
 /** `quire token`: prints one signed room token on stdout, nothing else. */
