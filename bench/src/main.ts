@@ -14,7 +14,7 @@ import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
 import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
-import { quireServer } from './servers/quire.js'
+import { quireBaselineServer, quireServer } from './servers/quire.js'
 import { wsRelayServer } from './servers/ws-relay.js'
 import { yWebsocketServer } from './servers/y-websocket-server.js'
 import { yWebsocketV1Server } from './servers/y-websocket-v1.js'
@@ -35,6 +35,7 @@ const SCENARIOS: Scenario[] = [
 ]
 const SERVERS: ServerKind[] = [
   quireServer,
+  quireBaselineServer,
   yWebsocketServer,
   yWebsocketV1Server,
   hocuspocusServer,
@@ -126,7 +127,8 @@ async function main(): Promise<number> {
     if (prepared !== kind) process.stderr.write(`using ${prepared.label}\n`)
     servers.push(prepared)
   }
-  const serverNotes = servers.flatMap((kind) => (kind.note ? [kind.note] : []))
+  // Once each: a baseline Quire shares Quire's note.
+  const serverNotes = [...new Set(servers.flatMap((kind) => (kind.note ? [kind.note] : [])))]
   const profileDir = values.profile ? join(RESULTS_DIR, 'profiles') : undefined
   if (profileDir) mkdirSync(profileDir, { recursive: true })
   const context: BenchContext = {

@@ -1,10 +1,8 @@
 import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { profileNodeOptions, type ServerKind } from '../server-kind.js'
 import { spawnPinnedServer } from '../server-process.js'
-
-const CLI = fileURLToPath(new URL('../../../packages/server/bin/quire.js', import.meta.url))
-const BUILT_CLI = fileURLToPath(new URL('../../../packages/server/dist/cli', import.meta.url))
 
 /**
  * `quire serve` with its default LevelDB storage, as a user starts it, except
@@ -21,21 +19,54 @@ const BENCH_LIMITS = [
   '--max-messages-per-second', '10000000',
   '--max-bytes-per-second', '10000000000'
 ]
-export const quireServer: ServerKind = {
-  id: 'quire',
-  label: 'Quire',
-  dialect: 'y-websocket',
-  persistent: true,
-  acknowledgements: true,
-  note: 'Quire runs with its per-address and per-connection rate limits raised (all simulated users share 127.0.0.1); everything else is the default, fsync on.',
-  unavailable: () =>
-    existsSync(CLI) && existsSync(BUILT_CLI)
-      ? undefined
-      : 'packages/server is not built. Run `pnpm build` at the repository root (or `pnpm --filter @quire/protocol --filter @quire/server build`), then run the bench again.',
-  start: async (options) =>
-    await spawnPinnedServer({
-      args: [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...BENCH_LIMITS],
-      nodeOptions: profileNodeOptions(options),
-      ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
-    })
+export const quireServer: ServerKind = quireServerAt(fileURLToPath(new URL('../../../', import.meta.url)), { id: 'quire', label: 'Quire' })
+
+const BASELINE_ENV = 'QUIRE_BENCH_BASELINE'
+
+/**
+ * Quire as built in another checkout, for A/B runs of a change: `git worktree add
+ * ../quire-base <commit>`, install and build there, then
+ * `QUIRE_BENCH_BASELINE=../quire-base pnpm bench --servers quire,quire-baseline`. The
+ * bench interleaves the two like any other servers, so the "Quire / this" ratio is the
+ * change's effect in one run. Only run when named in --servers.
+ */
+export const quireBaselineServer: ServerKind = {
+  ...quireServerAt(baselineRoot() ?? '.', { id: 'quire-baseline', label: `Quire baseline (${process.env[BASELINE_ENV] ?? 'unset'})` }),
+  defaultScenarios: [],
+  unavailable: () => {
+    const root = baselineRoot()
+    if (root === undefined) return `set ${BASELINE_ENV} to the directory of another Quire checkout, built (e.g. a git worktree of the commit to compare against)`
+    return builtAt(root)
+  }
+}
+
+/** The baseline checkout, relative to where `pnpm bench` was typed (pnpm runs the script in bench/). */
+function baselineRoot(): string | undefined {
+  const given = process.env[BASELINE_ENV]
+  return given === undefined ? undefined : resolve(process.env['INIT_CWD'] ?? process.cwd(), given)
+}
+
+function builtAt(root: string): string | undefined {
+  return existsSync(join(root, 'packages/server/bin/quire.js')) && existsSync(join(root, 'packages/server/dist/cli'))
+    ? undefined
+    : `packages/server is not built in ${root}. Run \`pnpm build\` there (or \`pnpm --filter @quire/protocol --filter @quire/server build\`), then run the bench again.`
+}
+
+/** `quire serve` of the checkout at `root`. */
+function quireServerAt(root: string, names: { id: string; label: string }): ServerKind {
+  const cli = join(root, 'packages/server/bin/quire.js')
+  return {
+    ...names,
+    dialect: 'y-websocket',
+    persistent: true,
+    acknowledgements: true,
+    note: 'Quire runs with its per-address and per-connection rate limits raised (all simulated users share 127.0.0.1); everything else is the default, fsync on.',
+    unavailable: () => builtAt(root),
+    start: async (options) =>
+      await spawnPinnedServer({
+        args: [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...BENCH_LIMITS],
+        nodeOptions: profileNodeOptions(options),
+        ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
+      })
+  }
 }
