@@ -1,6 +1,6 @@
 import * as decoding from 'lib0/decoding'
 import { decodeAwarenessUpdate } from './awareness-update.js'
-import type { DecodeErrorKind, DecodeResult, Message } from './message.js'
+import type { DecodedMessage, DecodeErrorKind, DecodeResult } from './message.js'
 import {
   AUTH_PERMISSION_DENIED,
   MESSAGE_AUTH,
@@ -14,7 +14,7 @@ import {
   SYNC_STEP_2,
   SYNC_UPDATE
 } from './message-type.js'
-import { findStateVectorProblem, findUpdateProblem } from './validate-update.js'
+import { findStateVectorProblem, findUpdateProblem, inspectUpdate } from './validate-update.js'
 
 export interface DecodeOptions {
   /** Frames longer than this are refused as 'too-large'. */
@@ -27,7 +27,7 @@ export interface DecodeOptions {
 }
 
 const fail = (kind: DecodeErrorKind, reason: string): DecodeResult => ({ ok: false, error: { kind, reason } })
-const ok = (message: Message): DecodeResult => ({ ok: true, message })
+const ok = (message: DecodedMessage): DecodeResult => ({ ok: true, message })
 
 /**
  * Decodes one WebSocket frame. Never throws: any problem comes back as a typed error
@@ -92,9 +92,13 @@ function readSync(decoder: decoding.Decoder, validate: boolean): DecodeResult {
     case SYNC_STEP_2:
     case SYNC_UPDATE: {
       const update = decoding.readVarUint8Array(decoder)
-      const problem = validate ? findUpdateProblem(update) : null
-      if (problem) return fail('invalid-update', `invalid update: ${problem}`)
-      return ok(sub === SYNC_STEP_2 ? { type: 'sync-step-2', update } : { type: 'sync-update', update })
+      let meta = null
+      if (validate) {
+        const inspection = inspectUpdate(update)
+        if (!inspection.ok) return fail('invalid-update', `invalid update: ${inspection.problem}`)
+        meta = inspection.meta
+      }
+      return ok(sub === SYNC_STEP_2 ? { type: 'sync-step-2', update, meta } : { type: 'sync-update', update, meta })
     }
     default:
       return fail('unknown-type', `unknown sync message type ${sub}`)

@@ -1,4 +1,4 @@
-export type { Message, MessageKind, DecodeError, DecodeErrorKind, DecodeResult } from './message.js'
+export type { DecodedMessage, Message, MessageKind, DecodeError, DecodeErrorKind, DecodeResult } from './message.js'
 export {
   MESSAGE_SYNC,
   MESSAGE_AWARENESS,
@@ -19,8 +19,8 @@ export type { DecodeOptions } from './decode-message.js'
 export { encodeMessage, writeMessage } from './encode-message.js'
 export { decodeAwarenessUpdate, encodeAwarenessUpdate } from './awareness-update.js'
 export type { AwarenessEntry, AwarenessDecodeResult } from './awareness-update.js'
-export { findUpdateProblem, findStateVectorProblem, inspectUpdate, isEmptyUpdate, retainable, updateMetaOf } from './validate-update.js'
-export type { UpdateInspection, UpdateMeta } from './validate-update.js'
+export { findUpdateProblem, findStateVectorProblem, inspectUpdate, isEmptyUpdate, updateMetaOf } from './validate-update.js'
+export type { InspectedUpdate, UpdateInspection, UpdateMeta } from './validate-update.js'
 export {
   CLOSE_NORMAL,
   CLOSE_GOING_AWAY,

@@ -1,3 +1,5 @@
+import type { UpdateMeta } from './validate-update.js'
+
 /**
  * Every message Quire understands, decoded once at the edge into one of these values.
  * Byte arrays are views into the received frame: copy them if they must outlive it.
@@ -20,6 +22,17 @@ export type Message =
 
 export type MessageKind = Message['type']
 
+/**
+ * A message as `decodeMessage` returns it: an update carries what validation learned about
+ * it (`meta`), so that the server's later steps (the update guard, acknowledgements,
+ * compaction's bookkeeping) need not walk it again. `meta` is null only when payloads were
+ * not validated (`validatePayloads: false`).
+ */
+export type DecodedMessage =
+  | Exclude<Message, { readonly type: 'sync-step-2' | 'sync-update' }>
+  | { readonly type: 'sync-step-2'; readonly update: Uint8Array; readonly meta: UpdateMeta | null }
+  | { readonly type: 'sync-update'; readonly update: Uint8Array; readonly meta: UpdateMeta | null }
+
 /** Why a frame was refused. One table (close-code.ts) maps each kind to a WebSocket close code. */
 export type DecodeErrorKind =
   | 'malformed' // truncated, garbage, or trailing bytes
@@ -35,5 +48,5 @@ export interface DecodeError {
 }
 
 export type DecodeResult =
-  | { readonly ok: true; readonly message: Message }
+  | { readonly ok: true; readonly message: DecodedMessage }
   | { readonly ok: false; readonly error: DecodeError }

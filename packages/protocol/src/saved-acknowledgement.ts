@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { updateMetaOf } from './validate-update.js'
+import { updateMetaOf, type InspectedUpdate } from './validate-update.js'
 
 /**
  * What a `quire-saved` message tells a writer about the updates it sent that are now
@@ -7,15 +7,17 @@ import { updateMetaOf } from './validate-update.js'
  * delete set they carry. Deletions must be acknowledged separately because a Yjs
  * deletion adds no struct, so it never moves a state vector.
  *
- * `updates` is everything the writer sent in one committed batch (or their merge);
- * each one's clock ranges come from validation when it was decoded, not a new decode.
+ * `updates` is everything the writer sent in one committed batch (or their merge). The
+ * server passes them with what validation learned when they were decoded (their clock
+ * ranges), so nothing is walked again; bare updates are walked here.
  */
-export function createSavedAcknowledgement(updates: Uint8Array | readonly Uint8Array[]): { stateVector: Uint8Array; deleteSet: Uint8Array } {
-  const list = updates instanceof Uint8Array ? [updates] : updates
+export function createSavedAcknowledgement(updates: Uint8Array | readonly Uint8Array[] | readonly InspectedUpdate[]): { stateVector: Uint8Array; deleteSet: Uint8Array } {
+  const list: readonly (Uint8Array | InspectedUpdate)[] = updates instanceof Uint8Array ? [updates] : updates
   const ends = new Map<number, number>()
   const deleting: Uint8Array[] = []
-  for (const update of list) {
-    const { ranges, hasDeletes } = updateMetaOf(update)
+  for (const sent of list) {
+    const update = sent instanceof Uint8Array ? sent : sent.update
+    const { ranges, hasDeletes } = sent instanceof Uint8Array ? updateMetaOf(sent) : sent.meta
     for (let i = 0; i < ranges.length; i += 3) {
       const client = ranges[i] as number
       const end = ranges[i + 2] as number

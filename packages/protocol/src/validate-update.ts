@@ -24,9 +24,11 @@ export interface UpdateMeta {
 
 export type UpdateInspection = { readonly ok: true; readonly meta: UpdateMeta } | { readonly ok: false; readonly problem: string }
 
-// What validation learned about the updates it passed, so that the server's later steps
-// (the update guard, acknowledgements) need not decode them again.
-const inspected = new WeakMap<Uint8Array, UpdateMeta>()
+/** An update together with what validating it learned (see `DecodedMessage`). */
+export interface InspectedUpdate {
+  readonly update: Uint8Array
+  readonly meta: UpdateMeta
+}
 
 /**
  * Is `update` a well-formed Yjs (v1) update? Decoding walks every struct and the delete
@@ -54,9 +56,7 @@ export function inspectUpdate(update: Uint8Array): UpdateInspection {
     if (problem !== null) return { ok: false, problem }
     if (walked.badClient) return { ok: false, problem: 'client id past the safe integers' }
     if (walked.badDeleteRange) return { ok: false, problem: 'empty, impossible or out-of-order delete range' }
-    const meta: UpdateMeta = { ranges, hasDeletes: walked.hasDeletes, joinableStructs: walked.joinableStructs }
-    inspected.set(update, meta)
-    return { ok: true, meta }
+    return { ok: true, meta: { ranges, hasDeletes: walked.hasDeletes, joinableStructs: walked.joinableStructs } }
   } catch (error) {
     return { ok: false, problem: `not a Yjs update (${error instanceof Error ? error.message : String(error)})` }
   }
@@ -81,37 +81,14 @@ export function findUpdateProblem(update: Uint8Array): string | null {
 }
 
 /**
- * The clock ranges of a well-formed update: remembered from validation when `update` is
- * the very array `decodeMessage` returned, worked out again otherwise. Throws if the
+ * What validation learns about a well-formed update, worked out by walking it: for
+ * updates that did not come through `decodeMessage` (stored ones, a diff). Throws if the
  * update is malformed.
  */
 export function updateMetaOf(update: Uint8Array): UpdateMeta {
-  const known = inspected.get(update)
-  if (known) return known
   const inspection = inspectUpdate(update)
   if (!inspection.ok) throw new Error(`invalid update: ${inspection.problem}`)
   return inspection.meta
-}
-
-/** A view filling at least this share of its buffer is kept instead of copied: at most a third wasted. */
-const RETAIN_VIEW_FILL = 0.75
-
-/**
- * `update` in a form fit to keep past the current turn, remembering what validation
- * learned about it. `decodeMessage` hands out views of the received frame, and a view
- * keeps its whole buffer alive: a socket read can hold many frames. A view that fills
- * most of its buffer (Node gives each socket read a buffer of exactly the bytes read, so
- * a large update usually arrives alone in one) is kept as it is: copying it would cost a
- * second allocation of the same size and leave the first as a hole in the malloc heap
- * once it is collected. Anything smaller is copied into a buffer of its own.
- */
-export function retainable(update: Uint8Array): Uint8Array {
-  if (update.byteLength >= update.buffer.byteLength * RETAIN_VIEW_FILL) return update
-  // Not update.slice(): on a Buffer that is a view, not a copy.
-  const copy = new Uint8Array(update)
-  const known = inspected.get(update)
-  if (known) inspected.set(copy, known)
-  return copy
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as encoding from 'lib0/encoding'
 import { decodeMessage, encodeMessage, writeMessage } from '@quire/protocol'
-import { createSampleMessages, listSampleMessages } from './sample-messages.js'
+import { createSampleMessages, decodedForm, listSampleMessages } from './sample-messages.js'
 
 describe('round trip: encode -> decode -> equal, for every Message kind', () => {
   it('the sample table covers every kind with at least one message', () => {
@@ -15,7 +15,7 @@ describe('round trip: encode -> decode -> equal, for every Message kind', () => 
   it.each(listSampleMessages())('$label', ({ message }) => {
     const bytes = encodeMessage(message)
     const decoded = decodeMessage(bytes)
-    expect(decoded).toEqual({ ok: true, message })
+    expect(decoded).toEqual({ ok: true, message: decodedForm(message) })
     // Decoding is canonical for what we encode: re-encoding gives the same bytes.
     if (!decoded.ok) throw new Error('unreachable')
     expect(encodeMessage(decoded.message)).toEqual(bytes)
@@ -39,14 +39,22 @@ describe('round trip: encode -> decode -> equal, for every Message kind', () => 
       pool.set(bytes, 32)
       const view = pool.subarray(32, 32 + bytes.length)
       const decoded = decodeMessage(view)
-      expect(decoded, label).toEqual({ ok: true, message })
+      expect(decoded, label).toEqual({ ok: true, message: decodedForm(message) })
+    }
+  })
+
+  it('an update decoded without validation carries no meta (nothing was learned about it)', () => {
+    for (const { message } of listSampleMessages()) {
+      if (message.type !== 'sync-update' && message.type !== 'sync-step-2') continue
+      const decoded = decodeMessage(encodeMessage(message), { validatePayloads: false })
+      expect(decoded).toEqual({ ok: true, message: { ...message, meta: null } })
     }
   })
 
   it('decodes within maxBytes when the frame is exactly the limit', () => {
     for (const { message } of listSampleMessages()) {
       const bytes = encodeMessage(message)
-      expect(decodeMessage(bytes, { maxBytes: bytes.length })).toEqual({ ok: true, message })
+      expect(decodeMessage(bytes, { maxBytes: bytes.length })).toEqual({ ok: true, message: decodedForm(message) })
     }
   })
 })

@@ -1,6 +1,11 @@
 import * as Y from 'yjs'
-import { createSavedAcknowledgement, encodeAwarenessUpdate } from '@quire/protocol'
-import type { Message, MessageKind } from '@quire/protocol'
+import { createSavedAcknowledgement, encodeAwarenessUpdate, updateMetaOf } from '@quire/protocol'
+import type { DecodedMessage, Message, MessageKind } from '@quire/protocol'
+
+/** `message` as `decodeMessage` returns it: an update with what validating it learned. */
+export function decodedForm(message: Message): DecodedMessage {
+  return message.type === 'sync-step-2' || message.type === 'sync-update' ? { ...message, meta: updateMetaOf(message.update) } : message
+}
 
 /**
  * A table of valid messages, at least three of every kind, with payloads taken from

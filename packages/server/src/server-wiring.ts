@@ -50,7 +50,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       storage,
       log,
       onCommitted: (appended) => {
-        for (const { doc, updates } of appended) compaction.noteAppended(doc, updates)
+        for (const { doc, updates, joinableStructs } of appended) compaction.noteAppended(doc, updates, joinableStructs)
       }
     })
     const registry = createRoomRegistry({

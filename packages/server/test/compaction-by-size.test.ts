@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { encodeMessage, inspectUpdate, type Message } from '@quire/protocol'
+import { encodeMessage, updateMetaOf, type Message } from '@quire/protocol'
 import { createMemoryStorage, createServer, type ServerOptions, type Storage, type StoredLog } from '@quire/server'
 import { createPrng, docFromUpdates, type Prng } from '@quire/testkit'
 import { createCommitQueue } from '../src/commit/commit-queue.js'
@@ -67,6 +67,7 @@ function mergeInGroups(updates: readonly Uint8Array[], groupSize: number): Uint8
 }
 
 const totalBytes = (updates: readonly Uint8Array[]): number => updates.reduce((sum, update) => sum + update.byteLength, 0)
+const joinableStructsOf = (update: Uint8Array): number => updateMetaOf(update).joinableStructs
 
 interface Typist {
   readonly typed: number
@@ -168,23 +169,18 @@ describe('compaction policy', () => {
     const { updates: keystrokes } = typeKeystrokes(createPrng(15), 200)
     const merged = Y.mergeUpdates(keystrokes)
     const compact = new Uint8Array(Y.encodeStateAsUpdate(docFromUpdates(keystrokes)))
-    const joinable = (update: Uint8Array): number => {
-      const inspection = inspectUpdate(update)
-      if (!inspection.ok) throw new Error(inspection.problem)
-      return inspection.meta.joinableStructs
-    }
-    expect(joinable(merged)).toBeGreaterThan(100)
+    expect(joinableStructsOf(merged)).toBeGreaterThan(100)
     const updates = [compact, merged]
     expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: false })).toEqual({
       updatesSinceSnapshot: 2,
       bytesSinceSnapshot: compact.byteLength + merged.byteLength,
-      joinableSinceSnapshot: joinable(compact) + joinable(merged),
+      joinableSinceSnapshot: joinableStructsOf(compact) + joinableStructsOf(merged),
       snapshotBytes: 0
     })
     expect(growthOfLog({ updates, lastSeq: 2, startsWithSnapshot: true })).toEqual({
       updatesSinceSnapshot: 1,
       bytesSinceSnapshot: merged.byteLength,
-      joinableSinceSnapshot: joinable(merged),
+      joinableSinceSnapshot: joinableStructsOf(merged),
       snapshotBytes: compact.byteLength
     })
   })
@@ -299,11 +295,11 @@ describe('compaction scheduler', () => {
     })
     // 300 updates: past the bound of 100, within the busy bound of 400.
     await scheduler.prepareOpen('busy', { updates: [], lastSeq: 0, startsWithSnapshot: false })
-    scheduler.noteAppended('busy', updates)
+    scheduler.noteAppended('busy', updates, 0)
     await scheduler.idle()
     expect((await storage.load('busy')).startsWithSnapshot).toBe(false)
     busy = false
-    scheduler.noteAppended('busy', [])
+    scheduler.noteAppended('busy', [], 0)
     await scheduler.idle()
     expect((await storage.load('busy')).startsWithSnapshot).toBe(true)
   })
@@ -340,7 +336,7 @@ describe('compaction scheduler', () => {
     expect(errors[0]).toMatch(/compaction of "broken" failed/)
     const loadsAfterFailure = loads
     // A little more appended does not call for another attempt yet.
-    scheduler.noteAppended('broken', [good[1]!])
+    scheduler.noteAppended('broken', [good[1]!], joinableStructsOf(good[1]!))
     await scheduler.idle()
     expect(loads).toBe(loadsAfterFailure)
   })

@@ -6,8 +6,8 @@ import { createPrng, docFromUpdates, startQuireServer } from '@quire/testkit'
 import { mergeUpdates } from '../src/room/merge-updates.js'
 import type { Peer } from '../src/room/peer.js'
 import { createRelayScheduler } from '../src/room/relay-scheduler.js'
-import { createRoom } from '../src/room/room.js'
 import { createStockClient } from './stock-client.js'
+import { acceptFrom, createDetachedRoom } from './detached-room.js'
 import { waitUntil } from './wait-until.js'
 
 // Rooms relay through one scheduler per process; these tests share one (idle, so it relays at the end of each turn).
@@ -54,13 +54,13 @@ describe('mergeUpdates (tree of small merges)', () => {
 describe('a burst of thousands of updates in one turn', () => {
   it('reaches the other peer of the room as one merged relay (found stalling flooded servers)', async () => {
     const received: Uint8Array[] = []
-    const room = createRoom({ name: 'burst', storedUpdates: [], commit: () => {}, relays })
+    const room = createDetachedRoom('burst', relays)
     const writer: Peer = { id: 1, acknowledging: false, send: () => {}, sendAll: () => {}, acknowledge: () => {} }
     const reader: Peer = { id: 2, acknowledging: false, send: (frame) => received.push(frame), sendAll: (frames) => received.push(...frames), acknowledge: () => {} }
     room.join(writer)
     room.join(reader)
     const doc = new Y.Doc()
-    doc.on('update', (update: Uint8Array) => room.acceptUpdate(update, { kind: 'peer', peer: writer }))
+    doc.on('update', (update: Uint8Array) => acceptFrom(room, writer, update))
     for (let i = 0; i < 20_000; i++) doc.getText('t').insert(i, 'x')
     await waitUntil(() => received.length > 0, { timeoutMs: 30_000 })
     expect(received).toHaveLength(1)

@@ -4,7 +4,7 @@ import { decodeMessage } from '@quire/protocol'
 import { docFromUpdates } from '@quire/testkit'
 import type { Peer } from '../src/room/peer.js'
 import { createRelayScheduler } from '../src/room/relay-scheduler.js'
-import { createRoom } from '../src/room/room.js'
+import { acceptFrom, createDetachedRoom } from './detached-room.js'
 import { waitUntil } from './wait-until.js'
 
 // Rooms relay through one scheduler per process; these tests share one (idle, so it relays at the end of each turn).
@@ -35,7 +35,7 @@ function updateOf(frame: Uint8Array): Uint8Array {
 
 describe('relay of one turn', () => {
   it('sends a few updates as separate frames in one write, without echoes', async () => {
-    const room = createRoom({ name: 'turn', storedUpdates: [], commit: () => {}, relays })
+    const room = createDetachedRoom('turn', relays)
     const [a, b, reader] = [recordingPeer(1), recordingPeer(2), recordingPeer(3)]
     for (const peer of [a, b, reader]) room.join(peer)
     const docA = new Y.Doc()
@@ -46,7 +46,7 @@ describe('relay of one turn', () => {
     docA.getText('t').insert(0, 'one')
     docB.getText('t').insert(0, 'two')
     docA.getText('t').insert(3, ' three')
-    for (const { from, update } of updates) room.acceptUpdate(update, { kind: 'peer', peer: from })
+    for (const { from, update } of updates) acceptFrom(room, from, update)
     await waitUntil(() => reader.writes.length > 0)
 
     expect(reader.writes).toHaveLength(1)
@@ -74,7 +74,7 @@ describe('relay under load', () => {
   }
 
   function writesOf(turns: number, scheduler: ReturnType<typeof createRelayScheduler>): Promise<Uint8Array[][]> {
-    const room = createRoom({ name: 'load', storedUpdates: [], commit: () => {}, relays: scheduler })
+    const room = createDetachedRoom('load', scheduler)
     const [writer, reader] = [recordingPeer(1), recordingPeer(2)]
     room.join(writer)
     room.join(reader)
@@ -85,7 +85,7 @@ describe('relay under load', () => {
       // One update per event-loop turn, as updates from different sockets arrive.
       for (let i = 0; i < turns; i++) {
         doc.getText('t').insert(0, `${i}`)
-        room.acceptUpdate(updates[i]!, { kind: 'peer', peer: writer })
+        acceptFrom(room, writer, updates[i]!)
         await new Promise((resolve) => setImmediate(resolve))
       }
       await waitUntil(() => reader.writes.flat().length === turns)

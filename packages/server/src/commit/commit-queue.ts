@@ -1,3 +1,4 @@
+import type { UpdateMeta } from '@quire/protocol'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { AppendEntry, Storage } from '../storage/storage.js'
@@ -11,36 +12,53 @@ import type { AppendEntry, Storage } from '../storage/storage.js'
  * through `Peer.acknowledge`, which of its updates are safe. A failed batch is retried
  * (in order, before anything newer) and nobody is acknowledged for it.
  */
-export interface CommitQueue {
-  /**
-   * Stores `update` (unless null) in the next batch. Once that batch is durable,
-   * `writer` is acknowledged for `acknowledged` (default: the stored update): a writer
-   * that re-sent what the room already held is told it is safe once everything
-   * enqueued before it is durable, though nothing new is stored for it.
-   */
-  enqueue(doc: string, update: Uint8Array | null, writer: Peer | null, acknowledged?: Uint8Array): void
+export interface CommitQueue extends RoomCommits {
   /** Resolves once everything enqueued before the call is durable. */
   whenCommitted(): Promise<void>
   /** Number of updates not yet durable. */
   readonly backlog: number
 }
 
+/** What a room hands the storage side of the data path: the commit queue, seen from a room. */
+export interface RoomCommits {
+  /**
+   * Stores `update` of `doc` in the next batch. Once that batch is durable, `writer` (if
+   * any, and if it asked for acknowledgements) hears that it is safe. `meta` is what
+   * validation learned of it: the acknowledgement and compaction's bookkeeping read it.
+   */
+  store(doc: string, update: Uint8Array, meta: UpdateMeta, writer: Peer | null): void
+  /**
+   * Stores nothing, but tells `writer` that `sent` is safe once everything stored
+   * before it is durable: a writer that re-sent what the room already held (after a
+   * lost acknowledgement) still learns that all of it is safe.
+   */
+  acknowledgeAfterEarlier(doc: string, sent: Uint8Array, meta: UpdateMeta, writer: Peer): void
+}
+
+/** What one durable batch appended to one document. */
+export interface CommittedUpdates extends AppendEntry {
+  /** The updates' `UpdateMeta.joinableStructs`, summed. */
+  readonly joinableStructs: number
+}
+
 export interface CommitQueueOptions {
   readonly storage: Storage
   readonly log: Log
   /** Told after each durable batch what it appended, per document. */
-  readonly onCommitted?: (appended: readonly AppendEntry[]) => void
+  readonly onCommitted?: (appended: readonly CommittedUpdates[]) => void
   /** Delay before retrying a failed batch, by attempt number. */
   readonly retryDelay?: (attempt: number) => number
   /** Least time between the starts of two batches (default 10 ms). */
   readonly minIntervalMs?: number
 }
 
+/** One update waiting for a batch: to store, to acknowledge, or both. It is what `Peer.acknowledge` gets. */
 interface Entry {
   readonly doc: string
-  readonly update: Uint8Array | null
+  readonly update: Uint8Array
+  readonly meta: UpdateMeta
+  readonly stored: boolean
   readonly writer: Peer | null
-  readonly acknowledged: Uint8Array | null
 }
 
 interface Waiter {
@@ -112,14 +130,14 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   }
 
   const acknowledge = (batch: readonly Entry[]): void => {
-    const byWriter = new Map<Peer, Uint8Array[]>()
+    const byWriter = new Map<Peer, Entry[]>()
     for (const entry of batch) {
-      if (!entry.writer || !entry.acknowledged) continue
-      let updates = byWriter.get(entry.writer)
-      if (!updates) byWriter.set(entry.writer, (updates = []))
-      updates.push(entry.acknowledged)
+      if (!entry.writer) continue
+      let entries = byWriter.get(entry.writer)
+      if (!entries) byWriter.set(entry.writer, (entries = []))
+      entries.push(entry)
     }
-    for (const [writer, updates] of byWriter) writer.acknowledge(updates)
+    for (const [writer, entries] of byWriter) writer.acknowledge(entries)
   }
 
   const releaseWaiters = (): void => {
@@ -129,11 +147,19 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     for (const w of ready) w.resolve()
   }
 
+  const push = (entry: Entry): void => {
+    pending.push(entry)
+    enqueued++
+    schedule()
+  }
+
   return {
-    enqueue(doc, update, writer, acknowledged) {
-      pending.push({ doc, update, writer, acknowledged: acknowledged ?? update })
-      enqueued++
-      schedule()
+    store(doc, update, meta, writer) {
+      // A writer that wants no acknowledgement costs no bookkeeping.
+      push({ doc, update, meta, stored: true, writer: writer?.acknowledging === true ? writer : null })
+    },
+    acknowledgeAfterEarlier(doc, sent, meta, writer) {
+      if (writer.acknowledging) push({ doc, update: sent, meta, stored: false, writer })
     },
     whenCommitted() {
       if (committed >= enqueued) return Promise.resolve()
@@ -145,13 +171,14 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   }
 }
 
-function groupByDoc(batch: readonly Entry[]): AppendEntry[] {
-  const byDoc = new Map<string, Uint8Array[]>()
+function groupByDoc(batch: readonly Entry[]): CommittedUpdates[] {
+  const byDoc = new Map<string, { updates: Uint8Array[]; joinableStructs: number }>()
   for (const entry of batch) {
-    if (!entry.update) continue
-    let updates = byDoc.get(entry.doc)
-    if (!updates) byDoc.set(entry.doc, (updates = []))
-    updates.push(entry.update)
+    if (!entry.stored) continue
+    let appended = byDoc.get(entry.doc)
+    if (!appended) byDoc.set(entry.doc, (appended = { updates: [], joinableStructs: 0 }))
+    appended.updates.push(entry.update)
+    appended.joinableStructs += entry.meta.joinableStructs
   }
-  return [...byDoc].map(([doc, updates]) => ({ doc, updates }))
+  return [...byDoc].map(([doc, { updates, joinableStructs }]) => ({ doc, updates, joinableStructs }))
 }

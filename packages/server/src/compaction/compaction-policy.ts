@@ -100,26 +100,27 @@ function hasSomethingToGain(growth: LogGrowth, policy: CompactionPolicy): boolea
   return growth.updatesSinceSnapshot >= 2 || growth.joinableSinceSnapshot >= policy.minJoinableStructs
 }
 
-/** `growth` with `updates` appended. */
-export function addToGrowth(growth: LogGrowth, updates: readonly Uint8Array[]): void {
-  for (const update of updates) {
-    growth.updatesSinceSnapshot++
-    growth.bytesSinceSnapshot += update.byteLength
-    growth.joinableSinceSnapshot += joinableStructsOf(update)
-  }
+/** `growth` with `updates` appended, whose joinable structs are known (counted when they were validated). */
+export function addToGrowth(growth: LogGrowth, updates: readonly Uint8Array[], joinableStructs: number): void {
+  growth.updatesSinceSnapshot += updates.length
+  for (const update of updates) growth.bytesSinceSnapshot += update.byteLength
+  growth.joinableSinceSnapshot += joinableStructs
 }
 
 /** The growth of a log as it was loaded (its updates after the snapshot are walked once, here). */
 export function growthOfLog(log: StoredLog): LogGrowth {
   const snapshot = log.startsWithSnapshot ? log.updates[0] : undefined
   const growth: LogGrowth = { updatesSinceSnapshot: 0, bytesSinceSnapshot: 0, joinableSinceSnapshot: 0, snapshotBytes: snapshot?.byteLength ?? 0 }
-  addToGrowth(growth, snapshot ? log.updates.slice(1) : log.updates)
+  const appended = snapshot ? log.updates.slice(1) : log.updates
+  let joinable = 0
+  for (const update of appended) joinable += joinableStructsOf(update)
+  addToGrowth(growth, appended, joinable)
   return growth
 }
 
 const UNWALKABLE_JOINABLE_STRUCTS = 1_000_000
 
-/** Remembered from validation for updates that came in over a socket; walked again otherwise. */
+/** Walks a stored update for its joinable structs. */
 function joinableStructsOf(update: Uint8Array): number {
   try {
     return updateMetaOf(update).joinableStructs

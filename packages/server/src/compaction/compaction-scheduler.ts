@@ -24,8 +24,8 @@ export interface CompactionScheduler {
    * first when it needs it (or as it was, if that compaction fails).
    */
   prepareOpen(doc: string, log: StoredLog): Promise<StoredLog>
-  /** `updates` of `doc` became durable. */
-  noteAppended(doc: string, updates: readonly Uint8Array[]): void
+  /** `updates` of `doc` became durable; `joinableStructs` is theirs summed (see `UpdateMeta`). */
+  noteAppended(doc: string, updates: readonly Uint8Array[], joinableStructs: number): void
   /**
    * `doc`'s room has gone quiet: compacts it if a lower bound calls for it. True when a
    * compaction is queued or running, whose snapshot will replace the room's state.
@@ -69,7 +69,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
 
   const run = async (doc: string): Promise<void> => {
     const room = options.openRoom(doc)
-    room?.state.mark()
+    room?.prepareSnapshotSwap()
     let replaced = false
     try {
       await options.commitQueue.whenCommitted()
@@ -86,7 +86,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
         known.snapshotBytes = snapshot.byteLength
       }
       if (room && options.openRoom(doc) === room) {
-        room.state.replaceUpToMark(snapshot)
+        room.swapInSnapshot(snapshot)
         replaced = true
       }
       options.log(
@@ -105,7 +105,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       }
       options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`)
     } finally {
-      if (!replaced) room?.state.unmark()
+      if (!replaced) room?.cancelSnapshotSwap()
     }
   }
 
@@ -156,10 +156,10 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       await enqueue(doc, true)
       return await storage.load(doc)
     },
-    noteAppended(doc, updates) {
+    noteAppended(doc, updates, joinableStructs) {
       const known = growth.get(doc)
       if (known === undefined) return
-      addToGrowth(known, updates)
+      addToGrowth(known, updates, joinableStructs)
       check(doc)
     },
     noteQuiet(doc) {

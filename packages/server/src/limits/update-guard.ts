@@ -1,6 +1,5 @@
 import * as Y from 'yjs'
-import { isEmptyUpdate, updateMetaOf } from '@quire/protocol'
-import type { Room } from '../room/room.js'
+import { isEmptyUpdate, type UpdateMeta } from '@quire/protocol'
 
 /**
  * Keeps forged re-sends out of a room. Yjs identifies structs by (client, clock) and a
@@ -12,52 +11,52 @@ import type { Room } from '../room/room.js'
  * part of an update that is new to it (`Y.diffUpdate` against the room's state vector).
  *
  * The room's exact state vector costs a merge of its whole encoded state, so the guard
- * keeps, per room, the highest clock seen per client and takes the exact path only when
- * an update starts below it (a resend, or an out-of-order update filling a gap). It
- * tracks the room's `version`: if an update entered the room another way (storage,
- * fan-out), it starts over from the exact state vector.
+ * keeps the highest clock seen per client and takes the exact path only when an update
+ * starts below it (a resend, or an out-of-order update filling a gap). One guard per
+ * room, made when its first update arrives: every update enters a room through
+ * `Room.accept`, which passes it here, so the clocks stay those of the room's state.
  */
 export interface UpdateGuard {
   /**
-   * The part of `update` that `room` lacks, or null when it lacks nothing. The caller
-   * must pass a non-null result to `room.acceptUpdate` right away.
+   * The part of `update` the room lacks, or null when it lacks nothing. Its clocks count
+   * as the room's from now on: the caller appends a non-null result to the room at once.
    */
-  admit(room: Room, update: Uint8Array): Uint8Array | null
+  admit(update: Uint8Array, meta: UpdateMeta): Uint8Array | null
 }
 
-interface SeenClocks {
-  /** The room version these clocks describe. */
-  version: number
-  readonly clocks: Map<number, number>
+/** The state the guard protects: only its exact state vector is read, and only for resends. */
+export interface GuardedState {
+  stateVector(): Uint8Array
 }
 
-export function createUpdateGuard(): UpdateGuard {
-  // Keyed by room object: an evicted room and its clocks are collected together.
-  const seen = new WeakMap<Room, SeenClocks>()
-  return {
-    admit(room, update) {
-      let known = seen.get(room)
-      if (!known || known.version !== room.version) {
-        known = { version: room.version, clocks: Y.decodeStateVector(room.state.stateVector()) }
-        seen.set(room, known)
+export function createUpdateGuard(state: GuardedState): UpdateGuard {
+  return new SeenClocks(state)
+}
+
+class SeenClocks implements UpdateGuard {
+  private readonly clocks: Map<number, number>
+
+  constructor(private readonly state: GuardedState) {
+    this.clocks = Y.decodeStateVector(state.stateVector())
+  }
+
+  admit(update: Uint8Array, meta: UpdateMeta): Uint8Array | null {
+    const { ranges } = meta
+    const { clocks } = this
+    let resends = false
+    for (let i = 0; i < ranges.length; i += 3) {
+      if ((ranges[i + 1] as number) < (clocks.get(ranges[i] as number) ?? 0)) {
+        resends = true
+        break
       }
-      const { ranges } = updateMetaOf(update)
-      let resends = false
-      for (let i = 0; i < ranges.length; i += 3) {
-        if ((ranges[i + 1] as number) < (known.clocks.get(ranges[i] as number) ?? 0)) {
-          resends = true
-          break
-        }
-      }
-      const fresh = resends ? Y.diffUpdate(update, room.state.stateVector()) : update
-      if (isEmptyUpdate(fresh)) return null
-      for (let i = 0; i < ranges.length; i += 3) {
-        const client = ranges[i] as number
-        const end = ranges[i + 2] as number
-        if (end > (known.clocks.get(client) ?? 0)) known.clocks.set(client, end)
-      }
-      known.version = room.version + 1
-      return fresh
     }
+    const fresh = resends ? Y.diffUpdate(update, this.state.stateVector()) : update
+    if (isEmptyUpdate(fresh)) return null
+    for (let i = 0; i < ranges.length; i += 3) {
+      const client = ranges[i] as number
+      const end = ranges[i + 2] as number
+      if (end > (clocks.get(client) ?? 0)) clocks.set(client, end)
+    }
+    return fresh
   }
 }

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
-import { retainable } from '@quire/protocol'
 import { mergeUpdates } from './merge-updates.js'
+import { retainable } from './retainable.js'
 
 /**
  * A document held the thin way: merged updates plus the small updates that arrived

@@ -1,3 +1,5 @@
+import type { InspectedUpdate } from '@quire/protocol'
+
 /**
  * What a room knows of a connection: where to send frames, and where to send
  * acknowledgements once that connection's updates are durable. Keeping it this small
@@ -13,13 +15,6 @@ export interface Peer {
    * the Quire extension). For peers that do not, the commit queue keeps no bookkeeping.
    */
   readonly acknowledging: boolean
-  /** `updates` (all sent by this peer) are now durable. */
-  acknowledge(updates: readonly Uint8Array[]): void
+  /** `updates` (all sent by this peer, with what validation learned of them) are now durable. */
+  acknowledge(updates: readonly InspectedUpdate[]): void
 }
-
-/** Where an accepted update came from: nothing is echoed to its source or stored twice. */
-export type UpdateSource =
-  | { readonly kind: 'peer'; readonly peer: Peer }
-  | { readonly kind: 'storage' }
-  | { readonly kind: 'fanout' }
-  | { readonly kind: 'local' }

@@ -34,13 +34,6 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const rooms = new Map<string, Room>()
   const loading = new Map<string, Promise<Room>>()
   const evictions = new Set<Promise<void>>()
-  // One function for every room, which passes itself: no closure per open document.
-  const commit: RoomOptions['commit'] = (room, update, writer, acknowledged) => {
-    // A writer that wants no acknowledgement costs the queue no bookkeeping (a resend it
-    // only wanted acknowledged is nothing to store either).
-    if (writer.acknowledging) options.commitQueue.enqueue(room.name, update, writer, acknowledged)
-    else if (update !== null) options.commitQueue.enqueue(room.name, update, null)
-  }
   const onQuiet: RoomOptions['onQuiet'] = (room) => options.onQuiet?.(room.name) ?? false
 
   const load = async (name: string): Promise<Room> => {
@@ -49,7 +42,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     const room = createRoom({
       name,
       storedUpdates: updates,
-      commit,
+      commits: options.commitQueue,
       onQuiet,
       relays: options.relays
     })
@@ -72,9 +65,9 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       return rooms.get(name)
     },
     releaseIfIdle(room) {
-      if (room.peers.size > 0) return
+      if (room.peerCount > 0) return
       const eviction = options.commitQueue.whenCommitted().then(() => {
-        if (room.peers.size > 0 || rooms.get(room.name) !== room) return
+        if (room.peerCount > 0 || rooms.get(room.name) !== room) return
         rooms.delete(room.name)
         options.onEvicted?.(room.name)
       })

@@ -1,45 +1,66 @@
-import { encodeAwarenessUpdate, encodeMessage, type AwarenessEntry } from '@quire/protocol'
+import { encodeAwarenessUpdate, encodeMessage, isEmptyUpdate, updateMetaOf, type AwarenessEntry, type UpdateMeta } from '@quire/protocol'
+import type { RoomCommits } from '../commit/commit-queue.js'
+import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import { createAwarenessRegistry, type AwarenessRegistry } from './awareness-registry.js'
 import { createEncodedState, type EncodedState } from './encoded-state.js'
 import { mergeUpdates } from './merge-updates.js'
-import type { Peer, UpdateSource } from './peer.js'
+import type { Peer } from './peer.js'
 import type { RelayScheduler } from './relay-scheduler.js'
+import { retainable } from './retainable.js'
 
 /**
- * One open document: its encoded state, its presence and the peers connected to it.
+ * One open document: its encoded state, its presence and the peers connected to it. The
+ * state stays inside: callers ask for a sync reply or the presence, and a compaction
+ * asks the room to swap in its snapshot.
  *
- * `acceptUpdate` is the only way an update enters a room. It appends to the encoded
- * state, hands the update to `commit` (storage) when it came from a peer, and queues it
- * for relay. Relays are batched by the process's relay scheduler (per event-loop turn,
- * or per few milliseconds while the process is busy): a receiver gets the batch's
- * updates in one socket write (one merged frame when there are many), and never its own
- * updates back.
+ * `accept` is the only way an update enters a room, whatever its source: it drops an
+ * empty update, lets only what the room lacks past the update guard, keeps the bytes
+ * (a copy when they are a small view of a socket read), appends them to the state,
+ * hands them to the commit queue (storage), and queues them for relay. Relays are
+ * batched by the process's relay scheduler (per event-loop turn, or per few
+ * milliseconds while the process is busy): a receiver gets the batch's updates in one
+ * socket write (one merged frame when there are many), and never its own updates back.
  */
 export interface Room {
   readonly name: string
-  readonly state: EncodedState
-  readonly awareness: AwarenessRegistry<Peer>
-  readonly peers: ReadonlySet<Peer>
-  /** Number of updates accepted so far; the update guard uses it to see whether the room moved. */
-  readonly version: number
-  /** The room keeps `update` itself (no copy): pass a buffer of its own, not a view of a read buffer. */
-  acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void
+  /** Peers connected now (a room without any may be evicted). */
+  readonly peerCount: number
+  /** The state vector of everything the room holds: the sync step 1 a joining peer gets. */
+  stateVector(): Uint8Array
+  /** What a peer whose state vector is `stateVector` lacks: the sync step 2 it gets. */
+  syncReply(stateVector: Uint8Array): Uint8Array
+  /** Every known presence state, for a newcomer or a query. */
+  presence(): AwarenessEntry[]
   /**
-   * `sent` (from `writer`) added nothing new to the room, or only part of it was
-   * accepted: acknowledge all of it once everything before it is durable.
+   * `update`, sent by `writer` and validated (`meta`), enters the room: what of it the
+   * room lacks is kept, stored and relayed, and `writer` is acknowledged for all of it
+   * once durable. `frame` is the sync-update frame it came in, relayed as it is when the
+   * whole update is new. Only what the room keeps is copied out of the read buffer.
    */
-  acknowledgeWhenDurable(sent: Uint8Array, writer: Peer): void
+  accept(update: Uint8Array, meta: UpdateMeta, writer: Peer, frame?: Uint8Array): void
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void
   join(peer: Peer): void
   /** Removes `peer` and tells the others its presence is gone. */
   leave(peer: Peer): void
+  /**
+   * A compaction starts: from now on the room keeps what it accepts beside its state,
+   * for `swapInSnapshot`, while the snapshot is built from storage off the event loop.
+   */
+  prepareSnapshotSwap(): void
+  /**
+   * The room's state becomes `snapshot` (which holds at least everything the room held
+   * at `prepareSnapshotSwap`) plus what it accepted since.
+   */
+  swapInSnapshot(snapshot: Uint8Array): void
+  /** The compaction failed: stop keeping updates for a swap that will not happen. */
+  cancelSnapshotSwap(): void
 }
 
 export interface RoomOptions {
   readonly name: string
   readonly storedUpdates: readonly Uint8Array[]
-  /** Called for every update from a peer, in order: the storage side of the data path. */
-  readonly commit: (room: Room, update: Uint8Array | null, writer: Peer, acknowledged: Uint8Array) => void
+  /** The storage side of the data path (the commit queue). */
+  readonly commits: RoomCommits
   /**
    * Called when the room has gone quiet after accepting updates. True means a compaction
    * will replace the state, so the room does not fold it itself.
@@ -60,7 +81,7 @@ const MAX_SEPARATE_FRAMES = 16
 
 interface PendingRelay {
   readonly update: Uint8Array
-  readonly from: Peer | null
+  readonly from: Peer
   frame: Uint8Array | undefined
 }
 
@@ -87,33 +108,78 @@ const foldWhenQuiet = (room: OpenRoom): void => room.foldWhenQuiet()
 /** A class, not closures: one per open document, and prototype methods cost nothing per room. */
 class OpenRoom implements Room {
   readonly name: string
-  readonly state: EncodedState
-  readonly awareness: AwarenessRegistry<Peer> = createAwarenessRegistry<Peer>()
-  readonly peers = new Set<Peer>()
-  version = 0
+  private readonly state: EncodedState
+  private readonly awareness: AwarenessRegistry<Peer> = createAwarenessRegistry<Peer>()
+  private readonly peers = new Set<Peer>()
+  // Made with the first update (a room that is only read never needs one).
+  private guard: UpdateGuard | null = null
   private pending: PendingRelay[] = []
   private relayScheduled = false
   private foldTimer: ReturnType<typeof setTimeout> | null = null
   private lastAcceptedAt = 0
-  // Only the functions are kept, not the options: they hold the stored updates the state
-  // was built from, which the first fold replaces.
-  private readonly commit: RoomOptions['commit']
+  // Only what is needed later is kept, not the options: they hold the stored updates
+  // the state was built from, which the first fold replaces.
+  private readonly commits: RoomCommits
   private readonly onQuiet: RoomOptions['onQuiet']
   private readonly relays: RelayScheduler
 
   constructor(options: RoomOptions) {
     this.name = options.name
     this.state = createEncodedState(options.storedUpdates)
-    this.commit = options.commit
+    this.commits = options.commits
     this.onQuiet = options.onQuiet
     this.relays = options.relays
   }
 
-  acceptUpdate(update: Uint8Array, source: UpdateSource, frame?: Uint8Array): void {
-    this.version++
+  get peerCount(): number {
+    return this.peers.size
+  }
+
+  stateVector(): Uint8Array {
+    return this.state.stateVector()
+  }
+
+  syncReply(stateVector: Uint8Array): Uint8Array {
+    return this.state.diff(stateVector)
+  }
+
+  presence(): AwarenessEntry[] {
+    return this.awareness.entries()
+  }
+
+  accept(update: Uint8Array, meta: UpdateMeta, writer: Peer, frame?: Uint8Array): void {
+    if (isEmptyUpdate(update)) return
+    // Only what the room lacks goes in: known clocks re-sent with other content break clients.
+    const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
+    if (fresh === update) {
+      const kept = retainable(update)
+      this.append(kept, writer, frame)
+      this.commits.store(this.name, kept, meta, writer)
+      return
+    }
+    if (fresh !== null) {
+      // A diff: walked again here, as resends are rare.
+      this.append(fresh, writer, undefined)
+      this.commits.store(this.name, fresh, updateMetaOf(fresh), null)
+    }
+    // The writer still learns that everything it sent is safe (a resend after a lost ack).
+    if (writer.acknowledging) this.commits.acknowledgeAfterEarlier(this.name, retainable(update), meta, writer)
+  }
+
+  prepareSnapshotSwap(): void {
+    this.state.mark()
+  }
+
+  swapInSnapshot(snapshot: Uint8Array): void {
+    this.state.replaceUpToMark(snapshot)
+  }
+
+  cancelSnapshotSwap(): void {
+    this.state.unmark()
+  }
+
+  private append(update: Uint8Array, from: Peer, frame: Uint8Array | undefined): void {
     this.state.append(update)
-    const from = source.kind === 'peer' ? source.peer : null
-    if (from) this.commit(this, update, from, update)
     this.pending.push({ update, from, frame })
     this.lastAcceptedAt = Date.now()
     if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
@@ -121,10 +187,6 @@ class OpenRoom implements Room {
       this.relayScheduled = true
       this.relays.schedule(this)
     }
-  }
-
-  acknowledgeWhenDurable(sent: Uint8Array, writer: Peer): void {
-    this.commit(this, null, writer, sent)
   }
 
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
@@ -182,7 +244,7 @@ class OpenRoom implements Room {
       }
       return
     }
-    const sources = new Set<Peer | null>(batch.map((r) => r.from))
+    const sources = new Set<Peer>(batch.map((r) => r.from))
     let mergedFrame: Uint8Array | undefined
     for (const peer of peers) {
       if (!sources.has(peer)) {

@@ -10,16 +10,15 @@ import {
   decodeMessage,
   encodeAwarenessUpdate,
   encodeMessage,
-  isEmptyUpdate,
-  retainable,
   truncateCloseReason,
-  type Message
+  updateMetaOf,
+  type DecodedMessage,
+  type InspectedUpdate
 } from '@quire/protocol'
 import type { Access } from '../authenticate.js'
 import { createConnectionRateLimit, type ConnectionRateLimit } from '../limits/connection-rate-limit.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch, type SlowConsumerWatch, type WatchedConsumer } from '../limits/slow-consumer-watch.js'
-import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
@@ -38,8 +37,6 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes: number
   /** Rate limits and the slow-consumer soft bound; defaults when omitted. */
   readonly limits?: Limits
-  /** Shared by the server's connections: admits only the part of an update a room lacks. */
-  readonly updateGuard?: UpdateGuard
   readonly registry: RoomRegistry
   readonly log: Log
   readonly id: number
@@ -53,7 +50,7 @@ export interface ConnectionOptions {
  * The y-websocket handshake: on join the server sends sync step 1 (its state vector),
  * current presence, and (extension only) a hello; the client's own sync step 1 gets a
  * sync step 2 with what it lacks. Updates from the client enter the room through
- * `Room.acceptUpdate`, the single accepted-update point.
+ * `Room.accept`, the single accepted-update point.
  */
 export function openConnection(options: ConnectionOptions): void {
   const connection = new Connection(options)
@@ -96,13 +93,11 @@ class Connection implements Peer, WatchedConsumer {
   private lastSentAt = Date.now()
   private readonly rateLimit: ConnectionRateLimit
   private readonly slowConsumer: SlowConsumerWatch
-  private readonly updateGuard: UpdateGuard
 
   constructor(private readonly options: ConnectionOptions) {
     this.id = options.id
     this.acknowledging = options.extension
     const limits = options.limits ?? DEFAULT_LIMITS
-    this.updateGuard = options.updateGuard ?? createUpdateGuard()
     this.rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
     this.slowConsumer = createSlowConsumerWatch(this, {
       softBytes: Math.min(limits.slowConsumerBytes, options.maxBufferedBytes),
@@ -146,7 +141,7 @@ class Connection implements Peer, WatchedConsumer {
     this.sent()
   }
 
-  acknowledge(updates: readonly Uint8Array[]): void {
+  acknowledge(updates: readonly InspectedUpdate[]): void {
     if (!this.acknowledging || this.closed) return
     this.send(encodeMessage({ type: 'quire-saved', ...createSavedAcknowledgement(updates) }))
   }
@@ -212,8 +207,8 @@ class Connection implements Peer, WatchedConsumer {
     }
     this.room = room
     room.join(this)
-    this.send(encodeMessage({ type: 'sync-step-1', stateVector: room.state.stateVector() }))
-    const presence = room.awareness.entries()
+    this.send(encodeMessage({ type: 'sync-step-1', stateVector: room.stateVector() }))
+    const presence = room.presence()
     if (presence.length > 0) this.send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(presence) }))
     if (this.acknowledging) this.send(encodeMessage({ type: 'quire-hello', version: QUIRE_EXTENSION_VERSION }))
     const queued = this.queued
@@ -235,10 +230,10 @@ class Connection implements Peer, WatchedConsumer {
     this.handle(this.room, decoded.message, frame)
   }
 
-  private handle(room: Room, message: Message, frame: Uint8Array): void {
+  private handle(room: Room, message: DecodedMessage, frame: Uint8Array): void {
     switch (message.type) {
       case 'sync-step-1':
-        this.send(encodeMessage({ type: 'sync-step-2', update: room.state.diff(message.stateVector) }))
+        this.send(encodeMessage({ type: 'sync-step-2', update: room.syncReply(message.stateVector) }))
         return
       case 'sync-step-2':
       case 'sync-update': {
@@ -249,17 +244,9 @@ class Connection implements Peer, WatchedConsumer {
           this.deniedSent = true
           return
         }
-        if (isEmptyUpdate(message.update)) return
-        // Only what the room lacks goes in: known clocks re-sent with other content break clients.
-        const fresh = this.updateGuard.admit(room, message.update)
-        if (fresh === message.update) {
-          // The room keeps the update: a copy, unless it fills its socket read buffer (retainable).
-          room.acceptUpdate(retainable(fresh), { kind: 'peer', peer: this }, message.type === 'sync-update' ? frame : undefined)
-          return
-        }
-        if (fresh !== null) room.acceptUpdate(fresh, { kind: 'peer', peer: this })
-        // The writer still learns that everything it sent is safe (a resend after a lost ack).
-        room.acknowledgeWhenDurable(retainable(message.update), this)
+        // A connection always validates, so the update comes with what that learned.
+        const meta = message.meta ?? updateMetaOf(message.update)
+        room.accept(message.update, meta, this, message.type === 'sync-update' ? frame : undefined)
         return
       }
       case 'awareness': {
@@ -278,7 +265,7 @@ class Connection implements Peer, WatchedConsumer {
         return
       }
       case 'query-awareness': {
-        const entries = room.awareness.entries()
+        const entries = room.presence()
         if (entries.length > 0) this.send(encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(entries) }))
         return
       }

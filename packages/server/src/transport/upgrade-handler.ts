@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE_GOING_AWAY } from '@quire/protocol'
 import type { Limits } from '../limits/limits.js'
-import { createUpdateGuard } from '../limits/update-guard.js'
 import type { Log } from '../log.js'
 import { openConnection } from './connection.js'
 import { addFramingCloseReasons } from './framing-close-reason.js'
@@ -31,7 +30,6 @@ export interface UpgradeHandlerOptions {
 export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHandler {
   const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, log } = options
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false })
-  const updateGuard = createUpdateGuard()
   let nextConnectionId = 1
 
   return (request, socket, head) => {
@@ -72,7 +70,6 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
               maxMessageBytes,
               maxBufferedBytes,
               limits,
-              updateGuard,
               registry: decision.registry,
               log,
               id: nextConnectionId++
