@@ -6,7 +6,7 @@ import { createPrng, docFromUpdates, type Prng } from '@quire/testkit'
 import { createCommitQueue } from '../src/commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY, growthOfLog, needsCompaction, needsQuietCompaction, type LogGrowth } from '../src/compaction/compaction-policy.js'
 import { createCompactionScheduler } from '../src/compaction/compaction-scheduler.js'
-import { createCompactionThread } from '../src/compaction/compaction-thread.js'
+import { createCompactionThread, type CompactionThread } from '../src/compaction/compaction-thread.js'
 import { quietLog } from '../src/log.js'
 import { openRawClient, type RawClient } from './raw-client.js'
 import { createStockClient } from './stock-client.js'
@@ -275,6 +275,44 @@ describe('compaction worker', () => {
   })
 })
 
+/** A compaction thread that takes `ms` for each log, and records when each compaction ran. */
+function slowThread(ms: number): CompactionThread & { runs: Array<{ startedAt: number; endedAt: number | undefined }> } {
+  const runs: Array<{ startedAt: number; endedAt: number | undefined }> = []
+  return {
+    runs,
+    async compact(updates) {
+      const run = { startedAt: performance.now(), endedAt: undefined as number | undefined }
+      runs.push(run)
+      await new Promise((resolve) => setTimeout(resolve, ms))
+      run.endedAt = performance.now()
+      return Y.mergeUpdates(updates)
+    },
+    close: async () => {}
+  }
+}
+
+/** A scheduler over a memory storage holding `docs`, each with 300 keystrokes: past a bound of 100 updates, within the busy bound of 400. */
+async function schedulerWithGrownLogs(docs: readonly string[], thread: CompactionThread, busy: () => boolean) {
+  const storage = createMemoryStorage()
+  const scheduler = createCompactionScheduler({
+    storage,
+    commitQueue: createCommitQueue({ storage, log: quietLog }),
+    thread,
+    log: quietLog,
+    policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: 100 },
+    openRoom: () => undefined,
+    busy
+  })
+  const grow = async (doc: string, seed: number): Promise<void> => {
+    const { updates } = typeKeystrokes(createPrng(seed), 300)
+    await storage.append([{ doc, updates }])
+    await scheduler.prepareOpen(doc, { updates: [], lastSeq: 0, startsWithSnapshot: false })
+    scheduler.noteAppended(doc, updates, 0)
+  }
+  for (const [i, doc] of docs.entries()) await grow(doc, 40 + i)
+  return { storage, scheduler }
+}
+
 describe('compaction scheduler', () => {
   it('defers a compaction by count or size while the process is busy, and runs it once it is not', async () => {
     const storage = createMemoryStorage()
@@ -302,6 +340,36 @@ describe('compaction scheduler', () => {
     scheduler.noteAppended('busy', [], 0)
     await scheduler.idle()
     expect((await storage.load('busy')).startsWithSnapshot).toBe(true)
+  })
+
+  it('paces compactions of grown logs: after one that took d ms, the next starts no sooner than 3d after it', async () => {
+    const thread = slowThread(60)
+    await schedulerWithGrownLogs(['a', 'b', 'c'], thread, () => false)
+    await waitUntil(() => thread.runs.length === 3 && thread.runs[2]!.endedAt !== undefined)
+    for (let i = 1; i < 3; i++) {
+      const previous = thread.runs[i - 1]!
+      const took = previous.endedAt! - previous.startedAt
+      // A timer may fire a millisecond or two early.
+      expect(thread.runs[i]!.startedAt - previous.endedAt!).toBeGreaterThanOrEqual(3 * took - 5)
+    }
+  })
+
+  it('while the process is busy, a queued compaction of a grown log waits; one asked for does not', async () => {
+    const thread = slowThread(30)
+    let busy = false
+    const { storage, scheduler } = await schedulerWithGrownLogs(['first', 'queued'], thread, () => busy)
+    busy = true
+    await waitUntil(() => thread.runs[0]?.endedAt !== undefined)
+    // Past the pause after the first, well past a busy retry: still waiting.
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    expect(thread.runs).toHaveLength(1)
+    await storage.append([{ doc: 'asked', updates: typeKeystrokes(createPrng(50), 20).updates }])
+    await scheduler.compact('asked')
+    expect(thread.runs).toHaveLength(2)
+    busy = false
+    await waitUntil(() => thread.runs.length === 3)
+    await scheduler.idle()
+    expect((await storage.load('queued')).startsWithSnapshot).toBe(true)
   })
 
   it('a compaction that fails leaves the log as it was and is not retried in a loop', async () => {
