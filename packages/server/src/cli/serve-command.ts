@@ -37,6 +37,29 @@ function slackSeconds(defaultRate: number, defaultBurst: number): number {
   return defaultBurst / defaultRate
 }
 
+type LimitKey = keyof Limits
+
+/** A row that sets one limit, shown with its default from DEFAULT_LIMITS. */
+function limitFlag(name: string, key: LimitKey, help: string): CliFlag<ServeSettings> {
+  return { kind: 'positive', name, help, default: DEFAULT_LIMITS[key], set: (s, n) => { s.limits[key] = n } }
+}
+
+/** A row that sets a rate limit and raises its burst with it (see burstFor). */
+function rateFlag(name: string, rateKey: LimitKey, burstKey: LimitKey, what: string): CliFlag<ServeSettings> {
+  const defaultRate = DEFAULT_LIMITS[rateKey]
+  const defaultBurst = DEFAULT_LIMITS[burstKey]
+  return {
+    kind: 'positive',
+    name,
+    help: `${what}; bursts may reach ${defaultBurst},\nor ${slackSeconds(defaultRate, defaultBurst)} s of a raised rate`,
+    default: defaultRate,
+    set: (s, rate) => {
+      s.limits[rateKey] = rate
+      s.limits[burstKey] = burstFor(rate, defaultRate, defaultBurst)
+    }
+  }
+}
+
 /** The flags of `quire serve`, one row each (see cli-flags.ts). */
 export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   { kind: 'text', name: 'host', placeholder: '<addr>', help: 'address to listen on', default: SERVER_DEFAULTS.host, set: (s, host) => { s.host = host } },
@@ -56,44 +79,14 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   },
   { kind: 'whole', name: 'max-message-bytes', help: 'largest accepted message', default: SERVER_DEFAULTS.maxMessageBytes, set: (s, n) => { s.options.maxMessageBytes = n } },
   { kind: 'positive', name: 'max-room-name-bytes', help: 'longest room name in UTF-8 bytes', default: SERVER_DEFAULTS.maxRoomNameBytes, set: (s, n) => { s.options.maxRoomNameBytes = n } },
-  {
-    kind: 'positive',
-    name: 'max-messages-per-second',
-    help: `per connection; bursts may reach ${DEFAULT_LIMITS.messageBurst},\nor ${slackSeconds(DEFAULT_LIMITS.maxMessagesPerSecond, DEFAULT_LIMITS.messageBurst)} s of a raised rate`,
-    default: DEFAULT_LIMITS.maxMessagesPerSecond,
-    set: (s, rate) => {
-      s.limits.maxMessagesPerSecond = rate
-      s.limits.messageBurst = burstFor(rate, DEFAULT_LIMITS.maxMessagesPerSecond, DEFAULT_LIMITS.messageBurst)
-    }
-  },
-  { kind: 'positive', name: 'max-bytes-per-second', help: 'per connection', default: DEFAULT_LIMITS.maxBytesPerSecond, set: (s, n) => { s.limits.maxBytesPerSecond = n } },
-  {
-    kind: 'positive',
-    name: 'max-awareness-per-second',
-    help: `presence updates per connection; bursts may reach ${DEFAULT_LIMITS.awarenessBurst},\nor ${slackSeconds(DEFAULT_LIMITS.maxAwarenessPerSecond, DEFAULT_LIMITS.awarenessBurst)} s of a raised rate`,
-    default: DEFAULT_LIMITS.maxAwarenessPerSecond,
-    set: (s, rate) => {
-      s.limits.maxAwarenessPerSecond = rate
-      s.limits.awarenessBurst = burstFor(rate, DEFAULT_LIMITS.maxAwarenessPerSecond, DEFAULT_LIMITS.awarenessBurst)
-    }
-  },
-  { kind: 'positive', name: 'max-connections-per-ip', help: 'open connections from one address', default: DEFAULT_LIMITS.maxConnectionsPerIp, set: (s, n) => { s.limits.maxConnectionsPerIp = n } },
-  { kind: 'positive', name: 'max-connections', help: 'open connections in this process', default: DEFAULT_LIMITS.maxConnections, set: (s, n) => { s.limits.maxConnections = n } },
-  { kind: 'positive', name: 'max-rooms', help: 'rooms open in memory', default: DEFAULT_LIMITS.maxRooms, set: (s, n) => { s.limits.maxRooms = n } },
-  {
-    kind: 'positive',
-    name: 'slow-consumer-bytes',
-    help: 'unsent bytes a slow client may hold for the grace period',
-    default: DEFAULT_LIMITS.slowConsumerBytes,
-    set: (s, n) => { s.limits.slowConsumerBytes = n }
-  },
-  {
-    kind: 'positive',
-    name: 'slow-consumer-grace-ms',
-    help: 'how long a slow client may hold them',
-    default: DEFAULT_LIMITS.slowConsumerGraceMs,
-    set: (s, n) => { s.limits.slowConsumerGraceMs = n }
-  },
+  rateFlag('max-messages-per-second', 'maxMessagesPerSecond', 'messageBurst', 'per connection'),
+  limitFlag('max-bytes-per-second', 'maxBytesPerSecond', 'per connection'),
+  rateFlag('max-awareness-per-second', 'maxAwarenessPerSecond', 'awarenessBurst', 'presence updates per connection'),
+  limitFlag('max-connections-per-ip', 'maxConnectionsPerIp', 'open connections from one address'),
+  limitFlag('max-connections', 'maxConnections', 'open connections in this process'),
+  limitFlag('max-rooms', 'maxRooms', 'rooms open in memory'),
+  limitFlag('slow-consumer-bytes', 'slowConsumerBytes', 'unsent bytes a slow client may hold for the grace period'),
+  limitFlag('slow-consumer-grace-ms', 'slowConsumerGraceMs', 'how long a slow client may hold them'),
   {
     kind: 'positive',
     name: 'max-buffered-bytes',
