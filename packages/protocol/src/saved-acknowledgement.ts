@@ -16,8 +16,8 @@ export function createSavedAcknowledgement(updates: Uint8Array | readonly Uint8A
   const ends = new Map<number, number>()
   const deleting: Uint8Array[] = []
   for (const sent of list) {
-    const update = sent instanceof Uint8Array ? sent : sent.update
-    const { ranges, hasDeletes } = sent instanceof Uint8Array ? updateMetaOf(sent) : sent.meta
+    const { update, meta } = sent instanceof Uint8Array ? { update: sent, meta: updateMetaOf(sent) } : sent
+    const { ranges, hasDeletes } = meta
     for (let i = 0; i < ranges.length; i += 3) {
       const client = ranges[i] as number
       const end = ranges[i + 2] as number

@@ -172,13 +172,13 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 }
 
 function groupByDoc(batch: readonly Entry[]): CommittedUpdates[] {
-  const byDoc = new Map<string, { updates: Uint8Array[]; joinableStructs: number }>()
+  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number }>()
   for (const entry of batch) {
     if (!entry.stored) continue
     let appended = byDoc.get(entry.doc)
-    if (!appended) byDoc.set(entry.doc, (appended = { updates: [], joinableStructs: 0 }))
+    if (!appended) byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0 }))
     appended.updates.push(entry.update)
     appended.joinableStructs += entry.meta.joinableStructs
   }
-  return [...byDoc].map(([doc, { updates, joinableStructs }]) => ({ doc, updates, joinableStructs }))
+  return [...byDoc.values()]
 }
