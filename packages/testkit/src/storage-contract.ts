@@ -7,6 +7,12 @@ export interface StorageContractOptions {
   readonly create: () => Promise<Storage>
   /** Closes and reopens the same store, when the backend is durable. */
   readonly reopen?: (storage: Storage) => Promise<Storage>
+  /**
+   * A second handle on the same store, as another server clone would open it. Without
+   * it (a store one process owns), the clone cases run their two writers through one
+   * handle, concurrently all the same.
+   */
+  readonly openSecond?: (storage: Storage) => Promise<Storage>
 }
 
 function textUpdate(text: string, clientID = 1): Uint8Array {
@@ -14,6 +20,17 @@ function textUpdate(text: string, clientID = 1): Uint8Array {
   doc.clientID = clientID
   doc.getText('t').insert(0, text)
   return Y.encodeStateAsUpdate(doc)
+}
+
+/** The text a document built from `updates` holds: the same for the same updates in any order. */
+function docText(updates: readonly Uint8Array[]): string {
+  const doc = new Y.Doc()
+  for (const update of updates) Y.applyUpdate(doc, update)
+  return doc.getText('t').toString()
+}
+
+function clientOf(update: Uint8Array): number {
+  return Y.decodeUpdate(update).structs[0]?.id.client ?? -1
 }
 
 /** Names chosen to break naive key schemes: prefixes of each other, separators, surrogates. */
@@ -116,6 +133,153 @@ export function describeStorageContract(name: string, options: StorageContractOp
       expect((await storage.load('a\u0000')).updates).toEqual([textUpdate('b')])
       expect(await storage.list()).toEqual(['a\u0000'])
       await storage.close()
+    })
+
+    it('leaves a log alone when a compaction older than its snapshot arrives late', async () => {
+      const storage = await options.create()
+      await storage.append([{ doc: 'd', updates: [textUpdate('one'), textUpdate('two', 2)] }])
+      const early = await storage.load('d')
+      await storage.append([{ doc: 'd', updates: [textUpdate('three', 3)] }])
+      const late = await storage.load('d')
+      const newer = Y.mergeUpdates(late.updates)
+      await storage.replace('d', newer, late.lastSeq)
+      // Another clone's compaction, begun on the earlier log, finishes last.
+      await storage.replace('d', Y.mergeUpdates(early.updates), early.lastSeq)
+      expect(await storage.load('d')).toEqual({ updates: [newer], lastSeq: late.lastSeq, startsWithSnapshot: true })
+      await storage.close()
+    })
+
+    it('does not bring a deleted document back from a compaction that read it before the delete', async () => {
+      const storage = await options.create()
+      await storage.append([{ doc: 'd', updates: [textUpdate('old')] }])
+      const before = await storage.load('d')
+      await storage.delete('d')
+      const fresh = textUpdate('new', 2)
+      await storage.append([{ doc: 'd', updates: [fresh] }])
+      await storage.replace('d', Y.mergeUpdates(before.updates), before.lastSeq)
+      expect((await storage.load('d')).updates).toEqual([fresh])
+      await storage.close()
+    })
+
+    describe('what server clones need', () => {
+      const openBoth = async (): Promise<[Storage, Storage]> => {
+        const first = await options.create()
+        return [first, options.openSecond ? await options.openSecond(first) : first]
+      }
+      const closeBoth = async ([first, second]: [Storage, Storage]): Promise<void> => {
+        if (second !== first) await second.close()
+        await first.close()
+      }
+
+      it('keeps every update of two writers appending to one document at once, each in its order, and a reader never sees a gap', async () => {
+        const [first, second] = await openBoth()
+        const rounds = 40
+        const writes = (storage: Storage, client: number): Promise<void> =>
+          (async () => {
+            for (let i = 0; i < rounds; i++) {
+              await storage.append([{ doc: 'shared', updates: [textUpdate(`${client}:${i}`, client * 1000 + i)] }])
+            }
+          })()
+        // Every load must be a prefix of the final log: a later load that shows an update
+        // between two it showed before means a reader could have missed it (a compaction
+        // up to its lastSeq would drop it).
+        const seen: Uint8Array[][] = []
+        let writing = true
+        const reader = (async () => {
+          while (writing) seen.push((await second.load('shared')).updates)
+        })()
+        await Promise.all([writes(first, 1), writes(second, 2)])
+        writing = false
+        await reader
+        const final = await first.load('shared')
+        expect(final.updates).toHaveLength(2 * rounds)
+        for (const client of [1, 2]) {
+          const own = final.updates.filter((u) => Math.floor(clientOf(u) / 1000) === client)
+          expect(own).toEqual(Array.from({ length: rounds }, (_, i) => textUpdate(`${client}:${i}`, client * 1000 + i)))
+        }
+        for (const load of seen) expect(final.updates.slice(0, load.length)).toEqual(load)
+        expect((await second.load('shared')).lastSeq).toBe(final.lastSeq)
+        await closeBoth([first, second])
+      })
+
+      it('loses nothing when appends race a compaction', async () => {
+        const [first, second] = await openBoth()
+        const all: Uint8Array[] = []
+        const append = async (storage: Storage, update: Uint8Array): Promise<void> => {
+          all.push(update)
+          await storage.append([{ doc: 'd', updates: [update] }])
+        }
+        let client = 1
+        for (let round = 0; round < 15; round++) {
+          await append(first, textUpdate(`before ${round}`, client++))
+          const log = await second.load('d')
+          // The compaction's write and other appends, in flight together.
+          await Promise.all([
+            second.replace('d', Y.mergeUpdates(log.updates), log.lastSeq),
+            append(first, textUpdate(`during ${round}`, client++)),
+            append(second, textUpdate(`during' ${round}`, client++))
+          ])
+        }
+        const final = await first.load('d')
+        expect(final.startsWithSnapshot).toBe(true)
+        expect(Y.encodeStateVectorFromUpdate(Y.mergeUpdates(final.updates))).toEqual(Y.encodeStateVectorFromUpdate(Y.mergeUpdates(all)))
+        expect(docText(final.updates)).toBe(docText(all))
+        await closeBoth([first, second])
+      })
+
+      it('loses and doubles nothing when two clones compact one document at once', async () => {
+        const [first, second] = await openBoth()
+        const all: Uint8Array[] = []
+        let client = 1
+        for (let round = 0; round < 15; round++) {
+          const batch = [textUpdate(`a${round}`, client++), textUpdate(`b${round}`, client++)]
+          all.push(...batch)
+          await first.append([{ doc: 'd', updates: batch }])
+          const [one, two] = await Promise.all([first.load('d'), second.load('d')])
+          const late = textUpdate(`late${round}`, client++)
+          all.push(late)
+          await Promise.all([
+            first.replace('d', Y.mergeUpdates(one.updates), one.lastSeq),
+            second.replace('d', Y.mergeUpdates(two.updates), two.lastSeq),
+            second.append([{ doc: 'd', updates: [late] }])
+          ])
+          const log = await first.load('d')
+          // One snapshot, first; then only updates as they arrived, none twice.
+          expect(log.startsWithSnapshot).toBe(true)
+          const rest = log.updates.slice(1)
+          expect(new Set(rest.map((u) => Buffer.from(u).toString('hex'))).size).toBe(rest.length)
+          for (const u of rest) expect(all.some((a) => Buffer.from(a).equals(u))).toBe(true)
+        }
+        const final = await second.load('d')
+        expect(docText(final.updates)).toBe(docText(all))
+        await closeBoth([first, second])
+      })
+
+      it('commits a batch across documents at once: a reader never sees one document of a batch without the other', async () => {
+        const [first, second] = await openBoth()
+        const rounds = 40
+        let writing = true
+        const violations: string[] = []
+        const reader = (async () => {
+          while (writing) {
+            // b after a: whatever batch a shows committed, b must show too.
+            const a = (await second.load('a')).updates.length
+            const b = (await second.load('b')).updates.length
+            if (b < a) violations.push(`a had ${a} updates, b then had ${b}`)
+          }
+        })()
+        for (let i = 0; i < rounds; i++) {
+          await first.append([
+            { doc: 'a', updates: [textUpdate(`a${i}`, i + 1)] },
+            { doc: 'b', updates: [textUpdate(`b${i}`, i + 1)] }
+          ])
+        }
+        writing = false
+        await reader
+        expect(violations).toEqual([])
+        expect((await second.load('b')).updates).toHaveLength(rounds)
+        await closeBoth([first, second])
+      })
     })
 
     if (options.reopen) {

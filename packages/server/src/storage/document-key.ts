@@ -9,6 +9,7 @@
  *   pack key:     an update key • 'p'   (the value holds several updates, see update-pack.ts)
  *   snapshot key: an update key • 's'   (the value is a compaction snapshot, written by replace)
  *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list())
+ *   tombstone key:'x' • name as UTF-16BE              (value: the last sequence number when the document was deleted)
  *   commit key:   'c' • seq as 8 bytes BE             (one group commit across documents, see commit-record.ts)
  *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
  */
@@ -18,6 +19,7 @@ const DOC_TAG = 0x64
 const META_TAG = 0x6d
 const PACK_TAG = 0x70
 const SNAPSHOT_TAG = 0x73
+const TOMBSTONE_TAG = 0x78
 
 export const SEQUENCE_KEY = Uint8Array.of(META_TAG, 0x73, 0x65, 0x71)
 export const DOC_KEY_RANGE = { gte: Uint8Array.of(DOC_TAG), lt: Uint8Array.of(DOC_TAG + 1) }
@@ -112,6 +114,13 @@ export function encodeDocKey(doc: string): Uint8Array {
   const bytes = new Uint8Array(1 + 2 * doc.length)
   bytes[0] = DOC_TAG
   writeName(bytes, 1, doc)
+  return bytes
+}
+
+/** Where a deleted document's last sequence number is kept, so a compaction older than the delete is not written back. */
+export function encodeTombstoneKey(doc: string): Uint8Array {
+  const bytes = encodeDocKey(doc)
+  bytes[0] = TOMBSTONE_TAG
   return bytes
 }
 

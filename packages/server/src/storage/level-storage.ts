@@ -15,6 +15,7 @@ import {
   encodePackKey,
   encodeSeq,
   encodeSnapshotKey,
+  encodeTombstoneKey,
   encodeUpdateKey,
   updateKeyRange
 } from './document-key.js'
@@ -239,6 +240,21 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     while (pending.size > 0) await checkpointStep(true)
   }
 
+  /**
+   * A snapshot up to `upToSeq` that must not be written: the log starts with a snapshot
+   * at least as far already (a later compaction won the race), or the document was
+   * deleted after the snapshot's log was read (it would bring deleted content back).
+   */
+  const isStaleSnapshot = async (doc: string, upToSeq: number): Promise<boolean> => {
+    const tombstone = await db.get(encodeTombstoneKey(doc))
+    if (tombstone !== undefined && upToSeq <= decodeSeq(tombstone)) return true
+    for await (const key of db.keys({ ...updateKeyRange(doc), limit: 1 })) {
+      const first = decodeLogKey(doc, key)
+      return first.kind === 'snapshot' && first.seq >= upToSeq
+    }
+    return false
+  }
+
   // Commit records a crash left behind: pending again, except what a document's log
   // already holds.
   const storedSeqs = new Map<string, number>()
@@ -343,6 +359,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
 
     replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
       return serialized(async () => {
+        if (await isStaleSnapshot(doc, upToSeq)) return
         const ops: BatchOperation[] = []
         for await (const key of db.keys(updateKeyRange(doc, upToSeq))) ops.push({ type: 'del', key })
         // The snapshot takes the place of the last update it covers, so order is kept;
@@ -367,7 +384,11 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         // No commit record may still name the document once its log is gone.
         await drain()
         listed.delete(doc)
-        const ops: BatchOperation[] = [{ type: 'del', key: encodeDocKey(doc) }]
+        const ops: BatchOperation[] = [
+          { type: 'del', key: encodeDocKey(doc) },
+          // Every number of the deleted log is at most lastSeq (see isStaleSnapshot).
+          { type: 'put', key: encodeTombstoneKey(doc), value: encodeSeq(lastSeq) }
+        ]
         for await (const key of db.keys(updateKeyRange(doc))) ops.push({ type: 'del', key })
         await db.batch(ops, writeOptions)
         epoch++

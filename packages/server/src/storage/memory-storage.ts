@@ -6,6 +6,8 @@ import type { AppendEntry, Storage, StoredLog } from './storage.js'
  */
 export function createMemoryStorage(): Storage {
   const docs = new Map<string, Array<{ seq: number; update: Uint8Array; snapshot: boolean }>>()
+  // A deleted document's last number: a snapshot up to it was read before the delete.
+  const deletedThrough = new Map<string, number>()
   let lastSeq = 0
   return {
     async load(doc: string): Promise<StoredLog> {
@@ -22,6 +24,8 @@ export function createMemoryStorage(): Storage {
     },
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
       const log = docs.get(doc) ?? []
+      // Stale: a compaction at least as far won the race, or the document was deleted since.
+      if ((log[0]?.snapshot && log[0].seq >= upToSeq) || upToSeq <= (deletedThrough.get(doc) ?? 0)) return
       docs.set(doc, [{ seq: upToSeq, update: snapshot.slice(), snapshot: true }, ...log.filter((e) => e.seq > upToSeq)])
     },
     async list(): Promise<string[]> {
@@ -29,6 +33,7 @@ export function createMemoryStorage(): Storage {
     },
     async delete(doc: string): Promise<void> {
       docs.delete(doc)
+      deletedThrough.set(doc, lastSeq)
     },
     async close(): Promise<void> {}
   }

@@ -26,7 +26,14 @@ export interface Storage {
   load(doc: string): Promise<StoredLog>
   /** Appends every entry in one atomic, durable write. */
   append(batch: readonly AppendEntry[]): Promise<void>
-  /** Replaces the log up to and including `upToSeq` by `snapshot`; later updates stay. */
+  /**
+   * Replaces the log up to and including `upToSeq` by `snapshot`; later updates stay.
+   * Does nothing when the snapshot is stale: the log already starts with a snapshot at
+   * or past `upToSeq` (another compaction got further first), or the document was
+   * deleted after `upToSeq` (the snapshot would bring deleted content back). With
+   * several writers (server clones on one database) an update appended meanwhile is
+   * never dropped: its number is past `upToSeq`.
+   */
   replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void>
   list(): Promise<string[]>
   delete(doc: string): Promise<void>
