@@ -1,0 +1,81 @@
+import type { Pool } from 'pg'
+
+/**
+ * The tables Quire keeps in PostgreSQL, created on start and migrated by version. Each
+ * migration runs once, in order, in one transaction with the version it brings recorded
+ * in `quire_migrations`; clones starting together take an advisory lock first, so only
+ * one of them migrates and the others find the work done. Append a migration, never edit
+ * one that has shipped. (The layout is described in this package's README.)
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: documents and their logs.
+  `
+  CREATE TABLE quire_documents (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The name in WTF-8 (see document-name.ts): any JS string, UTF-8 when well-formed.
+    name bytea NOT NULL UNIQUE,
+    -- The last sequence number handed out for this document. Kept when the document is
+    -- deleted (live = false), so a document written again never reuses a number.
+    last_seq bigint NOT NULL,
+    live boolean NOT NULL,
+    -- last_seq when the document was last deleted: a compaction snapshot up to here or
+    -- earlier was read before the delete and must not be written back.
+    deleted_through bigint NOT NULL DEFAULT 0
+  );
+  CREATE TABLE quire_updates (
+    doc_id bigint NOT NULL REFERENCES quire_documents (id) ON DELETE CASCADE,
+    seq bigint NOT NULL,
+    -- A compaction snapshot (written by replace) covering every update up to seq.
+    snapshot boolean NOT NULL DEFAULT false,
+    data bytea NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+  );
+  `
+]
+
+/** The schema version this code reads and writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** An arbitrary constant: the first key of the advisory lock that migrations take. */
+const MIGRATION_LOCK = 0x71756972 // "quir"
+
+/** A schema name as an SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/**
+ * Creates `schema` if needed and brings its tables to SCHEMA_VERSION. Refuses a schema
+ * that a newer Quire migrated past what this code knows.
+ */
+export async function migrateSchema(pool: Pool, schema: string): Promise<void> {
+  const client = await pool.connect()
+  try {
+    const quoted = quoteIdentifier(schema)
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, schema])
+    // Under the lock: two clones creating one schema at once would otherwise race.
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`)
+    await client.query(`SET LOCAL search_path TO ${quoted}`)
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS quire_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())'
+    )
+    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM quire_migrations')
+    const current = rows[0]?.version ?? 0
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `the PostgreSQL schema ${quoted} is at version ${current}, newer than this Quire knows (${SCHEMA_VERSION}): upgrade this server, or give it a schema of its own`
+      )
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      await client.query(MIGRATIONS[version - 1] as string)
+      await client.query('INSERT INTO quire_migrations (version) VALUES ($1)', [version])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
+}

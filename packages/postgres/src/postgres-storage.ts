@@ -1,0 +1,198 @@
+import pg from 'pg'
+import type { AppendEntry, Log, Storage, StoredLog } from '@quire/server'
+import { decodeDocumentName, encodeDocumentName } from './document-name.js'
+import { migrateSchema, quoteIdentifier } from './postgres-schema.js'
+
+export interface PostgresStorageOptions {
+  /**
+   * `postgres://user@host:port/database`. A `?options=-c search_path=name` in it picks
+   * the schema when `schema` is not given.
+   */
+  readonly connectionString: string
+  /** The schema to keep Quire's tables in, created if missing. Default: the connection's current schema. */
+  readonly schema?: string
+  /** Connections in the pool. Default 10. */
+  readonly maxConnections?: number
+  /** How long to wait for a connection before a call fails. Default 5000 ms. */
+  readonly connectTimeoutMs?: number
+  /** Where a connection that broke while idle is reported (the pool replaces it). */
+  readonly log?: Log
+}
+
+/**
+ * Documents in PostgreSQL, for several server clones sharing one database (see the
+ * README for the tables). Every clone may append to every document, and any may compact
+ * it, so the numbering and the compaction swap are done by the database, not in memory:
+ *
+ * - Sequence numbers are per document, handed out by the `append` statement while it
+ *   holds the document's row lock (the upsert of `quire_documents`). Appends to one
+ *   document are therefore committed in the order of their numbers: whoever reads the
+ *   log up to some number has every update below it, which a global sequence (whose
+ *   numbers are taken before commit, in any order) would not promise. A batch locks its
+ *   documents in name order, so two clones' batches cannot deadlock.
+ * - `replace` is a conditional swap under the same row lock, not an advisory lock: it
+ *   deletes the rows up to `upToSeq` and writes the snapshot there, unless the log
+ *   already starts with a snapshot at or past `upToSeq` (another clone compacted
+ *   further meanwhile) or the document was deleted after `upToSeq`. A snapshot at n holds
+ *   everything up to n, so a skipped swap loses nothing, and one taken never drops a row
+ *   appended past `upToSeq`. The price of a race is one wasted compaction, never a
+ *   lost or doubled update, and no lock outlives a statement.
+ */
+export async function createPostgresStorage(options: PostgresStorageOptions): Promise<Storage> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000
+  })
+  // Without a listener, a connection that breaks while idle in the pool (the server
+  // restarted) would throw from the pool and end the process.
+  pool.on('error', (error) => options.log?.('warn', `PostgreSQL connection lost while idle: ${error.message}`))
+  let schema: string
+  try {
+    schema = options.schema ?? (await currentSchema(pool))
+    await migrateSchema(pool, schema)
+  } catch (error) {
+    await pool.end().catch(() => {})
+    throw new Error(`cannot open the PostgreSQL store: ${describeError(error)}`, { cause: error })
+  }
+  const s = quoteIdentifier(schema)
+  const documents = `${s}.quire_documents`
+  const updates = `${s}.quire_updates`
+
+  const appendStatement = `
+    WITH docs AS (
+      INSERT INTO ${documents} AS d (name, last_seq, live)
+      SELECT name, count, true FROM unnest($1::bytea[], $2::bigint[]) AS b(name, count) ORDER BY name
+      ON CONFLICT (name) DO UPDATE SET last_seq = d.last_seq + excluded.last_seq, live = true
+      RETURNING d.id, d.name, d.last_seq
+    )
+    INSERT INTO ${updates} (doc_id, seq, data)
+    SELECT docs.id, docs.last_seq - u.back, u.data
+    FROM unnest($3::bytea[], $4::bigint[], $5::bytea[]) AS u(name, back, data)
+    JOIN docs ON docs.name = u.name`
+
+  return {
+    async load(doc: string): Promise<StoredLog> {
+      const { rows } = await pool.query<{ seq: string; snapshot: boolean; data: Buffer }>(
+        `SELECT u.seq, u.snapshot, u.data FROM ${updates} u JOIN ${documents} d ON d.id = u.doc_id
+         WHERE d.name = $1 ORDER BY u.seq`,
+        [encodeDocumentName(doc)]
+      )
+      const last = rows.at(-1)
+      return {
+        updates: rows.map((row) => new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength)),
+        lastSeq: last === undefined ? 0 : Number(last.seq),
+        startsWithSnapshot: rows[0]?.snapshot ?? false
+      }
+    },
+
+    async append(batch: readonly AppendEntry[]): Promise<void> {
+      // One entry per document (a batch may name one twice), in batch order within it.
+      const byDoc = new Map<string, Uint8Array[]>()
+      for (const { doc, updates: docUpdates } of batch) {
+        if (docUpdates.length === 0) continue
+        const list = byDoc.get(doc)
+        if (list) list.push(...docUpdates)
+        else byDoc.set(doc, [...docUpdates])
+      }
+      if (byDoc.size === 0) return
+      const names: Buffer[] = []
+      const counts: number[] = []
+      const updateNames: Buffer[] = []
+      const backs: number[] = []
+      const data: Buffer[] = []
+      for (const [doc, docUpdates] of byDoc) {
+        const name = encodeDocumentName(doc)
+        names.push(name)
+        counts.push(docUpdates.length)
+        for (const [i, update] of docUpdates.entries()) {
+          updateNames.push(name)
+          // The last update of the document gets its new last_seq, the ones before count down.
+          backs.push(docUpdates.length - 1 - i)
+          data.push(Buffer.from(update.buffer, update.byteOffset, update.byteLength))
+        }
+      }
+      // One statement is one transaction: the whole batch commits or none of it.
+      await pool.query(appendStatement, [names, counts, updateNames, backs, data])
+    },
+
+    async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const locked = await client.query<{ id: string; deleted_through: string }>(
+          `SELECT id, deleted_through FROM ${documents} WHERE name = $1 FOR UPDATE`,
+          [encodeDocumentName(doc)]
+        )
+        const row = locked.rows[0]
+        // Unknown, or deleted after the snapshot's point: the snapshot would bring back deleted content.
+        if (row === undefined || Number(row.deleted_through) >= upToSeq) {
+          await client.query('COMMIT')
+          return
+        }
+        const first = await client.query<{ seq: string; snapshot: boolean }>(
+          `SELECT seq, snapshot FROM ${updates} WHERE doc_id = $1 ORDER BY seq LIMIT 1`,
+          [row.id]
+        )
+        const head = first.rows[0]
+        if (head !== undefined && head.snapshot && Number(head.seq) >= upToSeq) {
+          await client.query('COMMIT')
+          return
+        }
+        await client.query(`DELETE FROM ${updates} WHERE doc_id = $1 AND seq <= $2`, [row.id, upToSeq])
+        await client.query(`INSERT INTO ${updates} (doc_id, seq, snapshot, data) VALUES ($1, $2, true, $3)`, [
+          row.id,
+          upToSeq,
+          Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength)
+        ])
+        await client.query('COMMIT')
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      } finally {
+        client.release()
+      }
+    },
+
+    async list(): Promise<string[]> {
+      const { rows } = await pool.query<{ name: Buffer }>(`SELECT name FROM ${documents} WHERE live ORDER BY name`)
+      return rows.map((row) => decodeDocumentName(row.name))
+    },
+
+    async delete(doc: string): Promise<void> {
+      // The row stays as a tombstone: its numbers are never handed out again, and a
+      // compaction that read the log before the delete cannot write it back.
+      await pool.query(
+        `WITH d AS (
+           UPDATE ${documents} SET live = false, deleted_through = last_seq WHERE name = $1 RETURNING id
+         )
+         DELETE FROM ${updates} WHERE doc_id IN (SELECT id FROM d)`,
+        [encodeDocumentName(doc)]
+      )
+    },
+
+    async close(): Promise<void> {
+      await pool.end()
+    }
+  }
+}
+
+async function currentSchema(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ schema: string | null; path: string }>('SELECT current_schema() AS schema, current_setting($1) AS path', ['search_path'])
+  const row = rows[0]
+  if (row?.schema) return row.schema
+  // search_path names a schema that does not exist yet: create its first entry.
+  const first = row?.path.split(',')[0]?.trim().replace(/^"(.*)"$/, '$1')
+  if (!first || first === '$user') {
+    throw new Error(`the search_path (${row?.path ?? 'unset'}) names no schema to use: give one (a schema option, or ?options=-c search_path=name in the URL)`)
+  }
+  return first
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const code = (error as { code?: string }).code
+  if (code === 'ECONNREFUSED') return `${error.message} (is PostgreSQL running and the URL right?)`
+  if (error instanceof AggregateError && error.errors.length > 0) return describeError(error.errors[0])
+  return error.message
+}
