@@ -33,7 +33,10 @@ function servedWith(args: readonly string[]) {
     ...resolveServerOptions(serverOptionsFrom(settings, null)),
     host: settings.host ?? SERVER_DEFAULTS.host,
     port: settings.port ?? SERVER_DEFAULTS.port,
-    secretEnv: settings.secretEnv
+    secretEnv: settings.secretEnv,
+    // The CLI opens PostgreSQL storage itself and hands it to the server.
+    postgresUrl: settings.postgresUrl,
+    postgresSchema: settings.postgresSchema
   }
 }
 
@@ -107,7 +110,9 @@ describe('the quire serve flag table', () => {
       onWorkerStarted: expect.any(Function),
       host: SERVER_DEFAULTS.host,
       port: SERVER_DEFAULTS.port,
-      secretEnv: undefined
+      secretEnv: undefined,
+      postgresUrl: undefined,
+      postgresSchema: undefined
     })
   })
 
@@ -151,6 +156,7 @@ describe('quire serve and quire token refuse bad arguments before doing anything
     [['serve', '--compact-after=-1'], 'quire serve: --compact-after must be a whole number, got "-1"'],
     [['serve', '--max-conections', '5'], "quire serve: Unknown option '--max-conections'"],
     [['serve', '--data'], "quire serve: Option '--data <value>' argument missing"],
+    [['serve', '--postgres', 'postgres://postgres@127.0.0.1:1/test'], 'cannot open the PostgreSQL store: connect ECONNREFUSED 127.0.0.1:1 (is PostgreSQL running and the URL right?)'],
     [['token', '--room', 'r', '--access', 'read', '--ttl', 'soon'], '--ttl must be a duration like 90s, 30m, 1h or 7d, got "soon"'],
     [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write'],
     [['token', '--room', 'r', '--access', 'read', '--secret-env', 'A', '--auth-secret-env', 'B'], 'quire token: --secret-env and --auth-secret-env are the same flag; give it once']

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createLevelStorage, createServer } from '@quire/server'
-import { QUIRE_BIN, docFromUpdates } from '@quire/testkit'
+import { createPostgresStorage } from '@quire/postgres'
+import { QUIRE_BIN, createTestSchema, docFromUpdates } from '@quire/testkit'
 
 const run = promisify(execFile)
 const quire = (...args: string[]) => run(process.execPath, [QUIRE_BIN, ...args])
@@ -91,6 +92,34 @@ describe('quire inspect / export / import / compact', () => {
       })
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe('document commands on PostgreSQL', () => {
+  it('import, inspect, compact and export work on --postgres as on --data', async () => {
+    const schema = await createTestSchema('cli')
+    try {
+      const doc = new Y.Doc()
+      for (let i = 0; i < 50; i++) doc.getText('t').insert(0, `${i} `)
+      const dir = await mkdtemp(join(tmpdir(), 'quire-cli-'))
+      dirs.push(dir)
+      const file = join(dir, 'in.bin')
+      await writeFile(file, Y.encodeStateAsUpdate(doc))
+      await quire('import', '--postgres', schema.url, 'pg doc', file)
+      await quire('import', '--postgres', schema.url, 'pg doc', file)
+      expect((await quire('inspect', '--postgres', schema.url)).stdout).toContain('pg doc')
+      await quire('compact', '--postgres', schema.url, '--all')
+      const storage = await createPostgresStorage({ connectionString: schema.url })
+      const log = await storage.load('pg doc')
+      await storage.close()
+      expect(log.startsWithSnapshot).toBe(true)
+      expect(log.updates).toHaveLength(1)
+      const out = join(dir, 'out.bin')
+      await quire('export', '--postgres', schema.url, 'pg doc', '--out', out)
+      expect(docFromUpdates([await readFile(out)]).getText('t').toString()).toBe(doc.getText('t').toString())
+    } finally {
+      await schema.drop()
     }
   })
 })

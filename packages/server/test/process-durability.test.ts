@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { createLevelStorage } from '@quire/server'
+import { createLevelStorage, type Storage } from '@quire/server'
+import { createPostgresStorage } from '@quire/postgres'
 import {
   assertConverged,
+  createTestSchema,
   docFromUpdates,
   findDivergence,
   readSeeds,
@@ -22,7 +24,8 @@ import { waitUntil } from './wait-until.js'
  * Durability of the real CLI process (`quire serve`, built by the vitest global setup):
  * what the server acknowledged survives `kill -9`, unacknowledged edits come back
  * through the normal sync handshake when the client reconnects, and SIGTERM flushes
- * every received write before exiting.
+ * every received write before exiting. The same on the embedded LevelDB and on
+ * PostgreSQL (`--postgres`, a schema of the test's own).
  */
 
 const cleanups: (() => Promise<void> | void)[] = []
@@ -36,8 +39,38 @@ async function tempDir(): Promise<string> {
   return dir
 }
 
-async function spawn(dataDir: string, port?: number): Promise<SpawnedQuireServer> {
-  const server = await spawnQuireServer(port === undefined ? { dataDir } : { dataDir, port })
+/** Where a test's server keeps documents: what `quire serve` is told, and how the test reads them back. */
+interface Store {
+  readonly dataDir: string
+  readonly args: readonly string[]
+  open(): Promise<Storage>
+}
+
+const STORES: ReadonlyArray<{ name: string; create: () => Promise<Store> }> = [
+  {
+    name: 'LevelDB',
+    async create() {
+      const dataDir = await tempDir()
+      return { dataDir, args: [], open: () => createLevelStorage(dataDir) }
+    }
+  },
+  {
+    name: 'PostgreSQL',
+    async create() {
+      const schema = await createTestSchema('process')
+      cleanups.push(() => schema.drop())
+      // The data directory is still given, as clones are: it must not be what keeps the documents.
+      const dataDir = await tempDir()
+      return { dataDir, args: ['--postgres', schema.url], open: () => createPostgresStorage({ connectionString: schema.url }) }
+    }
+  }
+]
+
+let store: Store
+
+async function spawn(port?: number): Promise<SpawnedQuireServer> {
+  const { dataDir, args } = store
+  const server = await spawnQuireServer(port === undefined ? { dataDir, args } : { dataDir, args, port })
   cleanups.push(() => server.kill('SIGKILL'))
   return server
 }
@@ -58,8 +91,8 @@ function editBurst(doc: Y.Doc, round: number): void {
   doc.getArray<number>('a').push([round])
 }
 
-async function loadStored(dataDir: string, room: string): Promise<Y.Doc> {
-  const storage = await createLevelStorage(dataDir)
+async function loadStored(room: string): Promise<Y.Doc> {
+  const storage = await store.open()
   try {
     return docFromUpdates((await storage.load(room)).updates)
   } finally {
@@ -67,11 +100,14 @@ async function loadStored(dataDir: string, room: string): Promise<Y.Doc> {
   }
 }
 
-describe('the quire serve process', () => {
+describe.each(STORES)('the quire serve process on $name', ({ create }) => {
+  beforeEach(async () => {
+    store = await create()
+  })
+
   it('everything acknowledged survives kill -9', async () => {
-    const dataDir = await tempDir()
     const room = 'acknowledged'
-    let server = await spawn(dataDir)
+    let server = await spawn()
     const writer = join(server, room, { quire: true })
     await writer.synced()
 
@@ -88,7 +124,7 @@ describe('the quire serve process', () => {
     await server.kill('SIGKILL')
     writer.provider.disconnect()
 
-    server = await spawn(dataDir)
+    server = await spawn()
     const reader = join(server, room)
     await reader.synced()
     expect(describeLostAcknowledged(reader.doc, acknowledged)).toBeNull()
@@ -96,13 +132,12 @@ describe('the quire serve process', () => {
     expect(reader.doc.getMap('m').has('round 1')).toBe(false)
     expect(reader.doc.getArray<number>('a').toArray().slice(0, 3)).toEqual([0, 1, 2])
     await server.kill('SIGKILL')
-    expect(describeLostAcknowledged(await loadStored(dataDir, room), acknowledged)).toBeNull()
+    expect(describeLostAcknowledged(await loadStored(room), acknowledged)).toBeNull()
   })
 
   it('after kill -9 and a restart on the same port, the writer resends what was not acknowledged', async () => {
-    const dataDir = await tempDir()
     const room = 'resent'
-    let server = await spawn(dataDir)
+    let server = await spawn()
     const port = server.port
     const writer = join(server, room, { quire: true })
     await writer.synced()
@@ -110,7 +145,7 @@ describe('the quire serve process', () => {
       editBurst(writer.doc, round)
       if (round === 1) await server.kill('SIGKILL') // the writer keeps editing offline
     }
-    server = await spawn(dataDir, port)
+    server = await spawn(port)
     // y-websocket reconnects by itself; the sync handshake carries the missing edits.
     await writer.synced(30_000)
     await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) === null, {
@@ -123,9 +158,8 @@ describe('the quire serve process', () => {
   })
 
   it('SIGTERM flushes every received write before the process exits', async () => {
-    const dataDir = await tempDir()
     const rooms = ['graceful one', 'graceful two']
-    const server = await spawn(dataDir)
+    const server = await spawn()
     const writers = rooms.map((room) => join(server, room))
     const observers = rooms.map((room) => join(server, room))
     await Promise.all([...writers, ...observers].map((c) => c.synced()))
@@ -135,7 +169,7 @@ describe('the quire serve process', () => {
     await server.kill('SIGTERM')
     expect(server.output()).not.toMatch(/error/i)
     for (const [i, room] of rooms.entries()) {
-      const stored = await loadStored(dataDir, room)
+      const stored = await loadStored(room)
       assertConverged([(writers[i] as StockClient).doc, stored], { names: ['writer', 'stored after SIGTERM'] })
     }
   })
@@ -145,9 +179,8 @@ describe('the quire serve process', () => {
   // writers (reconnecting by themselves) and the store agree.
   it.each(readSeeds([101, 202]))('kill -9 at random moments while several writers type (seed %i)', (seed) =>
     runWithSeed('kill -9 at random moments', seed, async (prng: Prng) => {
-      const dataDir = await tempDir()
-      const rooms = ['crash a', 'crash b']
-      let server = await spawn(dataDir)
+        const rooms = ['crash a', 'crash b']
+      let server = await spawn()
       const port = server.port
       const writers = [0, 1, 2].map((i) => {
         const doc = new Y.Doc()
@@ -181,14 +214,14 @@ describe('the quire serve process', () => {
         const acknowledged = writers.map((w) => foldSaved(w.quireMessages))
         await server.kill('SIGKILL')
         for (const [i, room] of rooms.entries()) {
-          const stored = await loadStored(dataDir, room)
+          const stored = await loadStored(room)
           for (const [w, writer] of writers.entries()) {
             if (w % 2 !== i) continue
             expect(describeLostAcknowledged(stored, acknowledged[w] as SavedState), `crash ${crash}, writer ${w}`).toBeNull()
             expect(writer.doc.clientID).toBe(1000 + w)
           }
         }
-        server = await spawn(dataDir, port)
+        server = await spawn(port)
       }
 
       typing = false

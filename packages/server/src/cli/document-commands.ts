@@ -6,11 +6,16 @@ import { compactUpdates } from '../compaction/compact-updates.js'
 import { SERVER_DEFAULTS } from '../server-options.js'
 import { createLevelStorage } from '../storage/level-storage.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
+import { consoleLog } from '../log.js'
+import { openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 
 /**
  * Offline document commands on a data directory: inspect, export, import, compact.
  * They open the LevelDB store directly, so the server must not be running on it
- * (LevelDB's lock says so if it is). Progress goes to stderr, results to stdout.
+ * (LevelDB's lock says so if it is). On PostgreSQL (--postgres, or QUIRE_POSTGRES_URL)
+ * they may run beside running clones: an import is an append like any other, and a
+ * compaction swaps the log conditionally (see Storage.replace). Clones with the document
+ * open see an import when the room is next loaded. Progress goes to stderr, results to stdout.
  */
 export const DOCUMENT_COMMANDS_USAGE = `  inspect   List the documents in a data directory, or describe one
             quire inspect --data <dir> [<room>]
@@ -20,6 +25,8 @@ export const DOCUMENT_COMMANDS_USAGE = `  inspect   List the documents in a data
             quire import --data <dir> <room> <file>
   compact   Compact stored logs (one document, or all with --all)
             quire compact --data <dir> (<room> | --all)
+            Each takes --postgres <url> [--postgres-schema <name>] instead of
+            --data for documents in PostgreSQL (or QUIRE_POSTGRES_URL)
 `
 
 
@@ -32,13 +39,17 @@ export async function runDocumentCommand(command: string, args: readonly string[
     args: [...args],
     options: {
       data: { type: 'string', default: SERVER_DEFAULTS.dataDir },
+      postgres: { type: 'string' },
+      'postgres-schema': { type: 'string' },
       out: { type: 'string' },
       all: { type: 'boolean', default: false }
     },
     allowPositionals: true,
     strict: true
   })
-  const storage = await createLevelStorage(values.data)
+  const postgresUrl = postgresUrlFrom(values.postgres, process.env)
+  const storage =
+    (await openPostgresStorage({ postgresUrl, postgresSchema: values['postgres-schema'] }, consoleLog)) ?? (await createLevelStorage(values.data))
   try {
     switch (command) {
       case 'inspect':

@@ -8,6 +8,7 @@ import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
 import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
+import { describePostgresUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -19,10 +20,13 @@ export interface ServeSettings {
   port: number | undefined
   /** The environment variable holding the token secret; without it the server is open. */
   secretEnv: string | undefined
+  /** PostgreSQL instead of LevelDB (else QUIRE_POSTGRES_URL decides). */
+  postgresUrl: string | undefined
+  postgresSchema: string | undefined
 }
 
 export function createServeSettings(): ServeSettings {
-  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined }
+  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined }
 }
 
 /**
@@ -65,6 +69,20 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   { kind: 'text', name: 'host', placeholder: '<addr>', help: 'address to listen on', default: SERVER_DEFAULTS.host, set: (s, host) => { s.host = host } },
   { kind: 'whole', name: 'port', help: 'port; 0 picks a free one', default: SERVER_DEFAULTS.port, set: (s, port) => { s.port = port } },
   { kind: 'text', name: 'data', placeholder: '<dir>', help: 'LevelDB data directory', default: SERVER_DEFAULTS.dataDir, set: (s, dir) => { s.options.dataDir = dir } },
+  {
+    kind: 'text',
+    name: 'postgres',
+    placeholder: '<url>',
+    help: 'keep documents in PostgreSQL instead of LevelDB\n(or set QUIRE_POSTGRES_URL; needs @quire/postgres)',
+    set: (s, url) => { s.postgresUrl = url }
+  },
+  {
+    kind: 'text',
+    name: 'postgres-schema',
+    placeholder: '<name>',
+    help: "schema for Quire's tables, created if missing;\ndefault: the first of the URL's search_path",
+    set: (s, name) => { s.postgresSchema = name }
+  },
   { kind: 'text', name: 'static', placeholder: '<dir>', help: 'serve a built web app (e.g. demo/dist)', set: (s, dir) => { s.options.staticDir = dir } },
   secretEnvFlag<ServeSettings>({
     help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
@@ -125,11 +143,16 @@ export async function serve(args: readonly string[]): Promise<number> {
   readFlags('serve', SERVE_FLAGS, args, settings)
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
-  const server = createServer(serverOptionsFrom(settings, secret))
+  const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
+  const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, consoleLog)
+  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }) })
   const { url } = await server.listen(settings.port, settings.host)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins } = settings.options
   process.stdout.write(`quire listening on ${url}\n`)
-  consoleLog('info', `data in ${dataDir}${staticDir ? `, serving ${staticDir}` : ''}`)
+  const where = postgresUrl === undefined
+    ? `data in ${dataDir}`
+    : `documents in ${describePostgresUrl(postgresUrl)}${settings.postgresSchema === undefined ? '' : ` schema ${settings.postgresSchema}`}${settings.options.dataDir === undefined ? '' : ' (--data is not used with PostgreSQL)'}`
+  consoleLog('info', `${where}${staticDir ? `, serving ${staticDir}` : ''}`)
   consoleLog(
     'info',
     secret === null
@@ -148,10 +171,14 @@ export async function serve(args: readonly string[]): Promise<number> {
       consoleLog('info', `${signal}: closing connections and flushing writes`)
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
-      server.close().then(resolve, (error: unknown) => {
-        consoleLog('error', `shutdown: ${error instanceof Error ? error.message : String(error)}`)
-        resolve()
-      })
+      // The server flushes its writes before it closes; storage it was given, the CLI closes after.
+      server
+        .close()
+        .then(() => storage?.close())
+        .then(resolve, (error: unknown) => {
+          consoleLog('error', `shutdown: ${error instanceof Error ? error.message : String(error)}`)
+          resolve()
+        })
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
