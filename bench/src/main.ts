@@ -15,6 +15,7 @@ import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
 import { quireBaselineServer, quireServer } from './servers/quire.js'
+import { quirePostgresServer } from './servers/quire-postgres.js'
 import { wsRelayServer } from './servers/ws-relay.js'
 import { yWebsocketServer } from './servers/y-websocket-server.js'
 import { yWebsocketV1Server } from './servers/y-websocket-v1.js'
@@ -36,6 +37,7 @@ const SCENARIOS: Scenario[] = [
 const SERVERS: ServerKind[] = [
   quireServer,
   quireBaselineServer,
+  quirePostgresServer,
   yWebsocketServer,
   yWebsocketV1Server,
   hocuspocusServer,

@@ -52,8 +52,14 @@ function builtAt(root: string): string | undefined {
     : `packages/server is not built in ${root}. Run \`pnpm build\` there (or \`pnpm --filter @quire/protocol --filter @quire/server build\`), then run the bench again.`
 }
 
-/** `quire serve` of the checkout at `root`. */
-function quireServerAt(root: string, names: { id: string; label: string }): ServerKind {
+/** Where a started clone keeps documents besides its data directory: extra flags, and what to remove after. */
+export interface QuireStorageFlags {
+  readonly args: readonly string[]
+  release(): Promise<void>
+}
+
+/** `quire serve` of the checkout at `root`; `storage` gives each start its own store other than LevelDB. */
+export function quireServerAt(root: string, names: { id: string; label: string }, storage?: () => Promise<QuireStorageFlags>): ServerKind {
   const cli = join(root, 'packages/server/bin/quire.js')
   return {
     ...names,
@@ -62,11 +68,18 @@ function quireServerAt(root: string, names: { id: string; label: string }): Serv
     acknowledgements: true,
     note: 'Quire runs with its per-address and per-connection rate limits raised (all simulated users share 127.0.0.1); everything else is the default, fsync on.',
     unavailable: () => builtAt(root),
-    start: async (options) =>
-      await spawnPinnedServer({
-        args: [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...BENCH_LIMITS],
+    start: async (options) => {
+      const store = storage ? await storage() : null
+      const server = await spawnPinnedServer({
+        args: [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...BENCH_LIMITS, ...(store?.args ?? [])],
         nodeOptions: profileNodeOptions(options),
         ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
+      }).catch(async (error: unknown) => {
+        await store?.release()
+        throw error
       })
+      if (store === null) return server
+      return { ...server, stop: () => server.stop().then(() => store.release()) }
+    }
   }
 }
