@@ -4,6 +4,7 @@ import type { Authenticate } from './authenticate.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { resolveLimits, type Limits } from './limits/limits.js'
 import { quietLog, type Log } from './log.js'
+import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
 
 export interface ServerOptions {
@@ -13,6 +14,11 @@ export interface ServerOptions {
   readonly storage?: Storage
   /** fsync each group commit of the default LevelDB storage. Default true. */
   readonly fsync?: boolean
+  /**
+   * The traffic between server clones sharing `storage` (e.g. `@quire/redis`); the server
+   * does not close one it was given. Absent: a single process.
+   */
+  readonly fanout?: Fanout
   /** Largest accepted frame; larger ones close the socket with 1009. Default 16 MiB. */
   readonly maxMessageBytes?: number
   /** Unsent bytes at which a slow peer is disconnected at once (see `limits.slowConsumerBytes` for the soft bound). Default 64 MiB. */
@@ -86,6 +92,7 @@ export interface ResolvedServerOptions {
   /** Given by the embedder (and not closed by the server), or undefined for LevelDB in `dataDir`. */
   readonly storage: Storage | undefined
   readonly fsync: boolean
+  readonly fanout: Fanout | undefined
   readonly maxMessageBytes: number
   readonly maxBufferedBytes: number
   readonly maxRoomNameBytes: number
@@ -106,6 +113,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   return {
     dataDir: options.dataDir ?? SERVER_DEFAULTS.dataDir,
     storage: options.storage,
+    fanout: options.fanout,
     fsync: options.fsync ?? SERVER_DEFAULTS.fsync,
     maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
     maxBufferedBytes: options.maxBufferedBytes ?? SERVER_DEFAULTS.maxBufferedBytes,

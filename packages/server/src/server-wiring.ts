@@ -1,3 +1,4 @@
+import { encodeMessage } from '@quire/protocol'
 import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
@@ -35,7 +36,7 @@ export interface ServerWiring {
 }
 
 export function createServerWiring(options: ResolvedServerOptions): ServerWiring {
-  const { log } = options
+  const { log, fanout } = options
   const ownsStorage = options.storage === undefined
   const storagePromise: Promise<Storage> = options.storage
     ? Promise.resolve(options.storage)
@@ -50,7 +51,11 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       storage,
       log,
       onCommitted: (appended) => {
-        for (const { doc, updates, joinableStructs } of appended) compaction.noteAppended(doc, updates, joinableStructs)
+        for (const { doc, updates, joinableStructs } of appended) {
+          compaction.noteAppended(doc, updates, joinableStructs)
+          // Published only once durable: a clone that receives an update never stores it again.
+          fanout?.publish(doc, updates.map((update) => encodeMessage({ type: 'sync-update', update })))
+        }
       }
     })
     const registry = createRoomRegistry({
@@ -59,7 +64,9 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       relays,
       prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
       onEvicted: (name) => compaction.forget(name),
-      onQuiet: (name) => compaction.noteQuiet(name)
+      onQuiet: (name) => compaction.noteQuiet(name),
+      ...(fanout ? { fanout } : {}),
+      log
     })
     const compaction = createCompactionScheduler({
       storage,
@@ -69,6 +76,15 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: options.compactAfter },
       openRoom: (doc) => registry.get(doc),
       busy: () => relays.busy
+    })
+    fanout?.start({
+      resync: () => {
+        registry.catchUpFromStorage().then(
+          () => log('info', 'caught up every open room from storage after the traffic between clones was interrupted'),
+          (error: unknown) => log('error', `catching up rooms from storage failed: ${error instanceof Error ? error.message : String(error)}`)
+        )
+      },
+      cloneGone: (clone) => registry.removeClonePresence(clone)
     })
     return { storage, commitQueue, registry, compaction }
   })

@@ -36,7 +36,10 @@ function servedWith(args: readonly string[]) {
     secretEnv: settings.secretEnv,
     // The CLI opens PostgreSQL storage itself and hands it to the server.
     postgresUrl: settings.postgresUrl,
-    postgresSchema: settings.postgresSchema
+    postgresSchema: settings.postgresSchema,
+    // And the traffic between clones.
+    redisUrl: settings.redisUrl,
+    redisPrefix: settings.redisPrefix
   }
 }
 
@@ -112,7 +115,9 @@ describe('the quire serve flag table', () => {
       port: SERVER_DEFAULTS.port,
       secretEnv: undefined,
       postgresUrl: undefined,
-      postgresSchema: undefined
+      postgresSchema: undefined,
+      redisUrl: undefined,
+      redisPrefix: undefined
     })
   })
 

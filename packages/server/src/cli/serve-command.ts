@@ -8,7 +8,8 @@ import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
 import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
-import { describePostgresUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
+import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
+import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -23,10 +24,13 @@ export interface ServeSettings {
   /** PostgreSQL instead of LevelDB (else QUIRE_POSTGRES_URL decides). */
   postgresUrl: string | undefined
   postgresSchema: string | undefined
+  /** Redis for the traffic between clones (else QUIRE_REDIS_URL decides). */
+  redisUrl: string | undefined
+  redisPrefix: string | undefined
 }
 
 export function createServeSettings(): ServeSettings {
-  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined }
+  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined }
 }
 
 /**
@@ -83,6 +87,14 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     help: "schema for Quire's tables, created if missing;\ndefault: the first of the URL's search_path",
     set: (s, name) => { s.postgresSchema = name }
   },
+  {
+    kind: 'text',
+    name: 'redis',
+    placeholder: '<url>',
+    help: 'relay between clones on Redis Streams, e.g.\nredis://127.0.0.1:6379/0 (or set QUIRE_REDIS_URL;\nneeds @quire/redis; clones share --postgres)',
+    set: (s, url) => { s.redisUrl = url }
+  },
+  { kind: 'text', name: 'redis-prefix', placeholder: '<prefix>', help: "put before Quire's Redis keys (several deployments\nor test runs on one Redis)", set: (s, prefix) => { s.redisPrefix = prefix } },
   { kind: 'text', name: 'static', placeholder: '<dir>', help: 'serve a built web app (e.g. demo/dist)', set: (s, dir) => { s.options.staticDir = dir } },
   secretEnvFlag<ServeSettings>({
     help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
@@ -145,14 +157,21 @@ export async function serve(args: readonly string[]): Promise<number> {
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
   const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
   const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, consoleLog)
-  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }) })
+  const redisUrl = redisUrlFrom(settings.redisUrl, process.env)
+  if (redisUrl !== undefined && postgresUrl === undefined) {
+    await storage?.close()
+    throw new Error('--redis relays between clones that share their documents: give them --postgres <url> too (or QUIRE_POSTGRES_URL)')
+  }
+  const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, consoleLog)
+  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
   const { url } = await server.listen(settings.port, settings.host)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins } = settings.options
   process.stdout.write(`quire listening on ${url}\n`)
   const where = postgresUrl === undefined
     ? `data in ${dataDir}`
-    : `documents in ${describePostgresUrl(postgresUrl)}${settings.postgresSchema === undefined ? '' : ` schema ${settings.postgresSchema}`}${settings.options.dataDir === undefined ? '' : ' (--data is not used with PostgreSQL)'}`
+    : `documents in ${describeServiceUrl(postgresUrl)}${settings.postgresSchema === undefined ? '' : ` schema ${settings.postgresSchema}`}${settings.options.dataDir === undefined ? '' : ' (--data is not used with PostgreSQL)'}`
   consoleLog('info', `${where}${staticDir ? `, serving ${staticDir}` : ''}`)
+  if (fanout !== null && redisUrl !== undefined) consoleLog('info', `clone ${fanout.cloneId}: relaying to other clones through ${describeServiceUrl(redisUrl)}`)
   consoleLog(
     'info',
     secret === null
@@ -174,6 +193,7 @@ export async function serve(args: readonly string[]): Promise<number> {
       // The server flushes its writes before it closes; storage it was given, the CLI closes after.
       server
         .close()
+        .then(() => fanout?.close())
         .then(() => storage?.close())
         .then(resolve, (error: unknown) => {
           consoleLog('error', `shutdown: ${error instanceof Error ? error.message : String(error)}`)

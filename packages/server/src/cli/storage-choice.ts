@@ -40,13 +40,13 @@ export async function openPostgresStorage(choice: StorageChoice, log: Log): Prom
   })
 }
 
-/** A connection URL fit for a log line: the password replaced. */
-export function describePostgresUrl(url: string): string {
+/** A PostgreSQL or Redis URL fit for a log line: the password replaced. */
+export function describeServiceUrl(url: string): string {
   try {
     const parsed = new URL(url)
     if (parsed.password !== '') parsed.password = '***'
     return parsed.toString()
   } catch {
-    return 'PostgreSQL (unparsable URL)'
+    return '(an unparsable URL)'
   }
 }

@@ -1,7 +1,11 @@
+import { updateMetaOf } from '@quire/protocol'
 import type { CommitQueue } from '../commit/commit-queue.js'
+import { receiveCloneFrames } from '../fanout/clone-frames.js'
+import type { Fanout } from '../fanout/fanout.js'
+import type { Log } from '../log.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
 import type { RelayScheduler } from './relay-scheduler.js'
-import { createRoom, type Room, type RoomOptions } from './room.js'
+import { createRoom, type RemoteClone, type Room, type RoomOptions } from './room.js'
 
 /**
  * The open rooms of this process. A room is loaded once however many connections ask
@@ -16,6 +20,13 @@ export interface RoomRegistry {
   readonly size: number
   /** Resolves when pending evictions are done. */
   settled(): Promise<void>
+  /**
+   * Every open room takes in what storage holds that it lacks: after the traffic between
+   * clones was interrupted, whatever other clones committed meanwhile.
+   */
+  catchUpFromStorage(): Promise<void>
+  /** A clone stopped: the presence it brought leaves every room. */
+  removeClonePresence(clone: string): void
 }
 
 export interface RoomRegistryOptions {
@@ -28,6 +39,9 @@ export interface RoomRegistryOptions {
   readonly onEvicted?: (name: string) => void
   /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
   readonly onQuiet?: (name: string) => boolean
+  /** The traffic between clones; absent in a single process. */
+  readonly fanout?: Fanout
+  readonly log: Log
 }
 
 export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
@@ -35,8 +49,19 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const loading = new Map<string, Promise<Room>>()
   const evictions = new Set<Promise<void>>()
   const onQuiet: RoomOptions['onQuiet'] = (room) => options.onQuiet?.(room.name) ?? false
+  const { fanout, log } = options
+  const publishPresence: RoomOptions['publishPresence'] = fanout ? (doc, frame) => fanout.publish(doc, [frame]) : undefined
+  // One owner object per other clone, for the presence it brings into rooms.
+  const clones = new Map<string, RemoteClone>()
+  const cloneNamed = (clone: string): RemoteClone => {
+    let known = clones.get(clone)
+    if (!known) clones.set(clone, (known = { clone }))
+    return known
+  }
 
   const load = async (name: string): Promise<Room> => {
+    // The position first, then the load (see Fanout): nothing committed in between is missed.
+    const position = fanout ? await fanout.position(name) : null
     const loaded = await options.storage.load(name)
     const { updates } = options.prepareLog ? await options.prepareLog(name, loaded) : loaded
     const room = createRoom({
@@ -44,9 +69,13 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       storedUpdates: updates,
       commits: options.commitQueue,
       onQuiet,
-      relays: options.relays
+      relays: options.relays,
+      ...(publishPresence ? { publishPresence } : {})
     })
     rooms.set(name, room)
+    if (fanout && position !== null) {
+      fanout.subscribe(name, position, (frames, clone) => receiveCloneFrames(room, frames, cloneNamed(clone), log))
+    }
     return room
   }
 
@@ -69,6 +98,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       const eviction = options.commitQueue.whenCommitted().then(() => {
         if (room.peerCount > 0 || rooms.get(room.name) !== room) return
         rooms.delete(room.name)
+        fanout?.unsubscribe(room.name)
         options.onEvicted?.(room.name)
       })
       evictions.add(eviction)
@@ -79,6 +109,20 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     },
     async settled() {
       await Promise.all(evictions)
+    },
+    async catchUpFromStorage() {
+      for (const room of [...rooms.values()]) {
+        const { updates } = await options.storage.load(room.name)
+        if (rooms.get(room.name) !== room) continue
+        // Durable already: kept and relayed where the room lacks it, not stored again.
+        for (const update of updates) room.accept(update, updateMetaOf(update), null)
+      }
+    },
+    removeClonePresence(clone) {
+      const known = clones.get(clone)
+      if (!known) return
+      clones.delete(clone)
+      for (const room of rooms.values()) room.removeClonePresence(known)
     }
   }
 }

@@ -36,9 +36,18 @@ export interface Room {
    * room lacks is kept, stored and relayed, and `writer` is acknowledged for all of it
    * once durable. `frame` is the sync-update frame it came in, relayed as it is when the
    * whole update is new. Only what the room keeps is copied out of the read buffer.
+   *
+   * A null `writer` means the update is durable already (another clone committed it, or
+   * it was read back from storage): what the room lacks is kept and relayed to every
+   * peer here, and neither stored nor published again.
    */
-  accept(update: Uint8Array, meta: UpdateMeta, writer: Peer, frame?: Uint8Array): void
+  accept(update: Uint8Array, meta: UpdateMeta, writer: Peer | null, frame?: Uint8Array): void
+  /** Presence sent by a peer here: kept, relayed to the other peers, and published to other clones. */
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void
+  /** Presence another clone published: kept as that clone's, relayed to every peer here. */
+  applyClonePresence(entries: readonly AwarenessEntry[], frame: Uint8Array, clone: RemoteClone): void
+  /** `clone` stopped: the presence it brought goes, and the peers here are told. */
+  removeClonePresence(clone: RemoteClone): void
   join(peer: Peer): void
   /** Removes `peer` and tells the others its presence is gone. */
   leave(peer: Peer): void
@@ -68,6 +77,13 @@ export interface RoomOptions {
   readonly onQuiet?: (room: Room) => boolean
   /** When the room relays what it accepted (shared by the rooms of a process). */
   readonly relays: RelayScheduler
+  /** Where presence from this clone's peers goes for the other clones (absent in a single process). */
+  readonly publishPresence?: (doc: string, frame: Uint8Array) => void
+}
+
+/** Another server clone, as the owner of the presence it relayed (one object per clone). */
+export interface RemoteClone {
+  readonly clone: string
 }
 
 const FOLD_DELAY_MS = 1000
@@ -81,7 +97,8 @@ const MAX_SEPARATE_FRAMES = 16
 
 interface PendingRelay {
   readonly update: Uint8Array
-  readonly from: Peer
+  /** Null for an update that came from another clone or from storage: every peer gets it. */
+  readonly from: Peer | null
   frame: Uint8Array | undefined
 }
 
@@ -109,7 +126,7 @@ const foldWhenQuiet = (room: OpenRoom): void => room.foldWhenQuiet()
 class OpenRoom implements Room {
   readonly name: string
   private readonly state: EncodedState
-  private readonly awareness: AwarenessRegistry<Peer> = createAwarenessRegistry<Peer>()
+  private readonly awareness: AwarenessRegistry<Peer | RemoteClone> = createAwarenessRegistry<Peer | RemoteClone>()
   private readonly peers = new Set<Peer>()
   // Made with the first update (a room that is only read never needs one).
   private guard: UpdateGuard | null = null
@@ -122,6 +139,7 @@ class OpenRoom implements Room {
   private readonly commits: RoomCommits
   private readonly onQuiet: RoomOptions['onQuiet']
   private readonly relays: RelayScheduler
+  private readonly publishPresence: RoomOptions['publishPresence']
 
   constructor(options: RoomOptions) {
     this.name = options.name
@@ -129,6 +147,7 @@ class OpenRoom implements Room {
     this.commits = options.commits
     this.onQuiet = options.onQuiet
     this.relays = options.relays
+    this.publishPresence = options.publishPresence
   }
 
   get peerCount(): number {
@@ -147,23 +166,23 @@ class OpenRoom implements Room {
     return this.awareness.entries()
   }
 
-  accept(update: Uint8Array, meta: UpdateMeta, writer: Peer, frame?: Uint8Array): void {
+  accept(update: Uint8Array, meta: UpdateMeta, writer: Peer | null, frame?: Uint8Array): void {
     if (isEmptyUpdate(update)) return
     // Only what the room lacks goes in: known clocks re-sent with other content break clients.
     const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
     if (fresh === update) {
       const kept = retainable(update)
       this.append(kept, writer, frame)
-      this.commits.store(this.name, kept, meta, writer)
+      if (writer !== null) this.commits.store(this.name, kept, meta, writer)
       return
     }
     if (fresh !== null) {
       // A diff: walked again here, as resends are rare.
       this.append(fresh, writer, undefined)
-      this.commits.store(this.name, fresh, updateMetaOf(fresh), null)
+      if (writer !== null) this.commits.store(this.name, fresh, updateMetaOf(fresh), null)
     }
     // The writer still learns that everything it sent is safe (a resend after a lost ack).
-    if (writer.acknowledging) this.commits.acknowledgeAfterEarlier(this.name, retainable(update), meta, writer)
+    if (writer?.acknowledging === true) this.commits.acknowledgeAfterEarlier(this.name, retainable(update), meta, writer)
   }
 
   prepareSnapshotSwap(): void {
@@ -178,7 +197,7 @@ class OpenRoom implements Room {
     this.state.unmark()
   }
 
-  private append(update: Uint8Array, from: Peer, frame: Uint8Array | undefined): void {
+  private append(update: Uint8Array, from: Peer | null, frame: Uint8Array | undefined): void {
     this.state.append(update)
     this.pending.push({ update, from, frame })
     this.lastAcceptedAt = Date.now()
@@ -192,6 +211,19 @@ class OpenRoom implements Room {
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
     this.awareness.apply(entries, from)
     for (const peer of this.peers) if (peer !== from) peer.send(frame)
+    this.publishPresence?.(this.name, frame)
+  }
+
+  applyClonePresence(entries: readonly AwarenessEntry[], frame: Uint8Array, clone: RemoteClone): void {
+    this.awareness.apply(entries, clone)
+    for (const peer of this.peers) peer.send(frame)
+  }
+
+  removeClonePresence(clone: RemoteClone): void {
+    const removed = this.awareness.removeOwner(clone)
+    if (removed.length === 0 || this.peers.size === 0) return
+    const frame = encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(removed) })
+    for (const peer of this.peers) peer.send(frame)
   }
 
   join(peer: Peer): void {
@@ -201,9 +233,12 @@ class OpenRoom implements Room {
   leave(peer: Peer): void {
     if (!this.peers.delete(peer)) return
     const removed = this.awareness.removeOwner(peer)
-    if (removed.length === 0 || this.peers.size === 0) return
+    if (removed.length === 0) return
+    // Other clones' peers see this one go too, even when nobody is left here.
+    if (this.peers.size === 0 && this.publishPresence === undefined) return
     const frame = encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(removed) })
     for (const other of this.peers) other.send(frame)
+    this.publishPresence?.(this.name, frame)
   }
 
   /**
@@ -244,7 +279,7 @@ class OpenRoom implements Room {
       }
       return
     }
-    const sources = new Set<Peer>(batch.map((r) => r.from))
+    const sources = new Set<Peer | null>(batch.map((r) => r.from))
     let mergedFrame: Uint8Array | undefined
     for (const peer of peers) {
       if (!sources.has(peer)) {

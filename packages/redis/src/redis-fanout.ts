@@ -1,0 +1,285 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Fanout, FanoutEvents, FanoutPosition, FanoutReceive, Log } from '@quire/server'
+
+export interface RedisFanoutOptions {
+  /** `redis://host:port/db`; the database number is honoured. */
+  readonly url: string
+  /** Put before every key, so several deployments or test runs share one Redis. Default `quire:`. */
+  readonly prefix?: string
+  /**
+   * How long a stream entry stays at least. Entries are durable in storage before they
+   * are published, so this only needs to cover how far a reading clone may lag. Default 60 s.
+   */
+  readonly retentionMs?: number
+  /** How often a clone renews its heartbeat and checks the others'. Default 5 s; a heartbeat lives 3 times that. */
+  readonly heartbeatMs?: number
+  readonly log?: Log
+  /** Default: random. */
+  readonly cloneId?: string
+}
+
+/** A position not known yet: Redis could not be asked when the room opened. */
+const UNKNOWN: FanoutPosition = '?'
+const READ_COUNT = 1000
+const BLOCK_MS = 1000
+/** Control entries kept: only the newest matter. */
+const CONTROL_MAXLEN = 1000
+
+interface Subscription {
+  readonly key: string
+  position: FanoutPosition
+  readonly receive: FanoutReceive
+}
+
+type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
+
+/**
+ * Traffic between clones on Redis Streams (see `Fanout`). Keys, under the prefix:
+ *
+ *   room:<name as JSON>  a stream per room: entries { c: clone id, f: frame, f: frame… },
+ *                        trimmed to the retention window at each append (XADD MINID ~),
+ *                        and expiring when nobody has written to it for twice that
+ *   control              a stream of { c: clone id, k: 'resync' }: a clone whose
+ *                        publishing was interrupted asks every clone to catch up from storage
+ *   clone:<id>           a heartbeat with a TTL; when it expires, the clone's presence goes
+ *
+ * Two connections per clone: one for commands, one that reads every subscribed stream
+ * (and the control stream) in one blocking XREAD, re-issued when the set changes.
+ * Publishing does not queue while Redis is away (a queue would grow without bound);
+ * what could not be published is recovered from storage instead: the publishing clone
+ * asks for a resync once it is back, and every clone whose reader lost its connection
+ * retakes its positions and resyncs by itself.
+ */
+export interface RedisFanout extends Fanout {
+  /**
+   * Resolves true once both connections are up, or false after `timeoutMs`: a clone
+   * should not take clients before (the rooms it opened meanwhile would catch up from
+   * storage, and presence published meanwhile would be missed).
+   */
+  whenConnected(timeoutMs: number): Promise<boolean>
+}
+
+export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
+  const prefix = options.prefix ?? 'quire:'
+  const retentionMs = options.retentionMs ?? 60_000
+  const heartbeatMs = options.heartbeatMs ?? 5000
+  const cloneId = options.cloneId ?? randomBytes(6).toString('hex')
+  const log: Log = options.log ?? (() => {})
+  const controlKey = `${prefix}control`
+  const heartbeatKey = (clone: string): string => `${prefix}clone:${clone}`
+  const roomKey = (doc: string): string => `${prefix}room:${JSON.stringify(doc)}`
+
+  const connectionOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false }
+  const commands = new Redis(options.url, { ...connectionOptions, connectionName: `quire-${cloneId}` })
+  const reader = new Redis(options.url, { ...connectionOptions, connectionName: `quire-${cloneId}-reader` })
+  for (const [name, connection] of [['commands', commands], ['reader', reader]] as const) {
+    // ioredis reconnects by itself; without a listener an error event would end the process.
+    connection.on('error', (error: Error) => log('warn', `Redis (${name}): ${error.message}`))
+  }
+
+  const subscriptions = new Map<string, Subscription>()
+  const byKey = new Map<string, Subscription>()
+  let controlPosition: FanoutPosition = UNKNOWN
+  let events: FanoutEvents | null = null
+  let closed = false
+  let readerClientId: number | null = null
+  let reading: Promise<void> = Promise.resolve()
+  let wake: (() => void) | null = null
+  let publishFailed = false
+  // Clones seen on the bus, whose heartbeats are checked.
+  const seenClones = new Set<string>()
+  let heartbeatTimer: ReturnType<typeof setInterval> | null = null
+
+  const lastId = async (connection: Redis, key: string): Promise<FanoutPosition> => {
+    const last = (await connection.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    return last[0]?.[0] ?? '0-0'
+  }
+
+  /** Re-issues the blocking read now, because the set of streams changed. */
+  const interruptRead = (): void => {
+    wake?.()
+    if (readerClientId !== null && commands.status === 'ready') {
+      commands.client('UNBLOCK', readerClientId).catch(() => {})
+    }
+  }
+
+  /** After the reader lost Redis: every position is retaken, then every room catches up from storage. */
+  const retakePositions = async (): Promise<void> => {
+    controlPosition = await lastId(reader, controlKey)
+    for (const subscription of subscriptions.values()) subscription.position = await lastId(reader, subscription.key)
+  }
+
+  const handleEntries = (streams: StreamEntries): void => {
+    for (const [keyBytes, entries] of streams) {
+      const key = keyBytes.toString()
+      if (key === controlKey) {
+        for (const [id, fields] of entries) {
+          controlPosition = id.toString()
+          const clone = fieldOf(fields, 'c')
+          if (clone !== cloneId && fieldOf(fields, 'k') === 'resync') {
+            log('info', `clone ${clone} could not publish for a while: catching up open rooms from storage`)
+            events?.resync()
+          }
+        }
+        continue
+      }
+      const subscription = byKey.get(key)
+      if (!subscription) continue
+      for (const [id, fields] of entries) {
+        subscription.position = id.toString()
+        const clone = fieldOf(fields, 'c')
+        if (clone === undefined || clone === cloneId) continue
+        seenClones.add(clone)
+        const frames: Uint8Array[] = []
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          if ((fields[i] as Buffer).toString() === 'f') frames.push(new Uint8Array(fields[i + 1] as Buffer))
+        }
+        subscription.receive(frames, clone)
+      }
+    }
+  }
+
+  const readLoop = async (): Promise<void> => {
+    let lostConnection = false
+    while (!closed) {
+      if (subscriptions.size === 0 && controlPosition !== UNKNOWN) {
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, BLOCK_MS).unref()
+        })
+        wake = null
+        continue
+      }
+      try {
+        if (reader.status !== 'ready') {
+          lostConnection = true
+          await new Promise((resolve) => setTimeout(resolve, 200))
+          continue
+        }
+        if (lostConnection || controlPosition === UNKNOWN || [...subscriptions.values()].some((s) => s.position === UNKNOWN)) {
+          const resync = lostConnection || [...subscriptions.values()].some((s) => s.position === UNKNOWN)
+          await retakePositions()
+          readerClientId = Number(await reader.client('ID'))
+          lostConnection = false
+          // Anything published while this clone could not read is in storage: catch up from there.
+          if (resync) events?.resync()
+        }
+        const keys = [controlKey, ...byKey.keys()]
+        const ids = [controlPosition, ...[...byKey.values()].map((s) => s.position)]
+        const result = (await reader.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as StreamEntries | null
+        if (result) handleEntries(result)
+      } catch (error) {
+        if (closed) return
+        lostConnection = true
+        log('warn', `reading other clones' traffic failed, retrying: ${error instanceof Error ? error.message : String(error)}`)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    }
+  }
+
+  const beat = async (): Promise<void> => {
+    if (commands.status !== 'ready') return
+    await commands.set(heartbeatKey(cloneId), '1', 'PX', heartbeatMs * 3)
+    if (publishFailed) {
+      publishFailed = false
+      await commands.xadd(controlKey, 'MAXLEN', '~', CONTROL_MAXLEN, '*', 'c', cloneId, 'k', 'resync')
+    }
+    const clones = [...seenClones]
+    if (clones.length === 0) return
+    const alive = await Promise.all(clones.map((clone) => commands.exists(heartbeatKey(clone))))
+    clones.forEach((clone, i) => {
+      if (alive[i] !== 0) return
+      seenClones.delete(clone)
+      log('info', `clone ${clone} stopped (its heartbeat expired): its clients' presence goes`)
+      events?.cloneGone(clone)
+    })
+  }
+
+  return {
+    cloneId,
+
+    async position(doc) {
+      if (commands.status !== 'ready') return UNKNOWN
+      try {
+        return await lastId(commands, roomKey(doc))
+      } catch {
+        return UNKNOWN
+      }
+    },
+
+    subscribe(doc, from, receive) {
+      const subscription: Subscription = { key: roomKey(doc), position: from, receive }
+      subscriptions.set(doc, subscription)
+      byKey.set(subscription.key, subscription)
+      interruptRead()
+    },
+
+    unsubscribe(doc) {
+      const subscription = subscriptions.get(doc)
+      if (!subscription) return
+      subscriptions.delete(doc)
+      byKey.delete(subscription.key)
+      interruptRead()
+    },
+
+    publish(doc, frames) {
+      if (frames.length === 0 || closed) return
+      if (commands.status !== 'ready') {
+        publishFailed = true
+        return
+      }
+      const key = roomKey(doc)
+      const fields: (string | Buffer)[] = ['c', cloneId]
+      for (const frame of frames) fields.push('f', Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
+      commands
+        .multi()
+        .xadd(key, 'MINID', '~', `${Date.now() - retentionMs}-0`, '*', ...fields)
+        .pexpire(key, retentionMs * 2)
+        .exec()
+        .catch((error: unknown) => {
+          publishFailed = true
+          log('warn', `publishing to other clones failed (they will catch up from storage): ${error instanceof Error ? error.message : String(error)}`)
+        })
+    },
+
+    start(handlers) {
+      events = handlers
+      reading = readLoop()
+      heartbeatTimer = setInterval(() => {
+        beat().catch((error: unknown) => log('warn', `heartbeat: ${error instanceof Error ? error.message : String(error)}`))
+      }, heartbeatMs)
+      heartbeatTimer.unref()
+      beat().catch(() => {})
+    },
+
+    get connected() {
+      return commands.status === 'ready' && reader.status === 'ready'
+    },
+
+    async whenConnected(timeoutMs) {
+      const until = Date.now() + timeoutMs
+      while (commands.status !== 'ready' || reader.status !== 'ready') {
+        if (Date.now() >= until || closed) return false
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      return true
+    },
+
+    async close() {
+      closed = true
+      if (heartbeatTimer !== null) clearInterval(heartbeatTimer)
+      interruptRead()
+      // Other clones drop this one's presence at once instead of after the heartbeat's TTL.
+      if (commands.status === 'ready') await commands.del(heartbeatKey(cloneId)).catch(() => {})
+      reader.disconnect()
+      await reading
+      await commands.quit().catch(() => commands.disconnect())
+    }
+  }
+}
+
+function fieldOf(fields: readonly Buffer[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if ((fields[i] as Buffer).toString() === name) return (fields[i + 1] as Buffer).toString()
+  return undefined
+}

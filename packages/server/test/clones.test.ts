@@ -1,0 +1,201 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { createPostgresStorage } from '@quire/postgres'
+import {
+  assertConverged,
+  createTestRedisPrefix,
+  createTestSchema,
+  docFromUpdates,
+  findDivergence,
+  readSeeds,
+  runWithSeed,
+  spawnQuireServer,
+  type Prng,
+  type SpawnedQuireServer,
+  type TestRedisPrefix,
+  type TestSchema
+} from '@quire/testkit'
+import { describeLostAcknowledged, describeUnsaved, foldSaved } from './saved-state.js'
+import { createStockClient, dropConnection, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * Several `quire serve` clones (child processes) on one PostgreSQL schema and one Redis
+ * key prefix of the test's own, with stock y-websocket clients spread over them: what a
+ * deployment behind a load balancer that does not keep a document on one clone looks
+ * like. Correctness must not depend on the routing.
+ */
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+interface Cluster {
+  readonly schema: TestSchema
+  readonly redis: TestRedisPrefix
+  readonly clones: SpawnedQuireServer[]
+  /** Starts one more clone on the same PostgreSQL and Redis. */
+  spawnClone(): Promise<SpawnedQuireServer>
+}
+
+async function startCluster(size: number): Promise<Cluster> {
+  const schema = await createTestSchema('clones')
+  const redis = createTestRedisPrefix('clones')
+  cleanups.push(() => schema.drop(), () => redis.clear())
+  const spawnClone = async (): Promise<SpawnedQuireServer> => {
+    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-clone-'))
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+    const clone = await spawnQuireServer({ dataDir, args: ['--postgres', schema.url, '--redis', redis.url, '--redis-prefix', redis.prefix] })
+    cleanups.push(() => clone.kill('SIGKILL'))
+    return clone
+  }
+  const clones: SpawnedQuireServer[] = []
+  // One after the other: the first creates the schema's tables.
+  for (let i = 0; i < size; i++) clones.push(await spawnClone())
+  return { schema, redis, clones, spawnClone }
+}
+
+function join(clone: SpawnedQuireServer, room: string, options: { doc?: Y.Doc; quire?: boolean } = {}): StockClient {
+  const client = createStockClient(clone.url, room, { ...options, maxBackoffTime: 100 })
+  cleanups.push(() => client.destroy())
+  return client
+}
+
+async function loadStored(schema: TestSchema, room: string): Promise<Y.Doc> {
+  const storage = await createPostgresStorage({ connectionString: schema.url })
+  try {
+    return docFromUpdates((await storage.load(room)).updates)
+  } finally {
+    await storage.close()
+  }
+}
+
+async function converge(docs: readonly Y.Doc[], timeoutMs = 20_000): Promise<void> {
+  await waitUntil(() => findDivergence(docs) === null, { timeoutMs, describe: () => findDivergence(docs) ?? '' })
+  assertConverged(docs)
+}
+
+/** Waits until the store holds `reference` (it lags the relay by a group commit). */
+async function storedMatches(schema: TestSchema, room: string, reference: Y.Doc, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now()
+  for (;;) {
+    const stored = await loadStored(schema, room)
+    if (findDivergence([reference, stored]) === null) return
+    if (Date.now() - started > timeoutMs) {
+      assertConverged([reference, stored], { names: ['reference', 'stored'] })
+      return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** The document every client's own edits make together: what all replicas must end as. */
+function referenceOf(localUpdates: readonly Uint8Array[]): Y.Doc {
+  return docFromUpdates(localUpdates)
+}
+
+function recordLocalUpdates(client: StockClient, into: Uint8Array[]): void {
+  client.doc.on('update', (update: Uint8Array, origin: unknown) => {
+    if (origin !== client.provider) into.push(update)
+  })
+}
+
+describe('quire serve clones on PostgreSQL and Redis', () => {
+  it.each(readSeeds([7, 8]))('clients spread over three clones converge on one room, and so does the store (seed %i)', (seed) =>
+    runWithSeed('clones converge', seed, async (prng: Prng) => {
+      const { clones, schema } = await startCluster(3)
+      const room = 'spread'
+      const local: Uint8Array[] = []
+      // Round-robin, as a balancer without affinity would place them.
+      const clients = Array.from({ length: 6 }, (_, i) => {
+        const doc = new Y.Doc()
+        doc.clientID = 100 + i
+        const client = join(clones[i % clones.length] as SpawnedQuireServer, room, { doc })
+        recordLocalUpdates(client, local)
+        return client
+      })
+      await Promise.all(clients.map((client) => client.synced()))
+      for (let step = 0; step < 150; step++) {
+        const client = prng.pick(clients)
+        const text = client.doc.getText('t')
+        const action = prng.int(0, 9)
+        if (action < 6 || text.length < 5) text.insert(prng.int(0, text.length), prng.string(prng.int(1, 4)))
+        else if (action < 8) text.delete(prng.int(0, text.length - 2), prng.int(1, 2))
+        else client.doc.getMap('m').set(`k${prng.int(0, 4)}`, step)
+        if (prng.bool(0.3)) await new Promise((resolve) => setTimeout(resolve, prng.int(0, 5)))
+      }
+      const reference = referenceOf(local)
+      await converge([reference, ...clients.map((client) => client.doc)])
+      // A newcomer on every clone gets the whole document, and the store holds it.
+      const newcomers = clones.map((clone) => join(clone, room))
+      await Promise.all(newcomers.map((client) => client.synced()))
+      await converge([reference, ...newcomers.map((client) => client.doc)])
+      await storedMatches(schema, room, reference)
+    }),
+    60_000
+  )
+
+  it('relays between clones at once, and never echoes a clone its own updates', async () => {
+    const { clones } = await startCluster(2)
+    const [a, b] = clones as [SpawnedQuireServer, SpawnedQuireServer]
+    const writer = join(a, 'echo')
+    const reader = join(b, 'echo')
+    await Promise.all([writer.synced(), reader.synced()])
+    let writerUpdates = 0
+    writer.doc.on('update', (_update: Uint8Array, origin: unknown) => {
+      if (origin === writer.provider) writerUpdates++
+    })
+    for (let i = 0; i < 20; i++) writer.doc.getText('t').insert(0, `${i} `)
+    await converge([writer.doc, reader.doc])
+    // Give a stray echo time to arrive before counting.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(writerUpdates).toBe(0)
+  })
+
+  it('a clone killed with -9 loses nothing it acknowledged; its clients move to another clone and converge', async () => {
+    const { clones, schema } = await startCluster(3)
+    const [doomed, other, third] = clones as [SpawnedQuireServer, SpawnedQuireServer, SpawnedQuireServer]
+    const room = 'failover'
+    const writer = join(doomed, room, { quire: true })
+    const watcher = join(third, room)
+    await Promise.all([writer.synced(), watcher.synced()])
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 30; i++) writer.doc.getText('t').insert(writer.doc.getText('t').length, `r${round}:${i} `)
+      await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) === null, {
+        describe: () => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) ?? ''
+      })
+    }
+    const acknowledged = foldSaved(writer.quireMessages)
+    // More edits in flight when the clone dies.
+    for (let i = 0; i < 30; i++) writer.doc.getText('t').insert(0, `late${i} `)
+    await doomed.kill('SIGKILL')
+    writer.provider.disconnect()
+    expect(describeLostAcknowledged(await loadStored(schema, room), acknowledged)).toBeNull()
+    // What a balancer does for it: the same client, on a clone that is alive.
+    const moved = join(other, room, { doc: writer.doc, quire: true })
+    await moved.synced()
+    await converge([writer.doc, watcher.doc])
+    await waitUntil(() => describeUnsaved(writer.doc, foldSaved(moved.quireMessages)) === null, {
+      describe: () => describeUnsaved(writer.doc, foldSaved(moved.quireMessages)) ?? ''
+    })
+    await storedMatches(schema, room, writer.doc)
+  })
+
+  it('presence crosses clones, and leaves with a client whose connection drops', async () => {
+    const { clones } = await startCluster(2)
+    const [a, b] = clones as [SpawnedQuireServer, SpawnedQuireServer]
+    const here = join(a, 'presence')
+    const there = join(b, 'presence')
+    await Promise.all([here.synced(), there.synced()])
+    here.provider.awareness.setLocalStateField('user', { name: 'Ada' })
+    const seenThere = (): boolean => there.provider.awareness.getStates().get(here.doc.clientID)?.['user']?.name === 'Ada'
+    await waitUntil(seenThere, { describe: () => JSON.stringify([...there.provider.awareness.getStates()]) })
+    // Its network vanishes: no goodbye from the client, so the clone it was on must tell the others.
+    dropConnection(here)
+    await waitUntil(() => !there.provider.awareness.getStates().has(here.doc.clientID), { timeoutMs: 10_000 })
+  })
+})
