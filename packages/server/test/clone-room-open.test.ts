@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Storage } from '@quire/server'
+import { createPostgresStorage } from '@quire/postgres'
+import { createRedisFanout } from '@quire/redis'
+import { createTestRedisPrefix, createTestSchema, startQuireServer, withRedis, type QuireServerFixture } from '@quire/testkit'
+import { describeUnsaved, foldSaved } from './saved-state.js'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * A clone opening a room must not miss an update another clone commits while it loads:
+ * it takes the room's stream position first, then loads from storage, then reads the
+ * stream from that position. Here the load of one clone is held after its query ran,
+ * while a client of the other clone writes; the other order (load, then take the
+ * position) misses that update for good.
+ */
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** `inner`, except that the next load of `room` holds its result until `release()`. */
+function holdNextLoad(inner: Storage, room: string): { storage: Storage; queried: Promise<void>; release(): void } {
+  let release!: () => void
+  let queried!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const queriedPromise = new Promise<void>((resolve) => (queried = resolve))
+  let held = false
+  return {
+    storage: {
+      ...inner,
+      load: async (doc) => {
+        const log = await inner.load(doc)
+        if (doc === room && !held) {
+          held = true
+          queried()
+          await released
+        }
+        return log
+      },
+      append: (batch) => inner.append(batch),
+      replace: (doc, snapshot, upToSeq) => inner.replace(doc, snapshot, upToSeq),
+      list: () => inner.list(),
+      delete: (doc) => inner.delete(doc),
+      close: () => inner.close()
+    },
+    queried: queriedPromise,
+    release
+  }
+}
+
+async function startClone(storage: Storage, redisUrl: string, prefix: string): Promise<QuireServerFixture> {
+  const fanout = createRedisFanout({ url: redisUrl, prefix })
+  expect(await fanout.whenConnected(5000)).toBe(true)
+  const clone = await startQuireServer({ storage, fanout })
+  cleanups.push(async () => {
+    await clone.close()
+    await fanout.close()
+    await storage.close()
+  })
+  return clone
+}
+
+function join(server: QuireServerFixture, room: string, quire = false): StockClient {
+  const client = createStockClient(server.url, room, { quire, maxBackoffTime: 100 })
+  cleanups.push(() => client.destroy())
+  return client
+}
+
+describe('a clone opening a room', () => {
+  it('does not miss an update another clone commits between its load and its subscription', async () => {
+    const schema = await createTestSchema('gap')
+    const redis = createTestRedisPrefix('gap')
+    cleanups.push(() => schema.drop(), () => redis.clear())
+    const room = 'gap'
+    const writerClone = await startClone(await createPostgresStorage({ connectionString: schema.url }), redis.url, redis.prefix)
+    const held = holdNextLoad(await createPostgresStorage({ connectionString: schema.url }), room)
+    const openingClone = await startClone(held.storage, redis.url, redis.prefix)
+
+    const writer = join(writerClone, room, true)
+    await writer.synced()
+    const reader = join(openingClone, room)
+    // The opening clone has read the log; its result is held.
+    await held.queried
+    writer.doc.getText('t').insert(0, 'written while the other clone was loading')
+    await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) === null)
+    // Durable, and published to the room's stream before the opening clone goes on.
+    const published = async (): Promise<number> => {
+      const keys = await redis.keys()
+      const stream = keys.find((key) => key.includes(':room:'))
+      return stream === undefined ? 0 : withRedis((r) => r.xlen(stream))
+    }
+    for (let tries = 0; (await published()) === 0; tries++) {
+      if (tries > 100) throw new Error('the update never reached the stream')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    held.release()
+    await reader.synced()
+    await waitUntil(() => reader.doc.getText('t').toString() === writer.doc.getText('t').toString(), {
+      timeoutMs: 5000,
+      describe: () => `the reader has ${JSON.stringify(reader.doc.getText('t').toString())}`
+    })
+  })
+})
