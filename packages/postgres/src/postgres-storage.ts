@@ -171,6 +171,10 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       )
     },
 
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1')
+    },
+
     async close(): Promise<void> {
       await pool.end()
     }

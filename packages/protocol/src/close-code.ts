@@ -8,6 +8,8 @@ export const CLOSE_INVALID_PAYLOAD = 1007
 export const CLOSE_POLICY_VIOLATION = 1008
 export const CLOSE_MESSAGE_TOO_BIG = 1009
 export const CLOSE_INTERNAL_ERROR = 1011
+/** The server is going away and another (a clone, or itself restarted) takes over: reconnect at once. */
+export const CLOSE_SERVICE_RESTART = 1012
 export const CLOSE_TRY_AGAIN_LATER = 1013
 export const CLOSE_UNAUTHORIZED = 4401
 export const CLOSE_FORBIDDEN = 4403

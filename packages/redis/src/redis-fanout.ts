@@ -74,8 +74,19 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   const commands = new Redis(options.url, { ...connectionOptions, connectionName: `quire-${cloneId}` })
   const reader = new Redis(options.url, { ...connectionOptions, connectionName: `quire-${cloneId}-reader` })
   for (const [name, connection] of [['commands', commands], ['reader', reader]] as const) {
-    // ioredis reconnects by itself; without a listener an error event would end the process.
-    connection.on('error', (error: Error) => log('warn', `Redis (${name}): ${error.message}`))
+    // ioredis reconnects by itself (every few hundred ms); without a listener an error
+    // event would end the process. The first error of an outage is logged, and the end.
+    let down = false
+    connection.on('error', (error: Error) => {
+      if (down) return
+      down = true
+      log('warn', `Redis (${name}) unreachable, reconnecting: ${error.message}`)
+    })
+    connection.on('ready', () => {
+      if (!down) return
+      down = false
+      log('info', `Redis (${name}) reachable again`)
+    })
   }
 
   const subscriptions = new Map<string, Subscription>()

@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import { CLOSE_GOING_AWAY } from '@quire/protocol'
+import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
+import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
 import { QuireError } from './quire-error.js'
 import { resolveServerOptions, SERVER_DEFAULTS, type ServerOptions } from './server-options.js'
@@ -76,7 +77,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const handleRequest = createHttpRoutes({
     staticDir: resolved.staticDir,
     shareTokens: resolved.shareTokens,
-    health: () => ({ ok: !closing, ...stats() })
+    health: () => ({ ok: !closing, ...stats() }),
+    readiness: createReadinessCheck({ draining: () => closing, parts: () => wiring.ready, fanout: resolved.fanout })
   })
   const stopHeartbeat = startHeartbeat(sockets, resolved.heartbeatMs)
   const attach = (server: Server): void => attachToHttpServer(server, handleUpgrade, handleRequest, log)
@@ -116,7 +118,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       const serverClosed = ownServer
         ? new Promise<void>((resolve) => ownServer!.close(() => resolve()))
         : Promise.resolve()
-      for (const ws of sockets) ws.close(CLOSE_GOING_AWAY, 'server shutting down')
+      // 1012: clients reconnect at once, through the balancer to another clone (or to this one restarted).
+      for (const ws of sockets) ws.close(CLOSE_SERVICE_RESTART, 'server restarting: reconnect')
       await wiring.drain()
       for (const ws of sockets) ws.terminate()
       ownServer?.closeAllConnections()

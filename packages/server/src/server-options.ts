@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8'
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROOM_NAME_BYTES } from '@quire/protocol'
 import type { IssueShareToken } from './auth/create-share-token-issuer.js'
 import type { Authenticate } from './authenticate.js'
@@ -19,6 +20,12 @@ export interface ServerOptions {
    * does not close one it was given. Absent: a single process.
    */
   readonly fanout?: Fanout
+  /**
+   * Bytes of accepted updates not yet durable above which writers are refused (closed
+   * with 1013, "try again later") until storage catches up: what storage being down
+   * costs in memory is bounded. Default: a quarter of the V8 heap limit.
+   */
+  readonly maxUnsavedBytes?: number
   /** Largest accepted frame; larger ones close the socket with 1009. Default 16 MiB. */
   readonly maxMessageBytes?: number
   /** Unsent bytes at which a slow peer is disconnected at once (see `limits.slowConsumerBytes` for the soft bound). Default 64 MiB. */
@@ -93,6 +100,7 @@ export interface ResolvedServerOptions {
   readonly storage: Storage | undefined
   readonly fsync: boolean
   readonly fanout: Fanout | undefined
+  readonly maxUnsavedBytes: number
   readonly maxMessageBytes: number
   readonly maxBufferedBytes: number
   readonly maxRoomNameBytes: number
@@ -108,12 +116,22 @@ export interface ResolvedServerOptions {
   readonly onWorkerStarted: (() => void) | undefined
 }
 
+/**
+ * A quarter of the heap limit: unsaved updates live on the heap (the commit queue's
+ * copies) beside the rooms' states and the relay's buffers, and a process past its
+ * heap limit dies with everything unsaved. Read when options are resolved, not at import.
+ */
+export function defaultMaxUnsavedBytes(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 4)
+}
+
 /** Fills in the defaults; throws a RangeError for a limit that is not a positive number. */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   return {
     dataDir: options.dataDir ?? SERVER_DEFAULTS.dataDir,
     storage: options.storage,
     fanout: options.fanout,
+    maxUnsavedBytes: options.maxUnsavedBytes ?? defaultMaxUnsavedBytes(),
     fsync: options.fsync ?? SERVER_DEFAULTS.fsync,
     maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
     maxBufferedBytes: options.maxBufferedBytes ?? SERVER_DEFAULTS.maxBufferedBytes,

@@ -50,6 +50,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
     const commitQueue = createCommitQueue({
       storage,
       log,
+      maxUnsavedBytes: options.maxUnsavedBytes,
       onCommitted: (appended) => {
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)

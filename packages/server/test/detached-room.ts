@@ -5,7 +5,7 @@ import type { RelayScheduler } from '../src/room/relay-scheduler.js'
 import { createRoom, type Room } from '../src/room/room.js'
 
 /** Where a detached room's updates go: nowhere (these tests look at relays and memory, not storage). */
-const noCommits: RoomCommits = { store: () => {}, acknowledgeAfterEarlier: () => {} }
+const noCommits: RoomCommits = { store: () => {}, acknowledgeAfterEarlier: () => {}, full: false }
 
 /** A room as the registry makes one, without storage behind it. */
 export function createDetachedRoom(name: string, relays: RelayScheduler, storedUpdates: readonly Uint8Array[] = []): Room {

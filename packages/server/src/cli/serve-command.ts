@@ -125,6 +125,12 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     set: (s, n) => { s.options.maxBufferedBytes = n }
   },
   {
+    kind: 'positive',
+    name: 'max-unsaved-bytes',
+    help: 'unsaved bytes (storage down) past which writers are\nrefused until it is back; default a quarter of the heap',
+    set: (s, n) => { s.options.maxUnsavedBytes = n }
+  },
+  {
     kind: 'whole',
     name: 'compact-after',
     help: "compact a document's log past n updates",

@@ -17,6 +17,8 @@ export interface CommitQueue extends RoomCommits {
   whenCommitted(): Promise<void>
   /** Number of updates not yet durable. */
   readonly backlog: number
+  /** Whether the last write to storage failed (it is being retried): storage is unreachable. */
+  readonly failing: boolean
 }
 
 /** What a room hands the storage side of the data path: the commit queue, seen from a room. */
@@ -33,6 +35,12 @@ export interface RoomCommits {
    * lost acknowledgement) still learns that all of it is safe.
    */
   acknowledgeAfterEarlier(doc: string, sent: Uint8Array, meta: UpdateMeta, writer: Peer): void
+  /**
+   * The bytes waiting to be stored passed the bound (`maxUnsavedBytes`): storage has
+   * been failing for a while. Writers are refused until it catches up, rather than
+   * holding ever more unsaved updates in memory.
+   */
+  readonly full: boolean
 }
 
 /** What one durable batch appended to one document. */
@@ -50,6 +58,8 @@ export interface CommitQueueOptions {
   readonly retryDelay?: (attempt: number) => number
   /** Least time between the starts of two batches (default 10 ms). */
   readonly minIntervalMs?: number
+  /** Bytes of updates waiting to be stored above which `full` is true. Default: no bound. */
+  readonly maxUnsavedBytes?: number
 }
 
 /** One update waiting for a batch: to store, to acknowledge, or both. It is what `Peer.acknowledge` gets. */
@@ -80,6 +90,9 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   let waiters: Waiter[] = []
   const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS
   let lastStartedAt = Number.NEGATIVE_INFINITY
+  const maxUnsavedBytes = options.maxUnsavedBytes ?? Number.POSITIVE_INFINITY
+  // Bytes of the updates to store that are not durable yet (in `pending` or in flight).
+  let unsavedBytes = 0
 
   const schedule = (retryAfter = 0): void => {
     if (scheduled || inFlight || pending.length === 0) return
@@ -107,8 +120,10 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     options.storage.append(appended).then(
       () => {
         inFlight = false
+        if (failedAttempts > 0) options.log('info', `storage writes succeed again after ${failedAttempts} failed attempts`)
         failedAttempts = 0
         committed += batch.length
+        for (const entry of batch) if (entry.stored) unsavedBytes -= entry.update.byteLength
         acknowledge(batch)
         options.onCommitted?.(appended)
         releaseWaiters()
@@ -149,6 +164,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 
   const push = (entry: Entry): void => {
     pending.push(entry)
+    if (entry.stored) unsavedBytes += entry.update.byteLength
     enqueued++
     schedule()
   }
@@ -167,6 +183,12 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     },
     get backlog() {
       return enqueued - committed
+    },
+    get failing() {
+      return failedAttempts > 0
+    },
+    get full() {
+      return unsavedBytes > maxUnsavedBytes
     }
   }
 }

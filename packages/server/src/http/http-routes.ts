@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { IssueShareToken } from '../auth/create-share-token-issuer.js'
 import { handleShareRequest, SHARE_PATH } from '../auth/share-endpoint.js'
 import type { Log } from '../log.js'
+import type { Readiness } from './readiness.js'
 import { createStaticHandler } from './static-files.js'
 
 /** Answers a request it knows and resolves true; resolves false for one it does not. */
@@ -15,9 +16,11 @@ export interface HttpRoutesOptions {
   readonly shareTokens: IssueShareToken | undefined
   /** The JSON body of `GET /healthz`. */
   readonly health: () => Record<string, unknown>
+  /** `GET /readyz`: 200 when ready, 503 with the reasons otherwise. */
+  readonly readiness: () => Promise<Readiness>
 }
 
-/** The server's HTTP routes: `/healthz`, the share endpoint, then static files if any. */
+/** The server's HTTP routes: `/healthz`, `/readyz`, the share endpoint, then static files if any. */
 export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
   return async (request, response) => {
@@ -25,6 +28,12 @@ export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
     if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify(options.health()))
+      return true
+    }
+    if (path === '/readyz') {
+      const readiness = await options.readiness()
+      response.writeHead(readiness.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      response.end(JSON.stringify(readiness))
       return true
     }
     if (path === SHARE_PATH) {

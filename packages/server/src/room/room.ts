@@ -25,6 +25,8 @@ export interface Room {
   readonly name: string
   /** Peers connected now (a room without any may be evicted). */
   readonly peerCount: number
+  /** Storage has been failing long enough that writers must wait (see `RoomCommits.full`). */
+  readonly savingStalled: boolean
   /** The state vector of everything the room holds: the sync step 1 a joining peer gets. */
   stateVector(): Uint8Array
   /** What a peer whose state vector is `stateVector` lacks: the sync step 2 it gets. */
@@ -152,6 +154,10 @@ class OpenRoom implements Room {
 
   get peerCount(): number {
     return this.peers.size
+  }
+
+  get savingStalled(): boolean {
+    return this.commits.full
   }
 
   stateVector(): Uint8Array {

@@ -38,4 +38,9 @@ export interface Storage {
   list(): Promise<string[]>
   delete(doc: string): Promise<void>
   close(): Promise<void>
+  /**
+   * Rejects when the store cannot be reached now: asked by the readiness check. A store
+   * inside the process (LevelDB, memory) has none.
+   */
+  ping?(): Promise<void>
 }

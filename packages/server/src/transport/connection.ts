@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws'
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_POLICY_VIOLATION,
+  CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNSUPPORTED_DATA,
   QUIRE_EXTENSION_VERSION,
   closeCodeForDecodeError,
@@ -242,6 +243,11 @@ class Connection implements Peer, WatchedConsumer {
             this.send(encodeMessage({ type: 'auth-permission-denied', reason: 'read-only access: your updates are not stored or relayed' }))
           }
           this.deniedSent = true
+          return
+        }
+        if (room.savingStalled) {
+          // Unsaved updates would only pile up in memory; the client keeps them and resends on reconnect.
+          this.close(CLOSE_TRY_AGAIN_LATER, 'try again later: this server cannot save right now; your edits stay on your device')
           return
         }
         // A connection always validates, so the update comes with what that learned.
