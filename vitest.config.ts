@@ -13,6 +13,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    // Run by vitest.outage.config.ts on their own: they stop PostgreSQL and Redis.
+    exclude: ['**/node_modules/**', 'packages/*/test/**/*.outage.test.ts'],
     globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: extensive ? 600_000 : 60_000,
     hookTimeout: 60_000,

@@ -1,25 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join as joinPath } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { createPostgresStorage } from '@quire/postgres'
-import {
-  assertConverged,
-  createTestRedisPrefix,
-  createTestSchema,
-  docFromUpdates,
-  findDivergence,
-  readSeeds,
-  runWithSeed,
-  spawnQuireServer,
-  type Prng,
-  type SpawnedQuireServer,
-  type TestRedisPrefix,
-  type TestSchema
-} from '@quire/testkit'
+import { docFromUpdates, readSeeds, runWithSeed, type Prng, type SpawnedQuireServer } from '@quire/testkit'
+import { converge, joinClone, loadStored, recordLocalUpdates, startCluster, storedMatches, type Cleanups } from './clone-cluster.js'
 import { describeLostAcknowledged, describeUnsaved, foldSaved } from './saved-state.js'
-import { createStockClient, dropConnection, type StockClient } from './stock-client.js'
+import { dropConnection, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
 /**
@@ -29,85 +13,22 @@ import { waitUntil } from './wait-until.js'
  * like. Correctness must not depend on the routing.
  */
 
-const cleanups: (() => Promise<void> | void)[] = []
+const cleanups: Cleanups = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-interface Cluster {
-  readonly schema: TestSchema
-  readonly redis: TestRedisPrefix
-  readonly clones: SpawnedQuireServer[]
-  /** Starts one more clone on the same PostgreSQL and Redis. */
-  spawnClone(): Promise<SpawnedQuireServer>
-}
-
-async function startCluster(size: number): Promise<Cluster> {
-  const schema = await createTestSchema('clones')
-  const redis = createTestRedisPrefix('clones')
-  cleanups.push(() => schema.drop(), () => redis.clear())
-  const spawnClone = async (): Promise<SpawnedQuireServer> => {
-    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-clone-'))
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const clone = await spawnQuireServer({ dataDir, args: ['--postgres', schema.url, '--redis', redis.url, '--redis-prefix', redis.prefix] })
-    cleanups.push(() => clone.kill('SIGKILL'))
-    return clone
-  }
-  const clones: SpawnedQuireServer[] = []
-  // One after the other: the first creates the schema's tables.
-  for (let i = 0; i < size; i++) clones.push(await spawnClone())
-  return { schema, redis, clones, spawnClone }
-}
-
-function join(clone: SpawnedQuireServer, room: string, options: { doc?: Y.Doc; quire?: boolean } = {}): StockClient {
-  const client = createStockClient(clone.url, room, { ...options, maxBackoffTime: 100 })
-  cleanups.push(() => client.destroy())
-  return client
-}
-
-async function loadStored(schema: TestSchema, room: string): Promise<Y.Doc> {
-  const storage = await createPostgresStorage({ connectionString: schema.url })
-  try {
-    return docFromUpdates((await storage.load(room)).updates)
-  } finally {
-    await storage.close()
-  }
-}
-
-async function converge(docs: readonly Y.Doc[], timeoutMs = 20_000): Promise<void> {
-  await waitUntil(() => findDivergence(docs) === null, { timeoutMs, describe: () => findDivergence(docs) ?? '' })
-  assertConverged(docs)
-}
-
-/** Waits until the store holds `reference` (it lags the relay by a group commit). */
-async function storedMatches(schema: TestSchema, room: string, reference: Y.Doc, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now()
-  for (;;) {
-    const stored = await loadStored(schema, room)
-    if (findDivergence([reference, stored]) === null) return
-    if (Date.now() - started > timeoutMs) {
-      assertConverged([reference, stored], { names: ['reference', 'stored'] })
-      return
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const join = (clone: SpawnedQuireServer, room: string, options: { doc?: Y.Doc; quire?: boolean } = {}): StockClient => joinClone(clone, room, cleanups, options)
 
 /** The document every client's own edits make together: what all replicas must end as. */
 function referenceOf(localUpdates: readonly Uint8Array[]): Y.Doc {
   return docFromUpdates(localUpdates)
 }
 
-function recordLocalUpdates(client: StockClient, into: Uint8Array[]): void {
-  client.doc.on('update', (update: Uint8Array, origin: unknown) => {
-    if (origin !== client.provider) into.push(update)
-  })
-}
-
 describe('quire serve clones on PostgreSQL and Redis', () => {
   it.each(readSeeds([7, 8]))('clients spread over three clones converge on one room, and so does the store (seed %i)', (seed) =>
     runWithSeed('clones converge', seed, async (prng: Prng) => {
-      const { clones, schema } = await startCluster(3)
+      const { clones, schema } = await startCluster(3, cleanups)
       const room = 'spread'
       const local: Uint8Array[] = []
       // Round-robin, as a balancer without affinity would place them.
@@ -140,7 +61,7 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
   )
 
   it('relays between clones at once, and never echoes a clone its own updates', async () => {
-    const { clones } = await startCluster(2)
+    const { clones } = await startCluster(2, cleanups)
     const [a, b] = clones as [SpawnedQuireServer, SpawnedQuireServer]
     const writer = join(a, 'echo')
     const reader = join(b, 'echo')
@@ -157,7 +78,7 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
   })
 
   it('a clone killed with -9 loses nothing it acknowledged; its clients move to another clone and converge', async () => {
-    const { clones, schema } = await startCluster(3)
+    const { clones, schema } = await startCluster(3, cleanups)
     const [doomed, other, third] = clones as [SpawnedQuireServer, SpawnedQuireServer, SpawnedQuireServer]
     const room = 'failover'
     const writer = join(doomed, room, { quire: true })
@@ -186,7 +107,7 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
   })
 
   it('presence crosses clones, and leaves with a client whose connection drops', async () => {
-    const { clones } = await startCluster(2)
+    const { clones } = await startCluster(2, cleanups)
     const [a, b] = clones as [SpawnedQuireServer, SpawnedQuireServer]
     const here = join(a, 'presence')
     const there = join(b, 'presence')
