@@ -11,6 +11,8 @@ import { readIpAddress, type IpAddress } from './ip-address.js'
  * dual-stack listener as `::ffff:127.0.0.1` is matched against the IPv4 ranges.
  */
 export interface TrustedProxies {
+  /** The ranges as they were given (trimmed), to show and to compare. */
+  readonly ranges: readonly string[]
   /** True when no range was given: no header is believed, whoever sends it. */
   readonly none: boolean
   isTrusted(address: IpAddress): boolean
@@ -26,18 +28,29 @@ export const LOOPBACK_SPEC = 'loopback'
 export const TRUSTED_PROXY_FORMS = `an address (192.0.2.7, ::1), a CIDR range (10.0.0.0/8, fd00::/8) or ${LOOPBACK_SPEC}`
 
 export function parseTrustedProxies(specs: readonly string[]): TrustedProxiesResult {
-  const ranges = new BlockList()
+  const list = new BlockList()
   for (const spec of specs) {
-    if (!addRange(ranges, spec.trim())) {
+    if (!addRange(list, spec.trim())) {
       return { ok: false, invalid: spec, message: `a trusted proxy must be ${TRUSTED_PROXY_FORMS}, got "${spec}"` }
     }
   }
-  return {
-    ok: true,
-    proxies: {
-      none: specs.length === 0,
-      isTrusted: (address) => ranges.check(address.address, address.family)
-    }
+  return { ok: true, proxies: new RangeList(specs.map((spec) => spec.trim()), list) }
+}
+
+// A class, so that two lists of the same ranges compare equal as values (a BlockList
+// shows nothing of its contents to a deep comparison).
+class RangeList implements TrustedProxies {
+  constructor(
+    readonly ranges: readonly string[],
+    private readonly list: BlockList
+  ) {}
+
+  get none(): boolean {
+    return this.ranges.length === 0
+  }
+
+  isTrusted(address: IpAddress): boolean {
+    return this.list.check(address.address, address.family)
   }
 }
 
