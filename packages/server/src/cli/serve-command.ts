@@ -96,6 +96,7 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   limitFlag('max-bytes-per-second', 'maxBytesPerSecond', 'per connection'),
   rateFlag('max-awareness-per-second', 'maxAwarenessPerSecond', 'awarenessBurst', 'presence updates per connection'),
   limitFlag('max-connections-per-ip', 'maxConnectionsPerIp', 'open connections from one address'),
+  rateFlag('max-new-connections-per-second-per-ip', 'maxNewConnectionsPerSecondPerIp', 'newConnectionBurstPerIp', 'new connections from one address'),
   limitFlag('max-connections', 'maxConnections', 'open connections in this process'),
   limitFlag('max-rooms', 'maxRooms', 'rooms open in memory'),
   limitFlag('slow-consumer-bytes', 'slowConsumerBytes', 'unsent bytes a slow client may hold for the grace period'),

@@ -11,6 +11,7 @@ import { createOriginAllowList } from '../auth/origin-allow-list.js'
 import type { Access, Authenticate, AuthResult } from '../authenticate.js'
 import { createConnectionCounter } from '../limits/connection-counter.js'
 import type { Limits } from '../limits/limits.js'
+import { createNewConnectionRate } from '../limits/new-connection-rate.js'
 import type { Log } from '../log.js'
 import { toQuireError } from '../quire-error.js'
 import type { RoomRegistry } from '../room/room-registry.js'
@@ -20,7 +21,8 @@ import type { TrustedProxies } from './trusted-proxies.js'
 
 /**
  * Whether a WebSocket upgrade may open its room: the origin allow-list, the room name's
- * length, the process's and the address's connection caps, the authenticate hook, and
+ * length, the process's and the address's connection caps, the address's rate of new
+ * connections, the authenticate hook, and
  * the cap on open rooms, in that order (the cheap checks first, so a stranger costs
  * nothing past them). "The address" is the client's: the socket's peer, or the client a
  * trusted proxy forwarded for (client-address.ts).
@@ -76,6 +78,7 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
   const originAllowList = createOriginAllowList(options.allowedOrigins)
   // Counts sockets from upgrade to close, so pending upgrades (awaiting auth) count too.
   const connectionsPerIp = createConnectionCounter(limits.maxConnectionsPerIp)
+  const newConnectionsPerIp = createNewConnectionRate({ ratePerSecond: limits.maxNewConnectionsPerSecondPerIp, burst: limits.newConnectionBurstPerIp })
 
   return {
     admit(request, socket, wanted) {
@@ -90,6 +93,11 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
       const clientAddress = resolveClientAddress(request, trustedProxies)
       if (!connectionsPerIp.tryAcquire(clientAddress)) {
         return refuse(CLOSE_POLICY_VIOLATION, `too many connections from your address (limit ${limits.maxConnectionsPerIp})`)
+      }
+      // After the open cap, so that tabs refused by it do not spend the address's tokens too.
+      if (!newConnectionsPerIp.tryTake(clientAddress)) {
+        connectionsPerIp.release(clientAddress)
+        return refuse(CLOSE_TRY_AGAIN_LATER, `try again later: more than ${limits.maxNewConnectionsPerSecondPerIp} new connections per second from your address`)
       }
       releaseOnClose(socket, connectionsPerIp, clientAddress)
       const authorized: Promise<AuthResult> = authenticate
