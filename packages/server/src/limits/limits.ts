@@ -49,9 +49,9 @@ export interface Limits {
  * So the open cap is now 512 (about 250 people with two tabs each), and a second limit
  * bounds what an attacker does and an office does not: *new* connections per address,
  * 16 per second sustained with a burst of 512. The burst equals the open cap, so a whole
- * address's worth of clients can reconnect at once after a restart (stock y-websocket
- * retries a refused socket after 200 ms, backing off to 2.5 s, so a larger crowd gets in
- * over a few seconds anyway). 16 per second is a reconnect every 32 s for every one of
+ * address's worth of clients can reconnect at once after a restart (and one refused
+ * for the rate is not lost: stock y-websocket 3 retries after 200 ms, backing off to
+ * 2.5 s, and gets in as the bucket refills). 16 per second is a reconnect every 32 s for every one of
  * 512 connections, far more churn than editors make, while a socket-opening loop is cut
  * to 16 upgrades (authenticate calls, room loads, initial syncs) per second per address.
  * An idle connection costs about 8 KiB of memory (README, Performance), so 512 from one
