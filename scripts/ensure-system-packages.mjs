@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 // Makes sure the unit tests have the Debian packages they drive besides Node: `strace`,
 // which packages/server/test/fsync.test.ts runs the server under to see that every
-// acknowledged commit is fsync'd (see that file for why a system call trace). Idempotent:
+// acknowledged commit is fsync'd (see that file for why a system call trace), and
+// `haproxy`, the reverse proxy packages/server/test/behind-a-proxy.test.ts puts in front
+// of `quire serve` (what --trust-proxy changes is seen through a real one). Idempotent:
 // nothing happens when every tool is there. Installing needs root; otherwise we say what
 // is missing. Chromium for the e2e suite has its own script (ensure-chromium.mjs).
 import { execFileSync, spawnSync } from 'node:child_process'
 
 /** Debian package -> a command that succeeds once it is installed. */
-const packages = [{ name: 'strace', probe: ['strace', '-V'] }]
+const packages = [
+  { name: 'strace', probe: ['strace', '-V'] },
+  // In /usr/sbin, which is not on a Debian user's PATH.
+  { name: 'haproxy', probe: ['/usr/sbin/haproxy', '-v'] }
+]
 
 function isInstalled({ probe }) {
   const [command, ...args] = probe

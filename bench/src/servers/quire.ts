@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,12 +9,13 @@ import { spawnPinnedServer } from '../server-process.js'
  * `quire serve` with its default LevelDB storage, as a user starts it, except
  * for the per-address and per-connection rate limits: every simulated user of
  * the load generator comes from 127.0.0.1 and the upload of the editing trace
- * comes over one socket, which the defaults (64 connections per address, 200
- * messages/s per connection) would rightly refuse. The other servers have no
- * such limits.
+ * comes over one socket, which the defaults (512 connections and 16 new ones per
+ * second per address, 200 messages/s per connection) would rightly refuse. The
+ * other servers have no such limits.
  */
 const BENCH_LIMITS = [
   '--max-connections-per-ip', '100000',
+  '--max-new-connections-per-second-per-ip', '100000',
   '--max-connections', '100000',
   '--max-rooms', '100000',
   '--max-messages-per-second', '10000000',
@@ -71,7 +73,7 @@ export function quireServerAt(root: string, names: { id: string; label: string }
     start: async (options) => {
       const store = storage ? await storage() : null
       const server = await spawnPinnedServer({
-        args: [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...BENCH_LIMITS, ...(store?.args ?? [])],
+        args: [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...benchLimitsKnownTo(cli), ...(store?.args ?? [])],
         nodeOptions: profileNodeOptions(options),
         ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
       }).catch(async (error: unknown) => {
@@ -82,4 +84,18 @@ export function quireServerAt(root: string, names: { id: string; label: string }
       return { ...server, stop: () => server.stop().then(() => store.release()) }
     }
   }
+}
+
+/**
+ * BENCH_LIMITS less the flags `cli` does not know: a baseline checkout built before a
+ * limit existed has nothing to raise, and would refuse the flag and not start.
+ */
+function benchLimitsKnownTo(cli: string): string[] {
+  const help = execFileSync(process.execPath, [cli, 'help'], { encoding: 'utf8' })
+  const known: string[] = []
+  for (let i = 0; i + 1 < BENCH_LIMITS.length; i += 2) {
+    const flag = BENCH_LIMITS[i] as string
+    if (new RegExp(`${flag}(\\s|$)`, 'm').test(help)) known.push(flag, BENCH_LIMITS[i + 1] as string)
+  }
+  return known
 }

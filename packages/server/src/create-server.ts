@@ -57,6 +57,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     maxRoomNameBytes: resolved.maxRoomNameBytes,
     allowedOrigins: resolved.allowedOrigins,
     authenticate: resolved.authenticate,
+    trustedProxies: resolved.trustedProxies,
     rooms: wiring.parts,
     log
   })

@@ -7,6 +7,7 @@ import { resolveLimits, type Limits } from './limits/limits.js'
 import { quietLog, type Log } from './log.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
+import { parseTrustedProxies, type TrustedProxies } from './transport/trusted-proxies.js'
 
 export interface ServerOptions {
   /** LevelDB directory used when no `storage` is given. Default `./data`. */
@@ -51,6 +52,14 @@ export interface ServerOptions {
   readonly allowedOrigins?: readonly string[]
   /** Rate, connection, room and slow-consumer limits; each falls back to its default (see limits/limits.ts). */
   readonly limits?: Partial<Limits>
+  /**
+   * Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are believed: CIDR
+   * ranges (`10.0.0.0/8`, `fd00::/8`), single addresses, or `loopback`. A connection from
+   * one of them is counted, limited and logged by the client address it forwarded for
+   * (see transport/client-address.ts); every other connection by its own address, whatever
+   * headers it sends. Default: none.
+   */
+  readonly trustProxy?: readonly string[]
   readonly log?: Log
   /**
    * Called each time the compaction worker thread has started. Node 20 resets V8 flags
@@ -112,6 +121,7 @@ export interface ResolvedServerOptions {
   /** Undefined allows every origin. */
   readonly allowedOrigins: readonly string[] | undefined
   readonly limits: Limits
+  readonly trustedProxies: TrustedProxies
   readonly log: Log
   readonly onWorkerStarted: (() => void) | undefined
 }
@@ -125,8 +135,13 @@ export function defaultMaxUnsavedBytes(): number {
   return Math.floor(getHeapStatistics().heap_size_limit / 4)
 }
 
-/** Fills in the defaults; throws a RangeError for a limit that is not a positive number. */
+/**
+ * Fills in the defaults; throws a RangeError for a limit that is not a positive number or
+ * a trusted proxy that is not an address or range.
+ */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  const trusted = parseTrustedProxies(options.trustProxy ?? [])
+  if (!trusted.ok) throw new RangeError(`trustProxy: ${trusted.message}`)
   return {
     dataDir: options.dataDir ?? SERVER_DEFAULTS.dataDir,
     storage: options.storage,
@@ -143,6 +158,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     shareTokens: options.shareTokens,
     allowedOrigins: options.allowedOrigins,
     limits: resolveLimits(options.limits),
+    trustedProxies: trusted.proxies,
     log: options.log ?? quietLog,
     onWorkerStarted: options.onWorkerStarted
   }

@@ -61,6 +61,12 @@ function helpEntryOf(help: string, command: string, name: string): string {
   return section.slice(start, end < 0 ? undefined : end).join('\n')
 }
 
+/** Two values each list flag accepts (a list flag has no default: absent is the empty list). */
+const LIST_SAMPLES: Record<string, readonly [string, string]> = {
+  'allow-origin': ['https://a.example', 'https://b.example'],
+  'trust-proxy': ['loopback', '10.0.0.0/8']
+}
+
 /** A value the flag accepts that is not its default. */
 function otherValueOf(flag: CliFlag<never>): string[] {
   switch (flag.kind) {
@@ -69,8 +75,11 @@ function otherValueOf(flag: CliFlag<never>): string[] {
     case 'whole':
     case 'positive':
       return [`--${flag.name}`, String(Number(flag.default ?? 0) + 7)]
-    case 'list':
-      return [`--${flag.name}`, 'https://a.example', `--${flag.name}`, 'https://b.example']
+    case 'list': {
+      const samples = LIST_SAMPLES[flag.name]
+      if (samples === undefined) throw new Error(`add two values --${flag.name} accepts to LIST_SAMPLES`)
+      return [`--${flag.name}`, samples[0], `--${flag.name}`, samples[1]]
+    }
     case 'text':
       return [`--${flag.name}`, 'something-else']
   }
@@ -162,6 +171,7 @@ describe('quire serve and quire token refuse bad arguments before doing anything
     [['serve', '--max-conections', '5'], "quire serve: Unknown option '--max-conections'"],
     [['serve', '--data'], "quire serve: Option '--data <value>' argument missing"],
     [['serve', '--postgres', 'postgres://postgres@127.0.0.1:1/test'], 'cannot open the PostgreSQL store: connect ECONNREFUSED 127.0.0.1:1 (is PostgreSQL running and the URL right?)'],
+    [['serve', '--trust-proxy', 'loopback', '--trust-proxy', 'localhost'], 'quire serve: --trust-proxy must be an address (192.0.2.7, ::1), a CIDR range (10.0.0.0/8, fd00::/8) or loopback, got "localhost"'],
     [['token', '--room', 'r', '--access', 'read', '--ttl', 'soon'], '--ttl must be a duration like 90s, 30m, 1h or 7d, got "soon"'],
     [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write'],
     [['token', '--room', 'r', '--access', 'read', '--secret-env', 'A', '--auth-secret-env', 'B'], 'quire token: --secret-env and --auth-secret-env are the same flag; give it once']

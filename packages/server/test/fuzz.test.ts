@@ -290,7 +290,10 @@ it(TEST_NAME, async () => {
       console.log(`[quire] ${TEST_NAME}: seed ${seed}, ${plan.frames} frames in ${plan.connections.length} connections, plan digest ${plan.digest}`)
       const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-fuzz-'))
       cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-      let server = await startQuireServer({ dataDir, log: () => {} })
+      // Every fuzz connection comes from 127.0.0.1, one after the other, hundreds a second:
+      // the per-address new-connection rate would rightly refuse them, as it would any load test.
+      const serverOptions = { dataDir, log: () => {}, limits: { maxNewConnectionsPerSecondPerIp: 1e9, newConnectionBurstPerIp: 1e9 } }
+      let server = await startQuireServer(serverOptions)
       cleanups.push(() => server.close())
       const clients: StockClient[] = []
       cleanups.push(() => {
@@ -372,7 +375,7 @@ it(TEST_NAME, async () => {
       expect(stored.updates.length).toBeGreaterThan(0)
       const fromStorage = new Y.Doc()
       for (const update of stored.updates) Y.applyUpdate(fromStorage, update)
-      server = await startQuireServer({ dataDir, log: () => {} })
+      server = await startQuireServer(serverOptions)
       const afterRestart = await join()
       const reference = new Y.Doc()
       Y.applyUpdate(reference, expected)

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
 import { spawnQuireServer, startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { createNewConnectionRate } from '../src/limits/new-connection-rate.js'
 import { createStockClient, type StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
@@ -76,6 +77,11 @@ async function joined(socket: Socket): Promise<Socket> {
   return socket
 }
 
+/** How an upgrade ended: joined its room, or closed (a refusal) first. */
+function outcomeOf(socket: Socket): Promise<'joined' | { code: number; reason: string }> {
+  return Promise.race([joined(socket).then(() => 'joined' as const), socket.closed])
+}
+
 function client(server: QuireServerFixture, room: string): StockClient {
   const c = createStockClient(server.url, room)
   cleanups.push(() => c.destroy())
@@ -117,6 +123,29 @@ describe('token bucket', () => {
   it('refuses a non-positive rate or capacity', () => {
     expect(() => createTokenBucket({ ratePerSecond: 0, capacity: 1 })).toThrow(RangeError)
     expect(() => createTokenBucket({ ratePerSecond: 1, capacity: -1 })).toThrow(RangeError)
+  })
+})
+
+describe('new connections per address', () => {
+  it('each address has its own bucket: a burst, then the rate', () => {
+    let now = 0
+    const rate = createNewConnectionRate({ ratePerSecond: 2, burst: 3, now: () => now })
+    expect([1, 2, 3, 4].map(() => rate.tryTake('192.0.2.1'))).toEqual([true, true, true, false])
+    expect(rate.tryTake('192.0.2.2')).toBe(true)
+    now += 500 // one token
+    expect([rate.tryTake('192.0.2.1'), rate.tryTake('192.0.2.1')]).toEqual([true, false])
+  })
+
+  it('forgets addresses whose bucket refilled, so memory follows the recent addresses, not all ever seen', () => {
+    let now = 0
+    const rate = createNewConnectionRate({ ratePerSecond: 1, burst: 2, now: () => now })
+    for (let i = 0; i < 5000; i++) rate.tryTake(`old-${i}`)
+    expect(rate.size).toBe(5000)
+    now += 2000 // every old bucket is full again
+    for (let i = 0; i < 5000; i++) rate.tryTake(`new-${i}`)
+    expect(rate.size, 'only the 5000 recent addresses, not all 10000 seen').toBe(5000)
+    // A forgotten address starts from a full bucket, as it would have had.
+    expect([rate.tryTake('old-1'), rate.tryTake('old-1'), rate.tryTake('old-1')]).toEqual([true, true, false])
   })
 })
 
@@ -276,6 +305,57 @@ describe('connection and room caps, checked at upgrade', () => {
     expect(admitted).not.toBeNull()
   })
 
+  // A rate of one token per 100 s: nothing refills while the test runs.
+  const NO_REFILL = 0.01
+
+  it('new connections per address: 1013 try again later past the burst, naming the limit', async () => {
+    const server = await start({ limits: { maxNewConnectionsPerSecondPerIp: NO_REFILL, newConnectionBurstPerIp: 3 } })
+    for (const room of ['a', 'b', 'c']) {
+      const socket = await joined(openSocket(server, room))
+      socket.ws.close()
+      await socket.closed
+    }
+    expect(await outcomeOf(openSocket(server, 'd'))).toEqual({ code: 1013, reason: 'try again later: more than 0.01 new connections per second from your address' })
+  })
+
+  it('a refusal for the rate holds no open slot, and one for the open cap spends no token', async () => {
+    const server = await start({ limits: { maxConnectionsPerIp: 2, maxNewConnectionsPerSecondPerIp: NO_REFILL, newConnectionBurstPerIp: 3 } })
+    const first = await joined(openSocket(server, 'a'))
+    await joined(openSocket(server, 'a'))
+    for (let i = 0; i < 5; i++) expect(await outcomeOf(openSocket(server, 'a'))).toMatchObject({ code: 1008 })
+    first.ws.close()
+    await first.closed
+    // The third token is still there for the slot that was freed.
+    let third: Socket | null = null
+    for (let attempt = 0; attempt < 100 && third === null; attempt++) {
+      const candidate = openSocket(server, 'a')
+      const outcome = await outcomeOf(candidate)
+      if (outcome === 'joined') third = candidate
+      else expect(outcome.code, 'refused while the closed socket was not yet released').toBe(1008)
+    }
+    expect(third).not.toBeNull()
+    third!.ws.close()
+    await third!.closed
+    // No tokens left: refused for the rate; and again for the rate, not for the open cap,
+    // which the first refusal would have filled had it kept its slot.
+    const refusals: number[] = []
+    for (let attempt = 0; attempt < 100 && refusals.length < 2; attempt++) {
+      const outcome = await outcomeOf(openSocket(server, 'a'))
+      if (outcome === 'joined') throw new Error('admitted with no tokens left')
+      if (outcome.code === 1013) refusals.push(outcome.code)
+      else expect(outcome.code, 'refused while the closed socket was not yet released').toBe(1008)
+    }
+    expect(refusals).toEqual([1013, 1013])
+  })
+
+  it('stock y-websocket clients refused for the rate come back and sync', async () => {
+    const server = await start({ limits: { newConnectionBurstPerIp: 4 } })
+    const clients = Array.from({ length: 12 }, () => client(server, 'crowd'))
+    for (const c of clients) await c.synced()
+    clients[0]!.doc.getText('t').insert(0, 'all in')
+    for (const c of clients) await waitUntil(() => c.doc.getText('t').toString() === 'all in')
+  })
+
   it('connections per process: 1013 try again later', async () => {
     const server = await start({ limits: { maxConnections: 2 } })
     await joined(openSocket(server, 'a'))
@@ -380,12 +460,50 @@ describe('default limits', () => {
       byteBurst: 32 * 1024 * 1024,
       maxAwarenessPerSecond: 60,
       awarenessBurst: 600,
-      maxConnectionsPerIp: 64,
+      maxConnectionsPerIp: 512,
+      maxNewConnectionsPerSecondPerIp: 16,
+      newConnectionBurstPerIp: 512,
       maxConnections: 10_000,
       maxRooms: 10_000,
       slowConsumerBytes: 16 * 1024 * 1024,
       slowConsumerGraceMs: 10_000
     })
+  })
+
+  /** Opens `count` sockets to `room` at once; resolves to how each ended up: joined, or its close. */
+  async function openAtOnce(server: QuireServerFixture, room: string, count: number): Promise<(Socket | { code: number; reason: string })[]> {
+    return Promise.all(
+      Array.from({ length: count }, () => {
+        const socket = openSocket(server, room)
+        return Promise.race([joined(socket), socket.closed])
+      })
+    )
+  }
+
+  it('serve an office behind one NAT: 40 people with two tabs each, all connecting at once from one address (64 refused them)', async () => {
+    const server = await start()
+    const outcomes = await openAtOnce(server, 'office', 80)
+    expect(outcomes.filter((o) => !('ws' in o))).toEqual([])
+  })
+
+  it('cut off a client opening sockets in a loop: past 512 at once, 16 per second, with 1013', async () => {
+    const server = await start()
+    const startedAt = performance.now()
+    let admitted = 0
+    let refusal: { code: number; reason: string } | null = null
+    // Batches of 32 sockets opened at once and closed once joined, until one is refused.
+    while (refusal === null && admitted < 2000) {
+      for (const outcome of await openAtOnce(server, 'churn', 32)) {
+        if ('ws' in outcome) {
+          admitted++
+          outcome.ws.close()
+        } else refusal ??= outcome
+      }
+    }
+    const seconds = (performance.now() - startedAt) / 1000
+    expect(refusal).toEqual({ code: 1013, reason: 'try again later: more than 16 new connections per second from your address' })
+    expect(admitted).toBeGreaterThanOrEqual(512)
+    expect(admitted, `admitted in ${seconds.toFixed(1)} s`).toBeLessThanOrEqual(512 + Math.ceil(16 * seconds))
   })
 
   it('do not bother a fast typist: 400 keystrokes with a cursor update each, at about 60 per second', async () => {

@@ -5,6 +5,7 @@ import { createServer } from '../create-server.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { consoleLog } from '../log.js'
 import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
+import { parseTrustedProxies, TRUSTED_PROXY_FORMS } from '../transport/trusted-proxies.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
 import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
@@ -107,12 +108,25 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     help: 'allow browser pages from this origin (repeatable);\ndefault: every origin',
     set: (s, origins) => { s.options.allowedOrigins = origins }
   },
+  {
+    kind: 'list',
+    name: 'trust-proxy',
+    placeholder: '<cidr>',
+    help: 'a reverse proxy in this range (a CIDR range, an\naddress, or loopback) names the client in\nX-Forwarded-For or Forwarded (repeatable); the\nlimits and logs then count that client;\ndefault: no proxy, every header ignored',
+    set: (s, ranges) => {
+      // Refused here, before the server starts, with the flag's name in the message.
+      const parsed = parseTrustedProxies(ranges)
+      if (!parsed.ok) throw new Error(`quire serve: --trust-proxy must be ${TRUSTED_PROXY_FORMS}, got "${parsed.invalid}"`)
+      s.options.trustProxy = ranges
+    }
+  },
   { kind: 'whole', name: 'max-message-bytes', help: 'largest accepted message', default: SERVER_DEFAULTS.maxMessageBytes, set: (s, n) => { s.options.maxMessageBytes = n } },
   { kind: 'positive', name: 'max-room-name-bytes', help: 'longest room name in UTF-8 bytes', default: SERVER_DEFAULTS.maxRoomNameBytes, set: (s, n) => { s.options.maxRoomNameBytes = n } },
   rateFlag('max-messages-per-second', 'maxMessagesPerSecond', 'messageBurst', 'per connection'),
   limitFlag('max-bytes-per-second', 'maxBytesPerSecond', 'per connection'),
   rateFlag('max-awareness-per-second', 'maxAwarenessPerSecond', 'awarenessBurst', 'presence updates per connection'),
   limitFlag('max-connections-per-ip', 'maxConnectionsPerIp', 'open connections from one address'),
+  rateFlag('max-new-connections-per-second-per-ip', 'maxNewConnectionsPerSecondPerIp', 'newConnectionBurstPerIp', 'new connections from one address'),
   limitFlag('max-connections', 'maxConnections', 'open connections in this process'),
   limitFlag('max-rooms', 'maxRooms', 'rooms open in memory'),
   limitFlag('slow-consumer-bytes', 'slowConsumerBytes', 'unsent bytes a slow client may hold for the grace period'),
@@ -171,7 +185,7 @@ export async function serve(args: readonly string[]): Promise<number> {
   const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, consoleLog)
   const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
   const { url } = await server.listen(settings.port, settings.host)
-  const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins } = settings.options
+  const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   process.stdout.write(`quire listening on ${url}\n`)
   const where = postgresUrl === undefined
     ? `data in ${dataDir}`
@@ -190,6 +204,9 @@ export async function serve(args: readonly string[]): Promise<number> {
       ? 'browser pages from any origin may connect (restrict with --allow-origin)'
       : `browser pages may connect only from: ${allowedOrigins.join(', ')}`
   )
+  if (trustProxy !== undefined) {
+    consoleLog('info', `client addresses are taken from X-Forwarded-For or Forwarded on connections from: ${trustProxy.join(', ')}`)
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -20,8 +20,15 @@ export interface Limits {
   readonly maxAwarenessPerSecond: number
   /** Awareness updates one connection may send in a burst. Default 600. */
   readonly awarenessBurst: number
-  /** Open connections from one IP address (loopback included). Default 64. */
+  /**
+   * Open connections from one client address (loopback included; behind a trusted proxy,
+   * the address it forwarded for). Default 512: see below.
+   */
   readonly maxConnectionsPerIp: number
+  /** New connections one client address may open per second, sustained. Default 16. */
+  readonly maxNewConnectionsPerSecondPerIp: number
+  /** New connections one client address may open in a burst before the rate applies. Default 512. */
+  readonly newConnectionBurstPerIp: number
   /** Open connections in this process. Default 10000. */
   readonly maxConnections: number
   /** Rooms (documents) held open in memory by this process. Default 10000. */
@@ -32,6 +39,24 @@ export interface Limits {
   readonly slowConsumerGraceMs: number
 }
 
+/*
+ * Per address: one address is often many people. An office of 40 behind one NAT, each
+ * with two tabs, is 80 connections; a school or a company's egress, a few hundred; and a
+ * reverse proxy that is not trusted (`trustProxy`) is everyone. The old cap of 64 open
+ * connections refused all of those, and did little against an attacker, who can open
+ * and close sockets in a loop without ever holding 64, or hold 64 per address from many.
+ *
+ * So the open cap is now 512 (about 250 people with two tabs each), and a second limit
+ * bounds what an attacker does and an office does not: *new* connections per address,
+ * 16 per second sustained with a burst of 512. The burst equals the open cap, so a whole
+ * address's worth of clients can reconnect at once after a restart (and one refused
+ * for the rate is not lost: stock y-websocket 3 retries after 200 ms, backing off to
+ * 2.5 s, and gets in as the bucket refills). 16 per second is a reconnect every 32 s for every one of
+ * 512 connections, far more churn than editors make, while a socket-opening loop is cut
+ * to 16 upgrades (authenticate calls, room loads, initial syncs) per second per address.
+ * An idle connection costs about 8 KiB of memory (README, Performance), so 512 from one
+ * address hold about 4 MiB; an attacker with many addresses is bounded by `maxConnections`.
+ */
 export const DEFAULT_LIMITS: Limits = {
   maxMessagesPerSecond: 200,
   messageBurst: 1000,
@@ -39,7 +64,9 @@ export const DEFAULT_LIMITS: Limits = {
   byteBurst: 32 * 1024 * 1024,
   maxAwarenessPerSecond: 60,
   awarenessBurst: 600,
-  maxConnectionsPerIp: 64,
+  maxConnectionsPerIp: 512,
+  maxNewConnectionsPerSecondPerIp: 16,
+  newConnectionBurstPerIp: 512,
   maxConnections: 10_000,
   maxRooms: 10_000,
   slowConsumerBytes: 16 * 1024 * 1024,

@@ -31,6 +31,8 @@ export interface ConnectionOptions {
   readonly roomName: string
   readonly access: Access
   readonly user: string | null
+  /** Where the client connects from, behind trusted proxies included: for the logs. */
+  readonly clientAddress: string
   /** The client asked for the Quire extension (hello + saved acknowledgements). */
   readonly extension: boolean
   readonly maxMessageBytes: number
@@ -173,7 +175,7 @@ class Connection implements Peer, WatchedConsumer {
 
   failed(error: Error): void {
     // ws has already closed the socket (e.g. 1009 for an oversized frame); note why.
-    this.options.log('warn', `connection ${this.id} to "${this.options.roomName}": ${error.message}`)
+    this.options.log('warn', `connection ${this.id} to "${this.options.roomName}" from ${this.options.clientAddress}: ${error.message}`)
     this.leave()
   }
 
@@ -196,7 +198,7 @@ class Connection implements Peer, WatchedConsumer {
 
   private close(code: number, reason: string): void {
     if (this.closed) return
-    this.options.log('warn', `closing connection ${this.id} to "${this.options.roomName}": ${code} ${reason}`)
+    this.options.log('warn', `closing connection ${this.id} to "${this.options.roomName}" from ${this.options.clientAddress}: ${code} ${reason}`)
     this.options.socket.close(code, truncateCloseReason(reason))
     this.leave()
   }

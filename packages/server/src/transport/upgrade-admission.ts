@@ -11,16 +11,21 @@ import { createOriginAllowList } from '../auth/origin-allow-list.js'
 import type { Access, Authenticate, AuthResult } from '../authenticate.js'
 import { createConnectionCounter } from '../limits/connection-counter.js'
 import type { Limits } from '../limits/limits.js'
+import { createNewConnectionRate } from '../limits/new-connection-rate.js'
 import type { Log } from '../log.js'
 import { toQuireError } from '../quire-error.js'
 import type { RoomRegistry } from '../room/room-registry.js'
+import { resolveClientAddress } from './client-address.js'
 import type { RoomRequest } from './room-request.js'
+import type { TrustedProxies } from './trusted-proxies.js'
 
 /**
  * Whether a WebSocket upgrade may open its room: the origin allow-list, the room name's
- * length, the process's and the address's connection caps, the authenticate hook, and
+ * length, the process's and the address's connection caps, the address's rate of new
+ * connections, the authenticate hook, and
  * the cap on open rooms, in that order (the cheap checks first, so a stranger costs
- * nothing past them).
+ * nothing past them). "The address" is the client's: the socket's peer, or the client a
+ * trusted proxy forwarded for (client-address.ts).
  *
  * A refusal is mostly a close code and reason sent once the socket has opened, not an
  * HTTP status: a browser's WebSocket sees nothing of a refused upgrade but a failure,
@@ -33,6 +38,8 @@ export interface UpgradeGrant {
   readonly kind: 'grant'
   readonly user: string
   readonly access: Access
+  /** The address the connection is counted and logged by. */
+  readonly clientAddress: string
   /** The registry the room cap was checked against, open by now. */
   readonly registry: RoomRegistry
 }
@@ -57,6 +64,8 @@ export interface UpgradeAdmissionOptions {
   readonly allowedOrigins: readonly string[] | undefined
   /** Undefined lets everyone write every room. */
   readonly authenticate: Authenticate | undefined
+  /** Proxies whose forwarding headers name the client; none by default. */
+  readonly trustedProxies: TrustedProxies
   /** Resolves once storage is open, rejects when it cannot open. */
   readonly rooms: Promise<{ readonly registry: RoomRegistry }>
   readonly log: Log
@@ -65,10 +74,11 @@ export interface UpgradeAdmissionOptions {
 const ANONYMOUS_WRITER: AuthResult = { user: 'anonymous', access: 'write' }
 
 export function createUpgradeAdmission(options: UpgradeAdmissionOptions): UpgradeAdmission {
-  const { limits, maxRoomNameBytes, authenticate, rooms, log } = options
+  const { limits, maxRoomNameBytes, authenticate, trustedProxies, rooms, log } = options
   const originAllowList = createOriginAllowList(options.allowedOrigins)
   // Counts sockets from upgrade to close, so pending upgrades (awaiting auth) count too.
   const connectionsPerIp = createConnectionCounter(limits.maxConnectionsPerIp)
+  const newConnectionsPerIp = createNewConnectionRate({ ratePerSecond: limits.maxNewConnectionsPerSecondPerIp, burst: limits.newConnectionBurstPerIp })
 
   return {
     admit(request, socket, wanted) {
@@ -80,11 +90,16 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
       if (connectionsPerIp.total >= limits.maxConnections) {
         return refuse(CLOSE_TRY_AGAIN_LATER, `try again later: this server has ${limits.maxConnections} connections open`)
       }
-      const ip = request.socket.remoteAddress ?? 'unknown'
-      if (!connectionsPerIp.tryAcquire(ip)) {
+      const clientAddress = resolveClientAddress(request, trustedProxies)
+      if (!connectionsPerIp.tryAcquire(clientAddress)) {
         return refuse(CLOSE_POLICY_VIOLATION, `too many connections from your address (limit ${limits.maxConnectionsPerIp})`)
       }
-      releaseOnClose(socket, connectionsPerIp, ip)
+      // After the open cap, so that tabs refused by it do not spend the address's tokens too.
+      if (!newConnectionsPerIp.tryTake(clientAddress)) {
+        connectionsPerIp.release(clientAddress)
+        return refuse(CLOSE_TRY_AGAIN_LATER, `try again later: more than ${limits.maxNewConnectionsPerSecondPerIp} new connections per second from your address`)
+      }
+      releaseOnClose(socket, connectionsPerIp, clientAddress)
       const authorized: Promise<AuthResult> = authenticate
         ? Promise.resolve().then(() => authenticate({ request, room: wanted.room, token: wanted.token }))
         : Promise.resolve(ANONYMOUS_WRITER)
@@ -93,7 +108,7 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
           if (registry.get(wanted.room) === undefined && registry.size >= limits.maxRooms) {
             return { kind: 'close', code: CLOSE_TRY_AGAIN_LATER, reason: `try again later: this server has ${limits.maxRooms} rooms open` }
           }
-          return { kind: 'grant', user: auth.user, access: auth.access, registry }
+          return { kind: 'grant', user: auth.user, access: auth.access, clientAddress, registry }
         },
         // A server whose storage did not open answers 503 whatever the token: it can serve no one.
         (error: unknown) =>

@@ -66,6 +66,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
               roomName: wanted.room,
               access: decision.access,
               user: decision.user,
+              clientAddress: decision.clientAddress,
               extension: wanted.extension,
               maxMessageBytes,
               maxBufferedBytes,
