@@ -88,6 +88,10 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       log('info', `Redis (${name}) reachable again`)
     })
   }
+  // A heartbeat as soon as the clone can beat, not a period later.
+  commands.on('ready', () => {
+    if (events !== null) beat().catch(() => {})
+  })
 
   const subscriptions = new Map<string, Subscription>()
   const byKey = new Map<string, Subscription>()
@@ -115,7 +119,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     }
   }
 
-  /** After the reader lost Redis: every position is retaken, then every room catches up from storage. */
+  /** After the reader lost Redis: every position is retaken (then every room catches up from storage). */
   const retakePositions = async (): Promise<void> => {
     controlPosition = await lastId(reader, controlKey)
     for (const subscription of subscriptions.values()) subscription.position = await lastId(reader, subscription.key)
@@ -152,9 +156,11 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   }
 
   const readLoop = async (): Promise<void> => {
-    let lostConnection = false
+    // Set when the reader lost Redis after having read: whatever was published meanwhile
+    // may be trimmed or missed, so every position is retaken and every room catches up.
+    let interrupted = false
     while (!closed) {
-      if (subscriptions.size === 0 && controlPosition !== UNKNOWN) {
+      if (subscriptions.size === 0 && controlPosition !== UNKNOWN && !interrupted) {
         await new Promise<void>((resolve) => {
           wake = resolve
           setTimeout(resolve, BLOCK_MS).unref()
@@ -162,29 +168,34 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
         wake = null
         continue
       }
+      if (reader.status !== 'ready') {
+        readerClientId = null
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        continue
+      }
       try {
-        if (reader.status !== 'ready') {
-          lostConnection = true
-          await new Promise((resolve) => setTimeout(resolve, 200))
-          continue
-        }
-        if (lostConnection || controlPosition === UNKNOWN || [...subscriptions.values()].some((s) => s.position === UNKNOWN)) {
-          const resync = lostConnection || [...subscriptions.values()].some((s) => s.position === UNKNOWN)
+        const unknown = [...subscriptions.values()].filter((s) => s.position === UNKNOWN)
+        if (interrupted) {
           await retakePositions()
-          readerClientId = Number(await reader.client('ID'))
-          lostConnection = false
-          // Anything published while this clone could not read is in storage: catch up from there.
-          if (resync) events?.resync()
+          interrupted = false
+          events?.resync()
+        } else if (controlPosition === UNKNOWN || unknown.length > 0) {
+          controlPosition = await lastId(reader, controlKey)
+          for (const subscription of unknown) subscription.position = await lastId(reader, subscription.key)
+          // Rooms opened while Redis could not be asked: what they missed is in storage.
+          if (unknown.length > 0) events?.resync()
         }
+        readerClientId ??= Number(await reader.client('ID'))
         const keys = [controlKey, ...byKey.keys()]
         const ids = [controlPosition, ...[...byKey.values()].map((s) => s.position)]
         const result = (await reader.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as StreamEntries | null
         if (result) handleEntries(result)
       } catch (error) {
         if (closed) return
-        lostConnection = true
-        log('warn', `reading other clones' traffic failed, retrying: ${error instanceof Error ? error.message : String(error)}`)
-        await new Promise((resolve) => setTimeout(resolve, 200))
+        interrupted = true
+        readerClientId = null
+        log('warn', `reading other clones' traffic failed, catching up from storage once Redis is back: ${error instanceof Error ? error.message : String(error)}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
       }
     }
   }

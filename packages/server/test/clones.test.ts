@@ -119,4 +119,20 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
     dropConnection(here)
     await waitUntil(() => !there.provider.awareness.getStates().has(here.doc.clientID), { timeoutMs: 10_000 })
   })
+
+  it('presence of the clients of a clone killed with -9 leaves the other clones within 30 s', async () => {
+    const { clones } = await startCluster(2, cleanups)
+    const [doomed, survivor] = clones as [SpawnedQuireServer, SpawnedQuireServer]
+    const gone = join(doomed, 'presence after a crash')
+    const staying = join(survivor, 'presence after a crash')
+    await Promise.all([gone.synced(), staying.synced()])
+    gone.provider.awareness.setLocalStateField('user', { name: 'Grace' })
+    await waitUntil(() => staying.provider.awareness.getStates().has(gone.doc.clientID))
+    gone.provider.shouldConnect = false
+    await doomed.kill('SIGKILL')
+    const killedAt = Date.now()
+    // y-protocols itself drops a state not renewed for 30 s; the clone must be faster than that.
+    await waitUntil(() => !staying.provider.awareness.getStates().has(gone.doc.clientID), { timeoutMs: 30_000 })
+    expect(Date.now() - killedAt).toBeLessThan(25_000)
+  })
 })

@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Fanout, FanoutEvents } from '@quire/server'
+import { createRedisFanout, type RedisFanout, type RedisFanoutOptions } from '@quire/redis'
+import { createTestRedisPrefix, withRedis, type TestRedisPrefix } from '@quire/testkit'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+interface Events extends FanoutEvents {
+  readonly resyncs: number
+  readonly gone: string[]
+}
+
+function recordEvents(): Events {
+  const events = {
+    resyncs: 0,
+    gone: [] as string[],
+    resync() {
+      events.resyncs++
+    },
+    cloneGone(clone: string) {
+      events.gone.push(clone)
+    }
+  }
+  return events
+}
+
+async function startFanout(redis: TestRedisPrefix, options: Partial<RedisFanoutOptions> = {}, events: FanoutEvents = recordEvents()): Promise<RedisFanout> {
+  const fanout = createRedisFanout({ url: redis.url, prefix: redis.prefix, ...options })
+  cleanups.push(() => fanout.close())
+  fanout.start(events)
+  expect(await fanout.whenConnected(5000)).toBe(true)
+  return fanout
+}
+
+function ownPrefix(): TestRedisPrefix {
+  const redis = createTestRedisPrefix('fanout')
+  cleanups.push(() => redis.clear())
+  return redis
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const started = Date.now()
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+function subscribeAll(fanout: Fanout, doc: string, position: string): Array<{ frames: number[][]; clone: string }> {
+  const received: Array<{ frames: number[][]; clone: string }> = []
+  fanout.subscribe(doc, position, (frames, clone) => received.push({ frames: frames.map((f) => [...f]), clone }))
+  return received
+}
+
+describe('clone traffic on Redis Streams', () => {
+  it('delivers what one clone publishes to the others with the room open, in order, never back to the publisher', async () => {
+    const redis = ownPrefix()
+    const [a, b] = await Promise.all([startFanout(redis, { cloneId: 'a' }), startFanout(redis, { cloneId: 'b' })])
+    const atA = subscribeAll(a, 'room', await a.position('room'))
+    const atB = subscribeAll(b, 'room', await b.position('room'))
+    const elsewhere = subscribeAll(b, 'other room', await b.position('other room'))
+    for (let i = 0; i < 20; i++) a.publish('room', [Uint8Array.of(i), Uint8Array.of(i, i)])
+    b.publish('room', [Uint8Array.of(99)])
+    await until(() => atB.length === 20 && atA.length === 1, `b has ${atB.length} of 20, a has ${atA.length} of 1`)
+    expect(atB.map((entry) => entry.frames)).toEqual(Array.from({ length: 20 }, (_, i) => [[i], [i, i]]))
+    expect(atB.every((entry) => entry.clone === 'a')).toBe(true)
+    expect(atA).toEqual([{ frames: [[99]], clone: 'b' }])
+    expect(elsewhere).toEqual([])
+  })
+
+  it('delivers from the position taken, so what was published before it is not delivered twice and nothing after it is missed', async () => {
+    const redis = ownPrefix()
+    const [a, b] = await Promise.all([startFanout(redis, { cloneId: 'a' }), startFanout(redis, { cloneId: 'b' })])
+    a.publish('room', [Uint8Array.of(1)])
+    await until(async () => (await b.position('room')) !== '0-0', 'the first entry is in the stream')
+    const position = await b.position('room')
+    a.publish('room', [Uint8Array.of(2)])
+    // Subscribed late, from the position taken before the second entry.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const atB = subscribeAll(b, 'room', position)
+    await until(() => atB.length === 1, 'the second entry arrives')
+    expect(atB[0]?.frames).toEqual([[2]])
+  })
+
+  it('keeps streams to the retention window, and a stream nobody writes to goes away', async () => {
+    const redis = ownPrefix()
+    const retentionMs = 200
+    const a = await startFanout(redis, { cloneId: 'a', retentionMs })
+    // More entries than one stream node holds (100): trimming by MINID ~ drops whole nodes.
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 100; i++) a.publish('busy', [new Uint8Array(100)])
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const [key] = (await redis.keys()).filter((k) => k.includes(':room:'))
+    expect(key).toBeDefined()
+    const length = await withRedis((r) => r.xlen(key as string))
+    // 1,000 published; about the last retention window (~200 entries, plus a node) kept.
+    expect(length).toBeLessThan(500)
+    await until(async () => (await redis.keys()).every((k) => !k.includes(':room:')), 'the idle stream expired', 3000)
+  })
+
+  it('tells a clone when another one stops beating, so the presence it brought can go', async () => {
+    const redis = ownPrefix()
+    const eventsAtB = recordEvents()
+    const b = await startFanout(redis, { cloneId: 'b', heartbeatMs: 100 }, eventsAtB)
+    const atB = subscribeAll(b, 'room', await b.position('room'))
+    // A clone "a" that beat once and published presence, then died (kill -9: no goodbye).
+    await withRedis(async (r) => {
+      await r.set(`${redis.prefix}clone:a`, '1', 'PX', 300)
+      await r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'a', 'f', Buffer.from([1]))
+    })
+    await until(() => atB.length === 1, 'the presence entry arrives')
+    expect(eventsAtB.gone).toEqual([])
+    await until(() => eventsAtB.gone.length > 0, 'b hears that a is gone', 3000)
+    expect(eventsAtB.gone).toEqual(['a'])
+  })
+
+  it('a clone that closes removes its heartbeat at once', async () => {
+    const redis = ownPrefix()
+    const a = createRedisFanout({ url: redis.url, prefix: redis.prefix, cloneId: 'a' })
+    a.start(recordEvents())
+    await a.whenConnected(5000)
+    await until(async () => (await redis.keys()).includes(`${redis.prefix}clone:a`), 'a beats')
+    await a.close()
+    expect(await redis.keys()).not.toContain(`${redis.prefix}clone:a`)
+  })
+})
