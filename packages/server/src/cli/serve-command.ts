@@ -90,7 +90,7 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   {
     kind: 'positive',
     name: 'max-buffered-bytes',
-    help: 'unsent bytes that close a client at once',
+    help: 'unsent bytes that drop a client at once',
     default: SERVER_DEFAULTS.maxBufferedBytes,
     set: (s, n) => { s.options.maxBufferedBytes = n }
   },

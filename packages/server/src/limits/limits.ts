@@ -2,7 +2,8 @@
  * The limits that keep one process safe from strangers and broken clients. Every one
  * has a default meant to never bother a real editor (a fast typist produces a few
  * dozen messages per second) while keeping a hostile client's cost bounded. Exceeding
- * a per-connection limit closes that connection with a reason saying which one.
+ * a per-connection limit closes that connection with a reason saying which one (a slow
+ * consumer's is dropped, and the reason logged: see transport/connection.ts).
  */
 export interface Limits {
   /** Messages one connection may send per second, sustained. Default 200. */
@@ -28,7 +29,7 @@ export interface Limits {
   readonly maxRooms: number
   /** Unsent bytes above which a peer counts as slow. Default 16 MiB. */
   readonly slowConsumerBytes: number
-  /** How long a peer may stay above `slowConsumerBytes` before it is closed. Default 10 s. */
+  /** How long a peer may stay above `slowConsumerBytes` before it is dropped. Default 10 s. */
   readonly slowConsumerGraceMs: number
 }
 

@@ -2,7 +2,7 @@
  * Decides when a peer is too slow to keep. A socket whose unsent bytes (`bufferedAmount`)
  * go above `softBytes` gets `graceMs` to drain below it again (a mobile client on a bad
  * link, a big initial sync); if it is still above when the grace ends, or if it ever goes
- * above `hardBytes`, `onSlow` is called and the caller closes it. Without this, every
+ * above `hardBytes`, `onSlow` is called and the caller drops it. Without this, every
  * update relayed to a client that stopped reading would stay in server memory.
  *
  * `check` is called after each send; one timer per slow socket re-checks at the end of
@@ -17,6 +17,7 @@ export interface SlowConsumerWatch {
 /** The watched peer: its unsent bytes, and what to do when it is too slow. */
 export interface WatchedConsumer {
   bufferedAmount(): number
+  /** Drop the peer now: it is too slow. */
   onSlow(reason: string): void
 }
 

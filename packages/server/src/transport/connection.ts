@@ -151,7 +151,7 @@ class Connection implements Peer, WatchedConsumer {
   }
 
   onSlow(reason: string): void {
-    this.close(CLOSE_POLICY_VIOLATION, reason)
+    this.terminate(reason)
   }
 
   receiveFrame(data: RawData, isBinary: boolean): void {
@@ -197,6 +197,21 @@ class Connection implements Peer, WatchedConsumer {
     if (this.closed) return
     this.options.log('warn', `closing connection ${this.id} to "${this.options.roomName}": ${code} ${reason}`)
     this.options.socket.close(code, truncateCloseReason(reason))
+    this.leave()
+  }
+
+  /**
+   * Drops the socket without a close handshake. A close frame would wait behind the very
+   * bytes the peer is not reading, so the socket and its backlog would stay in memory
+   * until the peer drained it or `ws`'s close timeout (30 s) fired; destroying the socket
+   * frees them now. The peer sees its connection end (1006) and resyncs when it
+   * reconnects, as after any network loss.
+   */
+  private terminate(reason: string): void {
+    if (this.closed) return
+    const { socket, log, roomName } = this.options
+    log('warn', `terminating connection ${this.id} to "${roomName}" (${socket.bufferedAmount} bytes unsent): ${reason}`)
+    socket.terminate()
     this.leave()
   }
 
