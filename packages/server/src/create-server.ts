@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { CLOSE_GOING_AWAY } from '@quire/protocol'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
+import { createUnsentBytesBudget } from './limits/unsent-bytes-budget.js'
 import { QuireError } from './quire-error.js'
 import { resolveServerOptions, SERVER_DEFAULTS, type ServerOptions } from './server-options.js'
 import { createServerWiring } from './server-wiring.js'
@@ -30,9 +31,18 @@ export interface QuireServer {
   handleRequest(request: IncomingMessage, response: ServerResponse): Promise<boolean>
   /** Compacts one document's stored log now. */
   compact(doc: string): Promise<void>
-  stats(): { rooms: number; connections: number; unsavedUpdates: number }
+  stats(): ServerStats
   /** Stops accepting, closes every socket, flushes writes, closes storage it opened. */
   close(): Promise<void>
+}
+
+export interface ServerStats {
+  readonly rooms: number
+  readonly connections: number
+  /** Updates accepted but not yet durable. */
+  readonly unsavedUpdates: number
+  /** Bytes waiting to be sent to peers, all peers together (see `limits.maxUnsentBytes`). */
+  readonly unsentBytes: number
 }
 
 /**
@@ -48,6 +58,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const { log, limits, maxMessageBytes } = resolved
   const wiring = createServerWiring(resolved)
   const sockets = new Set<WebSocket>()
+  const unsentBytes = createUnsentBytesBudget(limits.maxUnsentBytes)
   let ownServer: Server | null = null
   let closing = false
 
@@ -66,12 +77,14 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     maxMessageBytes,
     maxBufferedBytes: resolved.maxBufferedBytes,
     limits,
+    unsentBytes,
     log
   })
-  const stats = (): { rooms: number; connections: number; unsavedUpdates: number } => ({
+  const stats = (): ServerStats => ({
     rooms: wiring.ready?.registry.size ?? 0,
     connections: sockets.size,
-    unsavedUpdates: wiring.ready?.commitQueue.backlog ?? 0
+    unsavedUpdates: wiring.ready?.commitQueue.backlog ?? 0,
+    unsentBytes: unsentBytes.measure()
   })
   const handleRequest = createHttpRoutes({
     staticDir: resolved.staticDir,

@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket as NetSocket } from 'node:net'
+import { getHeapStatistics } from 'node:v8'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { WebSocket } from 'ws'
@@ -349,8 +350,8 @@ describe('slow consumers', () => {
     }
   }
 
-  async function health(server: QuireServerFixture): Promise<{ connections: number }> {
-    return (await (await fetch(`${server.httpUrl}/healthz`)).json()) as { connections: number }
+  async function health(server: QuireServerFixture): Promise<{ connections: number; unsentBytes: number }> {
+    return (await (await fetch(`${server.httpUrl}/healthz`)).json()) as { connections: number; unsentBytes: number }
   }
 
   /**
@@ -421,6 +422,66 @@ describe('slow consumers', () => {
     reader.tcp().resume()
     expect((await reader.closed).code).toBe(1006)
   })
+
+  it('past the server-wide budget for unsent bytes, the largest backlogs are dropped first, until the sum is back under', async () => {
+    const MiB = 1024 * 1024
+    const logged: string[] = []
+    const server = await start({
+      log: (_level, message) => logged.push(message),
+      maxBufferedBytes: 1024 ** 3,
+      // Only the budget can drop anyone here.
+      limits: { maxUnsentBytes: 4 * MiB, slowConsumerBytes: 1024 ** 3, slowConsumerGraceMs: 3_600_000, ...unlimitedRates }
+    })
+    // One stalled reader in "small" and one in "medium"; two in "large", which share each
+    // relayed frame in memory but are counted once each, as the budget counts.
+    const stall = async (room: string) => {
+      const socket = await joined(openSocket(server, room))
+      socket.tcp().pause()
+      return socket
+    }
+    const small = await stall('small')
+    const medium = await stall('medium')
+    const large = [await stall('large'), await stall('large')]
+    const writers = { small: await openWriter(server, 'small'), medium: await openWriter(server, 'medium'), large: await openWriter(server, 'large') }
+    const unsent = async () => (await health(server)).unsentBytes
+    // Backlogs of about 0.5 MiB (small) and 1 MiB (medium): 1.5 MiB in all, under the budget.
+    await writeUntil(writers.small, async () => (await unsent()) >= 0.5 * MiB)
+    await writeUntil(writers.medium, async () => (await unsent()) >= 1.5 * MiB)
+    const budgetLines = () => logged.filter((m) => m.includes("over the server's budget for unsent bytes"))
+    expect(budgetLines()).toEqual([])
+    // The large room's two backlogs grow in step, to about 1.5 MiB each: 4.5 MiB in all.
+    // After the budget's settle, the largest backlog goes, one of the large room's, and
+    // that is enough: the other stays, though it is now the largest.
+    await writeUntil(writers.large, async () => (await unsent()) >= 4.5 * MiB)
+    await waitUntil(() => budgetLines().length === 1, { describe: () => logged.join('\n') })
+    expect(budgetLines()[0]).toMatch(
+      /^terminating connection \d+ to "large" \(\d+ bytes unsent\): over the server's budget for unsent bytes: \d+ bytes waiting for all peers \(budget 4194304\), \d+ of them for this one, the largest backlog$/
+    )
+    await serverHolds(server, 6)
+    expect(await unsent()).toBeLessThanOrEqual(4 * MiB)
+    // The one left grows until the sum is over again, and goes in its turn.
+    await writeUntil(writers.large, () => budgetLines().length === 2, 32 * MiB)
+    expect(budgetLines()[1]).toMatch(/^terminating connection \d+ to "large" /)
+    await serverHolds(server, 5)
+    expect(await unsent()).toBeLessThanOrEqual(4 * MiB)
+    for (const dropped of large) {
+      dropped.tcp().resume()
+      expect((await dropped.closed).code).toBe(1006)
+    }
+    // The small and medium readers stay, and get everything once they read again.
+    for (const [kept, writer] of [[small, writers.small], [medium, writers.medium]] as const) {
+      kept.tcp().resume()
+      const doc = new Y.Doc()
+      await waitUntil(() => {
+        for (const message of kept.messages.splice(0)) {
+          if (message.type === 'sync-update' || message.type === 'sync-step-2') Y.applyUpdate(doc, message.update)
+        }
+        return doc.getText('t').length === writer.doc.getText('t').length
+      })
+      expect(doc.getText('t').toString()).toBe(writer.doc.getText('t').toString())
+      expect(kept.ws.readyState).toBe(WebSocket.OPEN)
+    }
+  })
 })
 
 describe('default limits', () => {
@@ -436,7 +497,8 @@ describe('default limits', () => {
       maxConnections: 10_000,
       maxRooms: 10_000,
       slowConsumerBytes: 16 * 1024 * 1024,
-      slowConsumerGraceMs: 10_000
+      slowConsumerGraceMs: 10_000,
+      maxUnsentBytes: Math.floor(getHeapStatistics().heap_size_limit / 4)
     })
   })
 

@@ -94,6 +94,7 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     default: SERVER_DEFAULTS.maxBufferedBytes,
     set: (s, n) => { s.options.maxBufferedBytes = n }
   },
+  limitFlag('max-unsent-bytes', 'maxUnsentBytes', 'unsent bytes of all clients together, a quarter of\nthe heap limit by default; past it the largest\nbacklogs are dropped first'),
   {
     kind: 'whole',
     name: 'compact-after',

@@ -19,6 +19,7 @@ import type { Access } from '../authenticate.js'
 import { createConnectionRateLimit, type ConnectionRateLimit } from '../limits/connection-rate-limit.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch, type SlowConsumerWatch, type WatchedConsumer } from '../limits/slow-consumer-watch.js'
+import type { UnsentBytesAccount, UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
@@ -37,6 +38,8 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes: number
   /** Rate limits and the slow-consumer soft bound; defaults when omitted. */
   readonly limits?: Limits
+  /** The server's budget for unsent bytes, shared by all its connections. */
+  readonly unsentBytes: UnsentBytesBudget
   readonly registry: RoomRegistry
   readonly log: Log
   readonly id: number
@@ -92,6 +95,7 @@ class Connection implements Peer, WatchedConsumer {
   private queued: Uint8Array[] = []
   private lastSentAt = Date.now()
   private readonly rateLimit: ConnectionRateLimit
+  private readonly unsent: UnsentBytesAccount
   private readonly slowConsumer: SlowConsumerWatch
 
   constructor(private readonly options: ConnectionOptions) {
@@ -99,10 +103,12 @@ class Connection implements Peer, WatchedConsumer {
     this.acknowledging = options.extension
     const limits = options.limits ?? DEFAULT_LIMITS
     this.rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
+    this.unsent = options.unsentBytes.open(this)
     this.slowConsumer = createSlowConsumerWatch(this, {
       softBytes: Math.min(limits.slowConsumerBytes, options.maxBufferedBytes),
       hardBytes: options.maxBufferedBytes,
-      graceMs: limits.slowConsumerGraceMs
+      graceMs: limits.slowConsumerGraceMs,
+      unsent: this.unsent
     })
   }
 
@@ -181,6 +187,7 @@ class Connection implements Peer, WatchedConsumer {
     this.closed = true
     this.queued = []
     this.slowConsumer.stop()
+    this.unsent.close()
     connections.delete(this.options.socket)
     if (this.room) {
       this.room.leave(this)
