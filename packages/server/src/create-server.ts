@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
 import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
+import { createUnsentBytesBudget } from './limits/unsent-bytes-budget.js'
 import { QuireError } from './quire-error.js'
 import { resolveServerOptions, SERVER_DEFAULTS, type ServerOptions } from './server-options.js'
 import { createServerWiring } from './server-wiring.js'
@@ -31,9 +32,18 @@ export interface QuireServer {
   handleRequest(request: IncomingMessage, response: ServerResponse): Promise<boolean>
   /** Compacts one document's stored log now. */
   compact(doc: string): Promise<void>
-  stats(): { rooms: number; connections: number; unsavedUpdates: number }
+  stats(): ServerStats
   /** Stops accepting, closes every socket, flushes writes, closes storage it opened. */
   close(): Promise<void>
+}
+
+export interface ServerStats {
+  readonly rooms: number
+  readonly connections: number
+  /** Updates accepted but not yet durable. */
+  readonly unsavedUpdates: number
+  /** Bytes waiting to be sent to peers, all peers together (see `limits.maxUnsentBytes`). */
+  readonly unsentBytes: number
 }
 
 /**
@@ -49,6 +59,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const { log, limits, maxMessageBytes } = resolved
   const wiring = createServerWiring(resolved)
   const sockets = new Set<WebSocket>()
+  const unsentBytes = createUnsentBytesBudget(limits.maxUnsentBytes)
   let ownServer: Server | null = null
   let closing = false
 
@@ -68,12 +79,14 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     maxMessageBytes,
     maxBufferedBytes: resolved.maxBufferedBytes,
     limits,
+    unsentBytes,
     log
   })
-  const stats = (): { rooms: number; connections: number; unsavedUpdates: number } => ({
+  const stats = (): ServerStats => ({
     rooms: wiring.ready?.registry.size ?? 0,
     connections: sockets.size,
-    unsavedUpdates: wiring.ready?.commitQueue.backlog ?? 0
+    unsavedUpdates: wiring.ready?.commitQueue.backlog ?? 0,
+    unsentBytes: unsentBytes.measure()
   })
   const handleRequest = createHttpRoutes({
     staticDir: resolved.staticDir,

@@ -1,5 +1,5 @@
 export { createServer } from './create-server.js'
-export type { ServerOptions, QuireServer, ListenResult } from './create-server.js'
+export type { ServerOptions, QuireServer, ListenResult, ServerStats } from './create-server.js'
 export type { Authenticate, AuthenticateContext, AuthResult, Access } from './authenticate.js'
 export { createTokenAuthenticator } from './auth/create-token-authenticator.js'
 export type { TokenAuthenticatorOptions } from './auth/create-token-authenticator.js'

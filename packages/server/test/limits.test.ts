@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket as NetSocket } from 'node:net'
+import { getHeapStatistics } from 'node:v8'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { WebSocket } from 'ws'
@@ -405,49 +406,161 @@ describe('origin allow-list', () => {
 })
 
 describe('slow consumers', () => {
-  /** A writer sends big updates until `done()`; the returned promise ends the writing. */
-  async function writeUntil(server: QuireServerFixture, room: string, done: () => boolean): Promise<void> {
-    const writer = await joined(openSocket(server, room))
+  // The writers must not trip the rate limits while they fill a reader's buffers.
+  const unlimitedRates = { maxMessagesPerSecond: 100_000, messageBurst: 100_000, maxBytesPerSecond: 1024 ** 3 }
+
+  interface Writer {
+    readonly doc: Y.Doc
+    /** Sends one update of `bytes` characters appended to the text. */
+    write(bytes: number): void
+  }
+
+  async function openWriter(server: QuireServerFixture, room: string): Promise<Writer> {
+    const socket = await joined(openSocket(server, room))
     const doc = new Y.Doc()
-    while (!done()) {
-      writer.ws.send(encodeMessage({ type: 'sync-update', update: textUpdate(doc, 'y'.repeat(64 * 1024)) }))
+    return { doc, write: (bytes) => socket.ws.send(encodeMessage({ type: 'sync-update', update: textUpdate(doc, 'y'.repeat(bytes)) })) }
+  }
+
+  /** Writes 64 KiB updates until `done()`; throws past `maxBytes` of them. */
+  async function writeUntil(writer: Writer, done: () => boolean | Promise<boolean>, maxBytes = 64 * 1024 * 1024): Promise<void> {
+    for (let written = 0; !(await done()); written += 64 * 1024) {
+      if (written > maxBytes) throw new Error(`wrote ${written} bytes and the condition never held`)
+      writer.write(64 * 1024)
       await new Promise((resolve) => setTimeout(resolve, 2))
     }
   }
 
-  it('a reader that stops reading is closed with 1008 "slow consumer" once the grace period is over', async () => {
-    const logged: string[] = []
-    const log: Log = (_level, message) => logged.push(message)
-    const server = await start({
-      log,
-      // The writer must not trip the rate limits while it fills the reader's buffers.
-      limits: { slowConsumerBytes: 256 * 1024, slowConsumerGraceMs: 200, maxMessagesPerSecond: 10_000, messageBurst: 10_000, maxBytesPerSecond: 1024 ** 3 }
+  async function health(server: QuireServerFixture): Promise<{ connections: number; unsentBytes: number }> {
+    return (await (await fetch(`${server.httpUrl}/healthz`)).json()) as { connections: number; unsentBytes: number }
+  }
+
+  /**
+   * Waits until the server holds `connections` sockets. Used while a dropped peer still
+   * reads nothing: a graceful close would keep its socket and backlog on the server until
+   * the peer drained them or ws's close timeout (30 s) fired, well past this wait.
+   */
+  async function serverHolds(server: QuireServerFixture, connections: number): Promise<void> {
+    let last = -1
+    await waitUntil(async () => (last = (await health(server)).connections) === connections, {
+      timeoutMs: 5_000,
+      describe: () => `the server still holds ${last} connections, expected ${connections}`
     })
-    const reader = await joined(openSocket(server, 'slow'))
-    reader.tcp().pause()
-    await writeUntil(server, 'slow', () => logged.some((m) => m.includes('slow consumer')))
-    expect(logged.find((m) => m.includes('slow consumer'))).toMatch(/more than 262144 bytes unsent for 200 ms/)
-    // Once it reads again, it finds the close frame behind what was already queued.
-    reader.tcp().resume()
-    const closed = await reader.closed
-    expect(closed.code).toBe(1008)
-    expect(closed.reason).toMatch(/^slow consumer/)
+  }
+
+  /** A WebSocket class for stock clients whose TCP sockets the test can pause, and the sockets it opened. */
+  function pausableWebSockets(server: QuireServerFixture) {
+    const opened: { tcp: NetSocket; closed: Promise<number> }[] = []
+    class PausableWebSocket extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        let tcp: NetSocket | null = null
+        super(address, protocols, { perMessageDeflate: false, createConnection: () => (tcp = netConnect(server.port, '127.0.0.1')) })
+        if (tcp === null) throw new Error('ws did not open its TCP socket in its constructor')
+        opened.push({ tcp, closed: new Promise((resolve) => this.on('close', (code) => resolve(code))) })
+      }
+    }
+    return { WebSocket: PausableWebSocket, opened }
+  }
+
+  const slowLine = (logged: readonly string[]) => logged.find((m) => m.includes('slow consumer'))
+
+  it('a reader that stops reading is terminated once the grace period is over, and resyncs when it reads again', async () => {
+    const logged: string[] = []
+    const server = await start({ log: (_level, message) => logged.push(message), limits: { slowConsumerBytes: 256 * 1024, slowConsumerGraceMs: 200, ...unlimitedRates } })
+    const pausable = pausableWebSockets(server)
+    const reader = createStockClient(server.url, 'slow', { webSocket: pausable.WebSocket })
+    cleanups.push(() => reader.destroy())
+    await reader.synced()
+    const writer = await openWriter(server, 'slow')
+    const stalled = pausable.opened[0]!
+    stalled.tcp.pause()
+    await writeUntil(writer, () => slowLine(logged) !== undefined)
+    expect(slowLine(logged)).toMatch(/^terminating connection \d+ to "slow" \(\d+ bytes unsent\): slow consumer: more than 262144 bytes unsent for 200 ms$/)
+    await serverHolds(server, 1)
+    // Reading again, it gets what the kernel still held, then the end of the connection:
+    // no close frame (1006), so y-websocket reconnects and resyncs.
+    stalled.tcp.resume()
+    expect(await stalled.closed).toBe(1006)
+    await waitUntil(() => reader.doc.getText('t').toString() === writer.doc.getText('t').toString(), {
+      describe: () => `the reader has ${reader.doc.getText('t').length} of ${writer.doc.getText('t').length} characters after ${pausable.opened.length} connections`
+    })
+    expect(pausable.opened.length).toBe(2)
     await expectRoomWorks(server, 'slow')
   })
 
-  it('a reader past the hard bound is closed at once, whatever the grace period', async () => {
+  it('a reader past the hard bound is terminated at once, whatever the grace period', async () => {
     const logged: string[] = []
     const server = await start({
       log: (_level, message) => logged.push(message),
       maxBufferedBytes: 1024 * 1024,
-      limits: { slowConsumerGraceMs: 3_600_000, maxMessagesPerSecond: 10_000, messageBurst: 10_000, maxBytesPerSecond: 1024 ** 3 }
+      limits: { slowConsumerGraceMs: 3_600_000, ...unlimitedRates }
     })
     const reader = await joined(openSocket(server, 'slow'))
     reader.tcp().pause()
-    await writeUntil(server, 'slow', () => logged.some((m) => m.includes('slow consumer')))
-    expect(logged.find((m) => m.includes('slow consumer'))).toMatch(/more than 1048576 bytes waiting to be sent/)
+    await writeUntil(await openWriter(server, 'slow'), () => slowLine(logged) !== undefined)
+    expect(slowLine(logged)).toMatch(/^terminating connection \d+ to "slow" \(\d+ bytes unsent\): slow consumer: more than 1048576 bytes waiting to be sent$/)
+    await serverHolds(server, 1)
     reader.tcp().resume()
-    expect((await reader.closed).code).toBe(1008)
+    expect((await reader.closed).code).toBe(1006)
+  })
+
+  it('past the server-wide budget for unsent bytes, the largest backlogs are dropped first, until the sum is back under', async () => {
+    const MiB = 1024 * 1024
+    const logged: string[] = []
+    const server = await start({
+      log: (_level, message) => logged.push(message),
+      maxBufferedBytes: 1024 ** 3,
+      // Only the budget can drop anyone here.
+      limits: { maxUnsentBytes: 4 * MiB, slowConsumerBytes: 1024 ** 3, slowConsumerGraceMs: 3_600_000, ...unlimitedRates }
+    })
+    // One stalled reader in "small" and one in "medium"; two in "large", which share each
+    // relayed frame in memory but are counted once each, as the budget counts.
+    const stall = async (room: string) => {
+      const socket = await joined(openSocket(server, room))
+      socket.tcp().pause()
+      return socket
+    }
+    const small = await stall('small')
+    const medium = await stall('medium')
+    const large = [await stall('large'), await stall('large')]
+    const writers = { small: await openWriter(server, 'small'), medium: await openWriter(server, 'medium'), large: await openWriter(server, 'large') }
+    const unsent = async () => (await health(server)).unsentBytes
+    // Backlogs of about 0.5 MiB (small) and 1 MiB (medium): 1.5 MiB in all, under the budget.
+    await writeUntil(writers.small, async () => (await unsent()) >= 0.5 * MiB)
+    await writeUntil(writers.medium, async () => (await unsent()) >= 1.5 * MiB)
+    const budgetLines = () => logged.filter((m) => m.includes("over the server's budget for unsent bytes"))
+    expect(budgetLines()).toEqual([])
+    // The large room's two backlogs grow in step, to about 1.5 MiB each: 4.5 MiB in all.
+    // After the budget's settle, the largest backlog goes, one of the large room's, and
+    // that is enough: the other stays, though it is now the largest.
+    await writeUntil(writers.large, async () => (await unsent()) >= 4.5 * MiB)
+    await waitUntil(() => budgetLines().length === 1, { describe: () => logged.join('\n') })
+    expect(budgetLines()[0]).toMatch(
+      /^terminating connection \d+ to "large" \(\d+ bytes unsent\): over the server's budget for unsent bytes: \d+ bytes waiting for all peers \(budget 4194304\), \d+ of them for this one, the largest backlog$/
+    )
+    await serverHolds(server, 6)
+    expect(await unsent()).toBeLessThanOrEqual(4 * MiB)
+    // The one left grows until the sum is over again, and goes in its turn.
+    await writeUntil(writers.large, () => budgetLines().length === 2, 32 * MiB)
+    expect(budgetLines()[1]).toMatch(/^terminating connection \d+ to "large" /)
+    await serverHolds(server, 5)
+    expect(await unsent()).toBeLessThanOrEqual(4 * MiB)
+    for (const dropped of large) {
+      dropped.tcp().resume()
+      expect((await dropped.closed).code).toBe(1006)
+    }
+    // The small and medium readers stay, and get everything once they read again.
+    for (const [kept, writer] of [[small, writers.small], [medium, writers.medium]] as const) {
+      kept.tcp().resume()
+      const doc = new Y.Doc()
+      await waitUntil(() => {
+        for (const message of kept.messages.splice(0)) {
+          if (message.type === 'sync-update' || message.type === 'sync-step-2') Y.applyUpdate(doc, message.update)
+        }
+        return doc.getText('t').length === writer.doc.getText('t').length
+      })
+      expect(doc.getText('t').toString()).toBe(writer.doc.getText('t').toString())
+      expect(kept.ws.readyState).toBe(WebSocket.OPEN)
+    }
   })
 })
 
@@ -466,7 +579,8 @@ describe('default limits', () => {
       maxConnections: 10_000,
       maxRooms: 10_000,
       slowConsumerBytes: 16 * 1024 * 1024,
-      slowConsumerGraceMs: 10_000
+      slowConsumerGraceMs: 10_000,
+      maxUnsentBytes: Math.floor(getHeapStatistics().heap_size_limit / 4)
     })
   })
 

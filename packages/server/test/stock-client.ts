@@ -34,6 +34,8 @@ export interface StockClientOptions {
   readonly maxBackoffTime?: number
   /** Name the room in the `room` query parameter too (needed for "." and ".."). */
   readonly roomParam?: boolean
+  /** The class the provider opens its sockets with (a test's own, to reach its TCP socket); ws's by default. */
+  readonly webSocket?: new (url: string, protocols?: string | string[]) => WebSocket
 }
 
 const MESSAGE_QUIRE = 100
@@ -43,7 +45,7 @@ export function createStockClient(serverUrl: string, room: string, options: Stoc
   const provider = new WebsocketProvider(serverUrl, encodeURIComponent(room), doc, {
     connect: options.connect ?? true,
     disableBc: true,
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: (options.webSocket ?? WebSocket) as unknown as typeof globalThis.WebSocket,
     maxBackoffTime: options.maxBackoffTime ?? 300,
     params: { ...(options.quire ? { quire: '1' } : {}), ...(options.roomParam ? { room } : {}) }
   })

@@ -1,15 +1,16 @@
 /**
  * Polls `condition` until it holds (tests wait for conditions, never for fixed times).
  * On timeout it throws with `describe()`'s account of what was still wrong, so a hang
- * reads as a precise failure instead of a generic test timeout.
+ * reads as a precise failure instead of a generic test timeout. The condition may be
+ * asynchronous (a request to the server, say); the next poll waits for it.
  */
 export async function waitUntil(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   options: { timeoutMs?: number; describe?: () => string } = {}
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 15_000
   const started = Date.now()
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() - started > timeoutMs) {
       throw new Error(`condition not met within ${timeoutMs} ms${options.describe ? `: ${options.describe()}` : ''}`)
     }

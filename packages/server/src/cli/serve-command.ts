@@ -134,10 +134,11 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   {
     kind: 'positive',
     name: 'max-buffered-bytes',
-    help: 'unsent bytes that close a client at once',
+    help: 'unsent bytes that drop a client at once',
     default: SERVER_DEFAULTS.maxBufferedBytes,
     set: (s, n) => { s.options.maxBufferedBytes = n }
   },
+  limitFlag('max-unsent-bytes', 'maxUnsentBytes', 'unsent bytes of all clients together, a quarter of\nthe heap limit by default; past it the largest\nbacklogs are dropped first'),
   {
     kind: 'positive',
     name: 'max-unsaved-bytes',

@@ -1,8 +1,11 @@
+import { getHeapStatistics } from 'node:v8'
+
 /**
  * The limits that keep one process safe from strangers and broken clients. Every one
  * has a default meant to never bother a real editor (a fast typist produces a few
  * dozen messages per second) while keeping a hostile client's cost bounded. Exceeding
- * a per-connection limit closes that connection with a reason saying which one.
+ * a per-connection limit closes that connection with a reason saying which one (a slow
+ * consumer's is dropped, and the reason logged: see transport/connection.ts).
  */
 export interface Limits {
   /** Messages one connection may send per second, sustained. Default 200. */
@@ -35,8 +38,43 @@ export interface Limits {
   readonly maxRooms: number
   /** Unsent bytes above which a peer counts as slow. Default 16 MiB. */
   readonly slowConsumerBytes: number
-  /** How long a peer may stay above `slowConsumerBytes` before it is closed. Default 10 s. */
+  /** How long a peer may stay above `slowConsumerBytes` before it is dropped. Default 10 s. */
   readonly slowConsumerGraceMs: number
+  /**
+   * Unsent bytes summed over every peer of the server. When the sum stays above it for a
+   * second, the peers with the largest backlogs are dropped until it is back under (see
+   * limits/unsent-bytes-budget.ts). Default a quarter of V8's heap limit (see
+   * `defaultMaxUnsentBytes`).
+   */
+  readonly maxUnsentBytes: number
+}
+
+/**
+ * A quarter of V8's heap limit: the memory the process was sized for, whether the operator
+ * set it (`--max-old-space-size`) or V8 derived it from the machine's memory (4144 MiB for
+ * Node 20.20 on a 24 GiB VM like the bench's, so 1036 MiB).
+ *
+ * Unsent bytes do not count against that limit: `bufferedAmount` is the Buffers queued in
+ * the socket's stream (a write the kernel took only part of still holds all of its
+ * Buffer), plus `ws`'s own queue, and their memory is outside the JS heap. So they add to
+ * the RSS on top of whatever the heap holds, and a quarter lets the process reach 1.25
+ * times its heap limit from this source at worst. Node's documentation
+ * suggests giving the heap three quarters of a machine's memory (1536 MiB of 2 GiB),
+ * which leaves a third of the heap limit for everything outside the heap: a quarter goes
+ * to unsent bytes and the rest stays for code, stacks, LevelDB's caches and the documents'
+ * bytes. What the kernel holds in each socket's send buffer (up to `net.ipv4.tcp_wmem`'s
+ * maximum, 4 MiB by default on Linux) is not in `bufferedAmount` and not in the RSS; it is bounded
+ * per socket by the kernel.
+ *
+ * The budget is usually far from the memory used: an update relayed to n stalled peers of
+ * a room is one Buffer they all hold (wire-frames.ts) but counts n times. It is reached
+ * with memory to match when stalled peers hold different bytes, such as many clients of
+ * different rooms, or each one's own sync reply to a large document. At 64 MiB per peer
+ * (`maxBufferedBytes`), the default lets about 16 peers (with the VMs' heap limit) sit at
+ * their own bound before the budget acts.
+ */
+export function defaultMaxUnsentBytes(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 4)
 }
 
 /*
@@ -70,7 +108,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxConnections: 10_000,
   maxRooms: 10_000,
   slowConsumerBytes: 16 * 1024 * 1024,
-  slowConsumerGraceMs: 10_000
+  slowConsumerGraceMs: 10_000,
+  maxUnsentBytes: defaultMaxUnsentBytes()
 }
 
 /** Fills in defaults and checks that every limit is a positive number. */

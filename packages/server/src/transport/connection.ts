@@ -20,6 +20,7 @@ import type { Access } from '../authenticate.js'
 import { createConnectionRateLimit, type ConnectionRateLimit } from '../limits/connection-rate-limit.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch, type SlowConsumerWatch, type WatchedConsumer } from '../limits/slow-consumer-watch.js'
+import type { UnsentBytesAccount, UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
@@ -40,6 +41,8 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes: number
   /** Rate limits and the slow-consumer soft bound; defaults when omitted. */
   readonly limits?: Limits
+  /** The server's budget for unsent bytes, shared by all its connections. */
+  readonly unsentBytes: UnsentBytesBudget
   readonly registry: RoomRegistry
   readonly log: Log
   readonly id: number
@@ -95,6 +98,7 @@ class Connection implements Peer, WatchedConsumer {
   private queued: Uint8Array[] = []
   private lastSentAt = Date.now()
   private readonly rateLimit: ConnectionRateLimit
+  private readonly unsent: UnsentBytesAccount
   private readonly slowConsumer: SlowConsumerWatch
 
   constructor(private readonly options: ConnectionOptions) {
@@ -102,10 +106,12 @@ class Connection implements Peer, WatchedConsumer {
     this.acknowledging = options.extension
     const limits = options.limits ?? DEFAULT_LIMITS
     this.rateLimit = createConnectionRateLimit(limits, options.maxMessageBytes)
+    this.unsent = options.unsentBytes.open(this)
     this.slowConsumer = createSlowConsumerWatch(this, {
       softBytes: Math.min(limits.slowConsumerBytes, options.maxBufferedBytes),
       hardBytes: options.maxBufferedBytes,
-      graceMs: limits.slowConsumerGraceMs
+      graceMs: limits.slowConsumerGraceMs,
+      unsent: this.unsent
     })
   }
 
@@ -154,7 +160,7 @@ class Connection implements Peer, WatchedConsumer {
   }
 
   onSlow(reason: string): void {
-    this.close(CLOSE_POLICY_VIOLATION, reason)
+    this.terminate(reason)
   }
 
   receiveFrame(data: RawData, isBinary: boolean): void {
@@ -184,6 +190,7 @@ class Connection implements Peer, WatchedConsumer {
     this.closed = true
     this.queued = []
     this.slowConsumer.stop()
+    this.unsent.close()
     connections.delete(this.options.socket)
     if (this.room) {
       this.room.leave(this)
@@ -200,6 +207,21 @@ class Connection implements Peer, WatchedConsumer {
     if (this.closed) return
     this.options.log('warn', `closing connection ${this.id} to "${this.options.roomName}" from ${this.options.clientAddress}: ${code} ${reason}`)
     this.options.socket.close(code, truncateCloseReason(reason))
+    this.leave()
+  }
+
+  /**
+   * Drops the socket without a close handshake. A close frame would wait behind the very
+   * bytes the peer is not reading, so the socket and its backlog would stay in memory
+   * until the peer drained it or `ws`'s close timeout (30 s) fired; destroying the socket
+   * frees them now. The peer sees its connection end (1006) and resyncs when it
+   * reconnects, as after any network loss.
+   */
+  private terminate(reason: string): void {
+    if (this.closed) return
+    const { socket, log, roomName } = this.options
+    log('warn', `terminating connection ${this.id} to "${roomName}" (${socket.bufferedAmount} bytes unsent): ${reason}`)
+    socket.terminate()
     this.leave()
   }
 

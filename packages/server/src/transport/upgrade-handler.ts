@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE_GOING_AWAY } from '@quire/protocol'
 import type { Limits } from '../limits/limits.js'
+import type { UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
 import { openConnection } from './connection.js'
 import { addFramingCloseReasons } from './framing-close-reason.js'
@@ -20,6 +21,8 @@ export interface UpgradeHandlerOptions {
   readonly maxMessageBytes: number
   readonly maxBufferedBytes: number
   readonly limits: Limits
+  /** Shared by every connection of the server. */
+  readonly unsentBytes: UnsentBytesBudget
   readonly log: Log
 }
 
@@ -28,7 +31,7 @@ export interface UpgradeHandlerOptions {
  * decided on (see upgrade-admission.ts for why most refusals are close codes).
  */
 export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHandler {
-  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, log } = options
+  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, unsentBytes, log } = options
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false })
   let nextConnectionId = 1
 
@@ -71,6 +74,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
               maxMessageBytes,
               maxBufferedBytes,
               limits,
+              unsentBytes,
               registry: decision.registry,
               log,
               id: nextConnectionId++
