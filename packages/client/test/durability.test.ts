@@ -61,7 +61,8 @@ describe('@quire/client durability', () => {
     armed = true
     net.setRefusing(false)
     await waitFor('a saved after reconnect', () => killed !== null)
-    await killed
+    // Assigned in the status listener, which TypeScript's narrowing does not see.
+    await (killed as Promise<void> | null)
     expect(history).toEqual([true, false, true, false, true])
     expect(a.unsavedChanges).toBe(false)
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { createPostgresStorage } from '@quire/postgres'
 import {
   assertConverged,

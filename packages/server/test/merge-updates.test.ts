@@ -1,3 +1,4 @@
+import type { Socket as NetSocket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
@@ -81,9 +82,9 @@ describe('a burst of thousands of updates in one turn', () => {
       const socket = new WebSocket(`${server.url}/burst`)
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject))
       // Cork so the frames leave in as few TCP writes as possible: many per event-loop turn on the server.
-      ;(socket as unknown as { _socket: import('node:net').Socket })._socket.cork()
+      ;(socket as unknown as { _socket: NetSocket })._socket.cork()
       for (const frame of frames) socket.send(frame)
-      ;(socket as unknown as { _socket: import('node:net').Socket })._socket.uncork()
+      ;(socket as unknown as { _socket: NetSocket })._socket.uncork()
       await waitUntil(() => reader.doc.getText('t').length === 20_000, { timeoutMs: 60_000 })
       const health = await fetch(`${server.httpUrl}/healthz`)
       expect(health.status).toBe(200)

@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import * as decoding from 'lib0/decoding'
+import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'

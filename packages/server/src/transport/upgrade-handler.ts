@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { CLOSE_GOING_AWAY } from '@quire/protocol'
+import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
 import type { Limits } from '../limits/limits.js'
 import type { UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
@@ -45,7 +45,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
     const accept = (then: (ws: WebSocket) => void): void => {
       wss.handleUpgrade(request, socket, head, (ws) => {
         if (isClosing()) {
-          ws.close(CLOSE_GOING_AWAY, 'server shutting down')
+          ws.close(CLOSE_SERVICE_RESTART, 'server restarting: reconnect')
           return
         }
         addFramingCloseReasons(ws, maxMessageBytes)
@@ -53,7 +53,8 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
         then(ws)
       })
     }
-    // admit() does not reject; a throw below is a broken invariant and stays unhandled, loudly.
+    // admit() does not reject: a failure here is a broken invariant. It is logged and
+    // costs this one upgrade, not the process and every other room.
     admission.admit(request, socket, wanted).then((decision: UpgradeDecision) => {
       switch (decision.kind) {
         case 'http':
@@ -81,6 +82,9 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
             })
           )
       }
+    }).catch((error: unknown) => {
+      log('error', `upgrade of ${JSON.stringify(wanted.room)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      socket.destroy()
     })
   }
 }
