@@ -35,6 +35,8 @@ export interface ServerWiring {
   closeOwnedStorage(): Promise<void>
 }
 
+const CATCH_UP_RETRY_MS = 2000
+
 export function createServerWiring(options: ResolvedServerOptions): ServerWiring {
   const { log, fanout } = options
   const ownsStorage = options.storage === undefined
@@ -78,15 +80,17 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       openRoom: (doc) => registry.get(doc),
       busy: () => relays.busy
     })
-    fanout?.start({
-      resync: () => {
-        registry.catchUpFromStorage().then(
-          () => log('info', 'caught up every open room from storage after the traffic between clones was interrupted'),
-          (error: unknown) => log('error', `catching up rooms from storage failed: ${error instanceof Error ? error.message : String(error)}`)
-        )
-      },
-      cloneGone: (clone) => registry.removeClonePresence(clone)
-    })
+    // Until it succeeds: storage may be down too (both outages at once).
+    const catchUp = (): void => {
+      registry.catchUpFromStorage().then(
+        () => log('info', 'caught up every open room from storage after the traffic between clones was interrupted'),
+        (error: unknown) => {
+          log('error', `catching up rooms from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`)
+          setTimeout(catchUp, CATCH_UP_RETRY_MS).unref()
+        }
+      )
+    }
+    fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
     return { storage, commitQueue, registry, compaction }
   })
   let ready: ServerParts | null = null
