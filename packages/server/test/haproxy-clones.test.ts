@@ -106,11 +106,19 @@ describe('three clones behind HAProxy, configured by deploy/haproxy/quire.cfg', 
     expect(landed).toEqual(variants.map(() => landed[0]))
 
     const placement: number[] = []
-    for (let i = 0; i < 12; i++) placement.push((await joinAndLocate(balanced, `document ${i}`)).clone)
+    for (let i = 0; i < 9; i++) {
+      const located = await joinAndLocate(balanced, `document ${i}`)
+      placement.push(located.clone)
+      await leaveAndWait(balanced, located)
+    }
     expect(new Set(placement).size).toBeGreaterThan(1)
-    // Later clients of those documents join the first ones.
+    // Later clients of those documents go where the first ones went.
     const later: number[] = []
-    for (let i = 0; i < 6; i++) later.push((await joinAndLocate(balanced, `document ${i}`, { quire: true })).clone)
+    for (let i = 0; i < 6; i++) {
+      const located = await joinAndLocate(balanced, `document ${i}`, { quire: true })
+      later.push(located.clone)
+      await leaveAndWait(balanced, located)
+    }
     expect(later).toEqual(placement.slice(0, 6))
   })
 
@@ -162,8 +170,9 @@ describe('three clones behind HAProxy, configured by deploy/haproxy/quire.cfg', 
     await waitUntil(() => isMarkedDown(balancer, 'quire', doomed), { describe: balancer.output })
     const moved: string[] = []
     for (const [bystander, clone] of placement) {
-      const now = (await joinAndLocate(balanced, bystander)).clone
-      if (now === doomed || (clone !== doomed && now !== clone)) moved.push(`${bystander}: clone ${clone} -> ${now}`)
+      const located = await joinAndLocate(balanced, bystander)
+      if (located.clone === doomed || (clone !== doomed && located.clone !== clone)) moved.push(`${bystander}: clone ${clone} -> ${located.clone}`)
+      await leaveAndWait(balanced, located)
     }
     expect(moved).toEqual([])
     // (The test only means something if some documents were on the dead clone and some were not.)
