@@ -2,12 +2,13 @@
  * The suite runs the built server CLI and the built demo. `pnpm test` builds
  * both first. For a direct `playwright test`, the CLI is rebuilt whenever its sources
  * changed since the last build (the same check as the vitest global setup), so no test
- * runs an old server; the demo is built when it is missing.
+ * runs an old server; the demo, and the PostgreSQL and Redis packages the clones load,
+ * are built when they are missing.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { ensureCliBuilt } from '@quire/testkit'
-import { demoDistDir, repositoryRoot } from './support/paths.js'
+import { demoDistDir, repositoryRoot, scaleOutBuildPaths } from './support/paths.js'
 
 export default function globalSetup(): void {
   if (!existsSync('/usr/bin/chromium')) {
@@ -21,4 +22,5 @@ export default function globalSetup(): void {
   ensureCliBuilt()
   // The demo compiles the workspace packages from their sources: only Vite has to run.
   if (!existsSync(`${demoDistDir}/index.html`)) build('@quire/demo')
+  if (!scaleOutBuildPaths.every((path) => existsSync(path))) build('@quire/postgres', '@quire/redis')
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Makes sure the unit tests have the Debian packages they drive besides Node: `strace`,
+// Makes sure the tests have the Debian packages they drive besides Node: `strace`,
 // which packages/server/test/fsync.test.ts runs the server under to see that every
 // acknowledged commit is fsync'd (see that file for why a system call trace), and
 // `haproxy`, the reverse proxy packages/server/test/behind-a-proxy.test.ts puts in front
-// of `quire serve` (what --trust-proxy changes is seen through a real one). Idempotent:
+// of `quire serve` (what --trust-proxy changes is seen through a real one), and that
+// haproxy-clones.test.ts and the e2e test clone-failover.spec.ts put in front of three
+// clones, configured by deploy/haproxy/quire.cfg. Idempotent:
 // nothing happens when every tool is there. Installing needs root; otherwise we say what
 // is missing. Chromium for the e2e suite has its own script (ensure-chromium.mjs).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -28,7 +30,7 @@ function main() {
 
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
   if (!isRoot) {
-    console.error(`The unit tests need ${names.join(', ')}. Install Debian's package as root:\n  apt-get update && apt-get install -y ${names.join(' ')}`)
+    console.error(`The tests need ${names.join(', ')}. Install Debian's package as root:\n  apt-get update && apt-get install -y ${names.join(' ')}`)
     return 1
   }
 

@@ -6,3 +6,8 @@ export const quireCliPath = fileURLToPath(new URL('../../packages/server/bin/qui
 /** What `bin/quire.js` imports: absent until `@quire/server` is built. */
 export const quireCliBuildPath = fileURLToPath(new URL('../../packages/server/dist/cli/index.js', import.meta.url))
 export const artifactsDir = fileURLToPath(new URL('../artifacts', import.meta.url))
+/** What `quire serve --postgres --redis` imports, and the test reads PostgreSQL with: absent until built. */
+export const scaleOutBuildPaths = [
+  fileURLToPath(new URL('../../packages/postgres/dist/index.js', import.meta.url)),
+  fileURLToPath(new URL('../../packages/redis/dist/index.js', import.meta.url))
+]

@@ -32,14 +32,20 @@ export interface Cluster {
 
 export type Cleanups = (() => Promise<void> | void)[]
 
-export async function startCluster(size: number, cleanups: Cleanups, args: readonly string[] = []): Promise<Cluster> {
+export interface ClusterOptions {
+  /** Where the clones reach Redis: by default the test Redis; a forwarder a test can cut. */
+  readonly redisUrl?: string
+}
+
+export async function startCluster(size: number, cleanups: Cleanups, args: readonly string[] = [], options: ClusterOptions = {}): Promise<Cluster> {
   const schema = await createTestSchema('clones')
   const redis = createTestRedisPrefix('clones')
   cleanups.push(() => schema.drop(), () => redis.clear())
+  const redisUrl = options.redisUrl ?? redis.url
   const spawnClone = async (extra: readonly string[] = args): Promise<SpawnedQuireServer> => {
     const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-clone-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const clone = await spawnQuireServer({ dataDir, args: ['--postgres', schema.url, '--redis', redis.url, '--redis-prefix', redis.prefix, ...extra] })
+    const clone = await spawnQuireServer({ dataDir, args: ['--postgres', schema.url, '--redis', redisUrl, '--redis-prefix', redis.prefix, ...extra] })
     cleanups.push(() => clone.kill('SIGKILL'))
     return clone
   }

@@ -17,3 +17,23 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/**
+ * Polls an asynchronous `probe` (an HTTP request, a query) until it returns a value other
+ * than undefined, and returns that value; throws with `describe()` on timeout, like waitUntil.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  options: { timeoutMs?: number; intervalMs?: number; describe?: () => string } = {}
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 15_000
+  const started = Date.now()
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`condition not met within ${timeoutMs} ms${options.describe ? `: ${options.describe()}` : ''}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 20))
+  }
+}

@@ -1,27 +1,11 @@
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { spawnHaproxyWithConfig, type SpawnedHaproxy } from './haproxy-process.js'
 
 /**
- * A real HAProxy (Debian's `haproxy`, which scripts/ensure-system-packages.mjs installs)
- * in front of a server on 127.0.0.1, configured as the README tells users to: HTTP mode,
- * `option forwardfor` (it appends the address it received each request from to
- * X-Forwarded-For), and a tunnel timeout long enough for WebSockets. Its config lives in
- * a temp dir removed on stop; the process is stopped by its PID.
+ * HAProxy in front of one server on 127.0.0.1, configured as the README's "Behind a
+ * reverse proxy" tells users to: HTTP mode, `option forwardfor` (it appends the address
+ * it received each request from to X-Forwarded-For), and a tunnel timeout long enough for
+ * WebSockets.
  */
-export interface SpawnedHaproxy {
-  /** `ws://127.0.0.1:<port>`, the proxy's front. */
-  readonly url: string
-  readonly port: number
-  readonly pid: number
-  /** Everything HAProxy printed so far. */
-  output(): string
-  stop(): Promise<void>
-}
-
 export interface SpawnHaproxyOptions {
   /** The server behind the proxy, on 127.0.0.1. */
   readonly backendPort: number
@@ -32,9 +16,6 @@ export interface SpawnHaproxyOptions {
    */
   readonly sourceAddress?: string
 }
-
-// Debian's haproxy is in /usr/sbin, which is not on a Debian user's PATH; elsewhere, PATH.
-const HAPROXY_BIN = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy'
 
 function haproxyConfig(frontPort: number, options: SpawnHaproxyOptions): string {
   const source = options.sourceAddress === undefined ? '' : ` source ${options.sourceAddress}`
@@ -60,84 +41,6 @@ backend quire
 `
 }
 
-export async function spawnHaproxy(options: SpawnHaproxyOptions): Promise<SpawnedHaproxy> {
-  const dir = await mkdtemp(join(tmpdir(), 'quire-haproxy-'))
-  // The free port we found may be taken before HAProxy binds it; then try another.
-  for (let attempt = 1; ; attempt++) {
-    const port = await findFreePort()
-    const configPath = join(dir, 'haproxy.cfg')
-    await writeFile(configPath, haproxyConfig(port, options))
-    try {
-      return await startHaproxy(configPath, port, dir)
-    } catch (error) {
-      if (attempt >= 3) {
-        await rm(dir, { recursive: true, force: true })
-        throw error
-      }
-    }
-  }
-}
-
-async function startHaproxy(configPath: string, port: number, dir: string): Promise<SpawnedHaproxy> {
-  // -db: stay in the foreground, one process, so its PID is the one to stop.
-  const child = spawn(HAPROXY_BIN, ['-db', '-f', configPath], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  // 'error' instead of 'exit' when haproxy could not be started at all (not installed).
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve())
-    child.once('error', () => resolve())
-  })
-  let exitedEarly = false
-  child.once('exit', () => (exitedEarly = true))
-  child.once('error', (error) => {
-    exitedEarly = true
-    output += `${error.message} (node scripts/ensure-system-packages.mjs installs haproxy)\n`
-  })
-
-  const deadline = Date.now() + 10_000
-  while (!(await acceptsConnections(port))) {
-    if (exitedEarly || Date.now() > deadline) {
-      if (!exitedEarly) child.kill('SIGKILL')
-      await exited
-      throw new Error(`haproxy did not start listening on 127.0.0.1:${port}:\n${output}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  if (child.pid === undefined) throw new Error('haproxy has no pid')
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    port,
-    pid: child.pid,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      await exited
-      await rm(dir, { recursive: true, force: true })
-    }
-  }
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
+export function spawnHaproxy(options: SpawnHaproxyOptions): Promise<SpawnedHaproxy> {
+  return spawnHaproxyWithConfig((frontPort) => haproxyConfig(frontPort, options))
 }
