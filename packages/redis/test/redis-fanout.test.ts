@@ -127,4 +127,17 @@ describe('clone traffic on Redis Streams', () => {
     await a.close()
     expect(await redis.keys()).not.toContain(`${redis.prefix}clone:a`)
   })
+
+  it('honours the database number of the URL', async () => {
+    const redis = ownPrefix()
+    const url = `${redis.url.replace(/\/\d*$/, '')}/5`
+    const a = createRedisFanout({ url, prefix: redis.prefix, cloneId: 'a' })
+    a.start(recordEvents())
+    cleanups.push(() => a.close())
+    expect(await a.whenConnected(5000)).toBe(true)
+    const heartbeat = `${redis.prefix}clone:a`
+    await until(async () => (await withRedis((r) => r.select(5).then(() => r.exists(heartbeat)))) === 1, 'the heartbeat is in database 5')
+    expect(await withRedis((r) => r.exists(heartbeat))).toBe(0)
+    cleanups.push(() => withRedis((r) => r.select(5).then(() => r.del(heartbeat))).then(() => undefined))
+  })
 })
