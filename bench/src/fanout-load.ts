@@ -3,9 +3,9 @@ import { createBenchClient, closeClients, openClients, SYNC_UPDATE, type BenchCl
 import type { BenchContext } from './bench-context.js'
 import { createDataDir } from './data-dir.js'
 import { formatNumber } from './markdown-table.js'
-import type { ServerKind } from './server-kind.js'
+import type { Dialect, ServerKind } from './server-kind.js'
 import { mostStolenFraction, readCoreTimes } from './process-stats.js'
-import { GENERATOR_CORE, SERVER_CORE, type RunningServer } from './server-process.js'
+import { GENERATOR_CORE, SERVER_CORE } from './server-process.js'
 import { waitForServerIdle } from './settle.js'
 import { median, percentile } from './stats.js'
 import { encodeTextInsert, readUpdateRanges } from './text-insert.js'
@@ -141,21 +141,38 @@ export interface StepTiming {
   drainMs: number
 }
 
-export interface FanoutClient extends BenchClient {
+interface FanoutClientState {
   clientId: number
   nextSeq: number
   sendTimes: number[]
+  /** Which of the target's instances (URLs) this client is connected to. */
+  instance: number
+  /** Receivers of each of its updates on its own instance, and on the others. */
+  localPeers: number
+  crossPeers: number
 }
+
+export interface FanoutClient extends BenchClient, FanoutClientState {}
 
 export interface StepResult {
   targetDeliveries: number
   deliveriesPerSecond: number
   p50: number
   p99: number
+  /** The same deliveries split by path: sender and receiver on one instance, or on two. */
+  local: PathLatency
+  cross: PathLatency
   generatorCpu: number
   serverCpu: number
   /** Largest fraction of the server's or the generator's core the hypervisor stole in the window. */
   steal: number
+}
+
+export interface PathLatency {
+  /** Deliveries expected on this path from the sends in the window (missing ones count as infinite). */
+  deliveries: number
+  p50: number
+  p99: number
 }
 
 export interface RepetitionResult {
@@ -166,14 +183,37 @@ export interface RepetitionResult {
 
 export interface Measurement {
   window: { start: number; end: number }
-  latencies: number[]
+  /** Latencies of deliveries whose sender and receiver are on the same instance, and on different ones. */
+  local: number[]
+  cross: number[]
   deliveredInWindow: number
 }
 
-/** One fresh server with all of a configuration's clients connected. */
+/** Whose CPU a step reads: one server, or every instance of a cluster together. */
+export interface MeasuredProcesses {
+  cpuSeconds(): number
+}
+
+/**
+ * Where a fan-out's clients connect: one URL per instance (one for a single server).
+ * The clients of a room are dealt over the instances in turn, so with two instances
+ * half of a room is on each and every delivery to the other half crosses instances.
+ */
+export interface FanoutTarget {
+  /** For progress lines. */
+  id: string
+  dialect: Dialect
+  urls: readonly string[]
+  processes: MeasuredProcesses
+  stop(): Promise<void>
+}
+
+/** One fresh server (or cluster) with all of a configuration's clients connected. */
 export interface FanoutSetup {
-  kind: ServerKind
-  server: RunningServer
+  id: string
+  processes: MeasuredProcesses
+  instances: number
+  stop(): Promise<void>
   clients: FanoutClient[]
   docs: number
   clientsPerDoc: number
@@ -181,6 +221,7 @@ export interface FanoutSetup {
   measurement: { current: Measurement | undefined }
 }
 
+/** A fresh `kind` server with the configuration's clients connected. */
 export async function openFanout(
   context: BenchContext,
   kind: ServerKind,
@@ -190,19 +231,36 @@ export async function openFanout(
   runId: number
 ): Promise<FanoutSetup> {
   const server = await kind.start({ dataDir: createDataDir(context, kind.id), profileDir: context.profileDir })
+  const target = { id: kind.id, dialect: kind.dialect, urls: [server.url], processes: server, stop: () => server.stop() }
+  return await connectFanout(target, docs, clientsPerDoc, pattern, runId)
+}
+
+/** Connects the configuration's clients to a started target; stops the target if that fails. */
+export async function connectFanout(
+  target: FanoutTarget,
+  docs: number,
+  clientsPerDoc: number,
+  pattern: ArrivalPattern,
+  runId: number
+): Promise<FanoutSetup> {
   const measurement: { current: Measurement | undefined } = { current: undefined }
   const byId = new Map<number, FanoutClient>()
   const { insertLength } = pattern
+  const instances = target.urls.length
+  /** How many of a room's clients the instance gets when they are dealt in turn. */
+  const clientsOn = (instance: number): number => Math.floor(clientsPerDoc / instances) + (instance < clientsPerDoc % instances ? 1 : 0)
   try {
     // Interleave documents so that consecutive sends go to different rooms.
-    const clients = await openClients<{ clientId: number; nextSeq: number; sendTimes: number[] }>(docs * clientsPerDoc, (index) => {
+    const clients = await openClients<FanoutClientState>(docs * clientsPerDoc, (index) => {
       const doc = index % docs
+      const instance = Math.floor(index / docs) % instances
       const clientId = runId * 100_000 + index + 1
-      const self: { clientId: number; nextSeq: number; sendTimes: number[] } = { clientId, nextSeq: 0, sendTimes: [] }
+      const localPeers = clientsOn(instance) - 1
+      const self: FanoutClientState = { clientId, nextSeq: 0, sendTimes: [], instance, localPeers, crossPeers: clientsPerDoc - 1 - localPeers }
       const client = createBenchClient({
-        baseUrl: server.url,
+        baseUrl: target.urls[instance] as string,
         room: `fanout-${runId}-${doc}`,
-        dialect: kind.dialect,
+        dialect: target.dialect,
         onUpdate: (update, subtype) => {
           const current = measurement.current
           if (subtype !== SYNC_UPDATE || current === undefined) return
@@ -215,7 +273,9 @@ export async function openFanout(
               const sentAt = origin.sendTimes[clock / insertLength]
               if (sentAt === undefined) continue
               if (now >= current.window.start && now < current.window.end) current.deliveredInWindow++
-              if (sentAt >= current.window.start && sentAt < current.window.end) current.latencies.push(now - sentAt)
+              if (sentAt >= current.window.start && sentAt < current.window.end) {
+                ;(origin.instance === instance ? current.local : current.cross).push(now - sentAt)
+              }
             }
           })
         }
@@ -224,29 +284,31 @@ export async function openFanout(
       byId.set(clientId, fanoutClient)
       return fanoutClient
     })
-    return { kind, server, clients, docs, clientsPerDoc, pattern, measurement }
+    return { id: target.id, processes: target.processes, instances, stop: target.stop, clients, docs, clientsPerDoc, pattern, measurement }
   } catch (error) {
-    await server.stop()
+    await target.stop()
     throw error
   }
 }
 
 export async function closeFanout(setup: FanoutSetup): Promise<void> {
   await closeClients(setup.clients)
-  await setup.server.stop()
+  await setup.stop()
 }
 
 export async function runStep(setup: FanoutSetup, targetDeliveries: number, timing: StepTiming): Promise<StepResult> {
-  const { server, clients, clientsPerDoc, pattern, measurement } = setup
+  const { processes, clients, clientsPerDoc, pattern, measurement } = setup
   const sendRate = targetDeliveries / (clientsPerDoc - 1)
   const text = 'abcdefgh'.slice(0, pattern.insertLength)
   const schedule = pattern.createSchedule(clients.length, sendRate)
   const start = performance.now()
   const windowStart = start + timing.warmupMs
   const windowEnd = windowStart + timing.windowMs
-  const current: Measurement = { window: { start: windowStart, end: windowEnd }, latencies: [], deliveredInWindow: 0 }
+  const current: Measurement = { window: { start: windowStart, end: windowEnd }, local: [], cross: [], deliveredInWindow: 0 }
   measurement.current = current
   let sentInWindow = 0
+  let expectedLocal = 0
+  let expectedCross = 0
   let cpuAtWindow: NodeJS.CpuUsage | undefined
   let serverCpuAtWindow = 0
   const measuredCores = [SERVER_CORE, GENERATOR_CORE]
@@ -258,7 +320,7 @@ export async function runStep(setup: FanoutSetup, targetDeliveries: number, timi
         cpuAtWindow = process.cpuUsage()
         // /proc/<pid>/stat counts the whole thread group: worker threads, and threads
         // that already exited, are in it (checked against the sum of /proc/<pid>/task/*/stat).
-        serverCpuAtWindow = server.cpuSeconds()
+        serverCpuAtWindow = processes.cpuSeconds()
         coresAtWindow = readCoreTimes(measuredCores)
       }
       if (now >= windowEnd) {
@@ -274,50 +336,63 @@ export async function runStep(setup: FanoutSetup, targetDeliveries: number, timi
         const sentAt = performance.now()
         client.sendTimes[seq] = sentAt
         client.sendUpdate(encodeTextInsert(client.clientId, seq * pattern.insertLength, text))
-        if (sentAt >= windowStart) sentInWindow++
+        if (sentAt >= windowStart) {
+          sentInWindow++
+          expectedLocal += client.localPeers
+          expectedCross += client.crossPeers
+        }
       }
     }, TICK_MS)
   })
   const generatorCpuUsage = process.cpuUsage(cpuAtWindow)
   const steal = mostStolenFraction(coresAtWindow, readCoreTimes(measuredCores))
-  const serverCpu = (server.cpuSeconds() - serverCpuAtWindow) / (timing.windowMs / 1000)
+  const serverCpu = (processes.cpuSeconds() - serverCpuAtWindow) / (timing.windowMs / 1000)
   const expected = sentInWindow * (clientsPerDoc - 1)
   const drainDeadline = performance.now() + timing.drainMs
-  while (current.latencies.length < expected && performance.now() < drainDeadline) {
+  while (current.local.length + current.cross.length < expected && performance.now() < drainDeadline) {
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
   measurement.current = undefined
-  const latencies = current.latencies
-  for (let missing = expected - latencies.length; missing > 0; missing--) latencies.push(Number.POSITIVE_INFINITY)
-  latencies.sort((a, b) => a - b)
+  const local = withMissing(current.local, expectedLocal)
+  const cross = withMissing(current.cross, expectedCross)
+  // One instance: every delivery is local, and sorting them once is enough.
+  const latencies = cross.length === 0 ? local : [...local, ...cross].sort((a, b) => a - b)
   const p99 = percentile(latencies, 99)
   // Let queues empty before the next step so steps do not bleed into each other; an
   // overloaded server may hold seconds of backlog.
-  if (p99 > P99_LIMIT_MS) await waitForServerIdle(server, { quietMs: 300, idleCpuFraction: 0.1, timeoutMs: BACKLOG_TIMEOUT_MS })
+  if (p99 > P99_LIMIT_MS) await waitForServerIdle(processes, { quietMs: 300, idleCpuFraction: 0.1, timeoutMs: BACKLOG_TIMEOUT_MS })
   await new Promise((resolve) => setTimeout(resolve, 200))
   return {
     targetDeliveries,
     deliveriesPerSecond: current.deliveredInWindow / (timing.windowMs / 1000),
     p50: percentile(latencies, 50),
     p99,
+    local: { deliveries: local.length, p50: percentile(local, 50), p99: percentile(local, 99) },
+    cross: { deliveries: cross.length, p50: percentile(cross, 50), p99: percentile(cross, 99) },
     generatorCpu: (generatorCpuUsage.user + generatorCpuUsage.system) / 1000 / timing.windowMs,
     serverCpu,
     steal
   }
 }
 
+/** `latencies` sorted, with an infinite one for each of the `expected` deliveries that never came. */
+function withMissing(latencies: number[], expected: number): number[] {
+  for (let missing = expected - latencies.length; missing > 0; missing--) latencies.push(Number.POSITIVE_INFINITY)
+  return latencies.sort((a, b) => a - b)
+}
+
 /** A step, measured again (up to MAX_STEP_ATTEMPTS times) while the host stole a core. */
 export async function runStepWithoutSteal(context: BenchContext, setup: FanoutSetup, target: number, timing: StepTiming): Promise<StepResult> {
-  const { kind, docs, clientsPerDoc, pattern } = setup
+  const { id, docs, clientsPerDoc, pattern } = setup
   let result = await runStep(setup, target, timing)
   for (let attempt = 1; result.steal > MAX_STEAL && attempt < MAX_STEP_ATTEMPTS; attempt++) {
-    context.log(`  ${kind.id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: the host stole ${Math.round(result.steal * 100)}% of a core, measuring again`)
+    context.log(`  ${id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: the host stole ${Math.round(result.steal * 100)}% of a core, measuring again`)
     stealStats.retried++
     result = await runStep(setup, target, timing)
   }
   if (result.steal > MAX_STEAL) stealStats.keptStolen++
   context.log(
-    `  ${kind.id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: ${formatNumber(result.deliveriesPerSecond)}/s` +
+    `  ${id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: ${formatNumber(result.deliveriesPerSecond)}/s` +
       ` p50 ${formatNumber(result.p50, 1)} ms p99 ${formatNumber(result.p99, 1)} ms` +
       ` server cpu ${Math.round(result.serverCpu * 100)}% generator cpu ${Math.round(result.generatorCpu * 100)}%` +
       (result.steal > 0.005 ? ` stolen ${Math.round(result.steal * 100)}%` : '')
@@ -397,62 +472,69 @@ export interface FanoutMeasurement {
   steps: StepResult[]
 }
 
+/** Something a fan-out measures: a server kind, or a cluster of instances, opened fresh for each run. */
+export interface FanoutSubject {
+  id: string
+  label: string
+  open(runId: number): Promise<FanoutSetup>
+}
+
 /**
- * Measures every server with interleaved repetitions (calibrate all, then
+ * Measures every subject with interleaved repetitions (calibrate all, then
  * repetition 1 of each, repetition 2 of each, ...), so that a burst of other
- * work on the machine spreads over the servers instead of landing on one.
+ * work on the machine spreads over the subjects instead of landing on one.
+ * Results are keyed by subject id.
  */
 export async function measureFanout(
   context: BenchContext,
-  kinds: readonly ServerKind[],
-  docs: number,
-  clientsPerDoc: number,
-  pattern: ArrivalPattern,
+  subjects: readonly FanoutSubject[],
+  /** For progress lines, e.g. "fanout 100x10 steady". */
+  what: string,
   runIdBase: number,
-  /** Capacities already measured for this configuration (another pattern): they replace the calibration. */
-  measuredBefore: ReadonlyMap<ServerKind, number>
-): Promise<Map<ServerKind, FanoutMeasurement>> {
+  /** Capacities already measured for this configuration (another pattern), by id: they replace the calibration. */
+  measuredBefore: ReadonlyMap<string, number>
+): Promise<Map<string, FanoutMeasurement>> {
   const { scale } = context
-  const starts = new Map<ServerKind, number>()
-  const results = new Map<ServerKind, FanoutMeasurement>()
+  const starts = new Map<string, number>()
+  const results = new Map<string, FanoutMeasurement>()
   let runId = runIdBase
-  for (const kind of kinds) {
-    results.set(kind, { capacities: [], saturations: [], capacitySteps: [], saturationSteps: [], steps: [] })
+  for (const subject of subjects) {
+    results.set(subject.id, { capacities: [], saturations: [], capacitySteps: [], saturationSteps: [], steps: [] })
     if (scale.smoke) {
-      starts.set(kind, 200)
+      starts.set(subject.id, 200)
       continue
     }
-    const before = measuredBefore.get(kind)
+    const before = measuredBefore.get(subject.id)
     if (before !== undefined && before > 0) {
-      starts.set(kind, before * MEASURED_START)
+      starts.set(subject.id, before * MEASURED_START)
       continue
     }
-    context.log(`fanout ${docs}x${clientsPerDoc} ${pattern.id}: calibrating ${kind.label}`)
-    const setup = await openFanout(context, kind, docs, clientsPerDoc, pattern, runId++)
+    context.log(`${what}: calibrating ${subject.label}`)
+    const setup = await subject.open(runId++)
     try {
-      starts.set(kind, (await calibrate(context, setup)) * MEASURED_START)
+      starts.set(subject.id, (await calibrate(context, setup)) * MEASURED_START)
     } finally {
       await closeFanout(setup)
     }
   }
   for (let repetition = 0; repetition < scale.repetitions; repetition++) {
-    for (const kind of kinds) {
-      context.log(`fanout ${docs}x${clientsPerDoc} ${pattern.id}: repetition ${repetition + 1} of ${kind.label}`)
-      const setup = await openFanout(context, kind, docs, clientsPerDoc, pattern, runId++)
+    for (const subject of subjects) {
+      context.log(`${what}: repetition ${repetition + 1} of ${subject.label}`)
+      const setup = await subject.open(runId++)
       let result: RepetitionResult
       try {
-        result = await runRepetition(context, setup, starts.get(kind) ?? CALIBRATION_START)
+        result = await runRepetition(context, setup, starts.get(subject.id) ?? CALIBRATION_START)
       } finally {
         await closeFanout(setup)
       }
-      const measurement = results.get(kind) as FanoutMeasurement
+      const measurement = results.get(subject.id) as FanoutMeasurement
       measurement.capacities.push(result.capacity?.deliveriesPerSecond ?? 0)
       measurement.saturations.push(result.saturation?.deliveriesPerSecond ?? 0)
       measurement.capacitySteps.push(result.capacity)
       measurement.saturationSteps.push(result.saturation)
       measurement.steps.push(...result.steps)
       if (!result.steps.some((step) => step.deliveriesPerSecond > 0)) {
-        throw new Error(`${kind.id}: no update was delivered in the fan-out scenario`)
+        throw new Error(`${subject.id}: no update was delivered (${what})`)
       }
     }
   }

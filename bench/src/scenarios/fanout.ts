@@ -7,6 +7,7 @@ import {
   MAX_STEP_ATTEMPTS,
   measureFanout,
   medianStep,
+  openFanout,
   P99_LIMIT_MS,
   PATTERNS,
   STEADY,
@@ -27,10 +28,10 @@ interface Row {
   cells: string[]
 }
 
-function tableRows(kinds: readonly ServerKind[], measured: Map<ServerKind, FanoutMeasurement>): Row[] {
+function tableRows(kinds: readonly ServerKind[], measured: ReadonlyMap<string, FanoutMeasurement>): Row[] {
   return kinds.map((kind) => {
     const reason = kind.unavailable()
-    const result = measured.get(kind)
+    const result = measured.get(kind.id)
     if (reason !== undefined || result === undefined) {
       return { kind, capacity: Number.NaN, cpuPerDelivery: Number.NaN, cells: [`not run: ${reason ?? 'unknown'}`] }
     }
@@ -71,12 +72,17 @@ export const fanoutScenario: Scenario = {
     const runnable = kinds.filter((kind) => kind.unavailable() === undefined)
     let runIdBase = 1
     for (const { docs, clientsPerDoc } of scale.fanoutConfigs) {
-      const capacities = new Map<ServerKind, number>()
+      const capacities = new Map<string, number>()
       for (const pattern of PATTERNS) {
-        const measured = await measureFanout(context, runnable, docs, clientsPerDoc, pattern, runIdBase, capacities)
+        const subjects = runnable.map((kind) => ({
+          id: kind.id,
+          label: kind.label,
+          open: (runId: number) => openFanout(context, kind, docs, clientsPerDoc, pattern, runId)
+        }))
+        const measured = await measureFanout(context, subjects, `fanout ${docs}x${clientsPerDoc} ${pattern.id}`, runIdBase, capacities)
         runIdBase += 100
         const rows = tableRows(kinds, measured)
-        for (const row of rows) if (Number.isFinite(row.capacity)) capacities.set(row.kind, row.capacity)
+        for (const row of rows) if (Number.isFinite(row.capacity)) capacities.set(row.kind.id, row.capacity)
         const quire = rows.find((row) => row.kind.id === 'quire')
         const relay = rows.find((row) => row.kind.dialect === 'relay')
         const reference = rows.find((row) => row.kind.id === 'y-websocket-server')
