@@ -164,6 +164,8 @@ export interface StepResult {
   cross: PathLatency
   generatorCpu: number
   serverCpu: number
+  /** Fraction of the window the server's main thread (each instance's, summed) waited for a core. */
+  serverWait: number
   /** Largest fraction of the server's or the generator's core the hypervisor stole in the window. */
   steal: number
 }
@@ -192,6 +194,7 @@ export interface Measurement {
 /** Whose CPU a step reads: one server, or every instance of a cluster together. */
 export interface MeasuredProcesses {
   cpuSeconds(): number
+  waitSeconds(): number
 }
 
 /**
@@ -311,6 +314,7 @@ export async function runStep(setup: FanoutSetup, targetDeliveries: number, timi
   let expectedCross = 0
   let cpuAtWindow: NodeJS.CpuUsage | undefined
   let serverCpuAtWindow = 0
+  let serverWaitAtWindow = 0
   const measuredCores = [SERVER_CORE, GENERATOR_CORE]
   let coresAtWindow = readCoreTimes(measuredCores)
   await new Promise<void>((resolve) => {
@@ -321,6 +325,7 @@ export async function runStep(setup: FanoutSetup, targetDeliveries: number, timi
         // /proc/<pid>/stat counts the whole thread group: worker threads, and threads
         // that already exited, are in it (checked against the sum of /proc/<pid>/task/*/stat).
         serverCpuAtWindow = processes.cpuSeconds()
+        serverWaitAtWindow = processes.waitSeconds()
         coresAtWindow = readCoreTimes(measuredCores)
       }
       if (now >= windowEnd) {
@@ -347,6 +352,7 @@ export async function runStep(setup: FanoutSetup, targetDeliveries: number, timi
   const generatorCpuUsage = process.cpuUsage(cpuAtWindow)
   const steal = mostStolenFraction(coresAtWindow, readCoreTimes(measuredCores))
   const serverCpu = (processes.cpuSeconds() - serverCpuAtWindow) / (timing.windowMs / 1000)
+  const serverWait = (processes.waitSeconds() - serverWaitAtWindow) / (timing.windowMs / 1000)
   const expected = sentInWindow * (clientsPerDoc - 1)
   const drainDeadline = performance.now() + timing.drainMs
   while (current.local.length + current.cross.length < expected && performance.now() < drainDeadline) {
@@ -371,6 +377,7 @@ export async function runStep(setup: FanoutSetup, targetDeliveries: number, timi
     cross: { deliveries: cross.length, p50: percentile(cross, 50), p99: percentile(cross, 99) },
     generatorCpu: (generatorCpuUsage.user + generatorCpuUsage.system) / 1000 / timing.windowMs,
     serverCpu,
+    serverWait,
     steal
   }
 }
@@ -395,6 +402,7 @@ export async function runStepWithoutSteal(context: BenchContext, setup: FanoutSe
     `  ${id} ${docs}x${clientsPerDoc} ${pattern.id} target ${formatNumber(target)}/s: ${formatNumber(result.deliveriesPerSecond)}/s` +
       ` p50 ${formatNumber(result.p50, 1)} ms p99 ${formatNumber(result.p99, 1)} ms` +
       ` server cpu ${Math.round(result.serverCpu * 100)}% generator cpu ${Math.round(result.generatorCpu * 100)}%` +
+      (result.serverWait > 0.01 ? ` server waited for a core ${Math.round(result.serverWait * 100)}%` : '') +
       (result.steal > 0.005 ? ` stolen ${Math.round(result.steal * 100)}%` : '')
   )
   return result

@@ -35,6 +35,8 @@ export interface RunningCluster {
   redisPrefix: string
   /** CPU seconds of all instances together. */
   cpuSeconds(): number
+  /** Seconds the instances' main threads waited for a core, summed. */
+  waitSeconds(): number
   /** Stops every instance, then removes what the cluster made outside them (schema, Redis keys). */
   stop(): Promise<void>
 }
@@ -45,6 +47,7 @@ export function runningCluster(servers: RunningServer[], redisPrefix: string, re
     servers,
     redisPrefix,
     cpuSeconds: () => servers.reduce((sum, server) => sum + server.cpuSeconds(), 0),
+    waitSeconds: () => servers.reduce((sum, server) => sum + server.waitSeconds(), 0),
     stop: async () => {
       try {
         await Promise.all(servers.map((server) => server.stop()))

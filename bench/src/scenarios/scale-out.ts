@@ -98,7 +98,8 @@ async function runSession(context: BenchContext, kind: ClusterKind, runId: numbe
     const usedMemoryDelta = (await readUsedMemory()) - usedBefore
     context.log(
       `  ${kind.id} session at ${formatNumber(scale.scaleOutSessionDeliveries)}/s: ${formatNumber(step.deliveriesPerSecond)}/s` +
-        ` local ${describePath(step.local)} cross ${describePath(step.cross)} ms, server cpu ${Math.round(step.serverCpu * 100)}%;` +
+        ` local ${describePath(step.local)} cross ${describePath(step.cross)} ms, server cpu ${Math.round(step.serverCpu * 100)}%` +
+        ` waited for a core ${Math.round(step.serverWait * 100)}%;` +
         ` Redis: ${keys.keys} keys, ${formatNumber(keys.streamEntries)} stream entries, ${formatBytes(keys.bytes)}, used_memory ${formatBytes(usedMemoryDelta)}`
     )
     return { step, keys, usedMemoryDelta }
@@ -154,7 +155,9 @@ function fanoutTable(context: BenchContext, results: readonly ConfigurationResul
         ` With two instances a room's clients are dealt over both (half on each), so a delivery is cross-instance when sender and receiver are on different instances.` +
         ` Capacity = highest deliveries/s with p99 < ${P99_LIMIT_MS} ms over all deliveries, median of ${scale.repetitions} step-up runs (± half the min-max spread).` +
         ` CPU = all instances together (all threads) / generator, in cores; CPU/delivery = their CPU µs per delivery over the steps under the limit (in brackets, deliveries/s one core would carry).` +
-        ` Session = one ${formatNumber(scale.scaleOutSessionMs / 1000, scale.smoke ? 1 : 0)} s step at ${rate} deliveries/s: p50 / p99 in ms of local and cross-instance deliveries, and CPU µs per delivery.`,
+        ` Session = one ${formatNumber(scale.scaleOutSessionMs / 1000, scale.smoke ? 1 : 0)} s step at ${rate} deliveries/s: p50 / p99 in ms of local and cross-instance deliveries, and CPU µs per delivery.` +
+        ' Waited = time the instances\' main threads were ready to run but waited for a core (/proc schedstat, summed over instances), as a share of the step, at capacity / in the session:' +
+        ' other work on the machine preempting a server shows up there, and as latency that no server could help.',
       'Pinning: every instance is pinned to core 0 (both clones share the core one clone had), the generator to core 1; PostgreSQL and Redis are the machine\'s shared services,' +
         ' unpinned, on both cores, and their CPU is not counted. So two instances cannot carry more than one here: the figures compare the cost of the cross-instance path, not added capacity.'
     ],
@@ -167,6 +170,7 @@ function fanoutTable(context: BenchContext, results: readonly ConfigurationResul
       `session ${rate}/s: local p50 / p99`,
       `session ${rate}/s: cross-instance p50 / p99`,
       'session CPU µs/delivery',
+      'waited for a core',
       'note'
     ],
     rows: results.map(({ kind, fanout, session }) => {
@@ -183,6 +187,7 @@ function fanoutTable(context: BenchContext, results: readonly ConfigurationResul
         session ? describePath(session.step.local) : 'n/a',
         session ? describePath(session.step.cross) : 'n/a',
         formatNumber(sessionCpuPerDelivery(session), 1),
+        `${atCapacity ? `${Math.round(atCapacity.serverWait * 100)}%` : 'n/a'} / ${session ? `${Math.round(session.step.serverWait * 100)}%` : 'n/a'}`,
         generatorBound ? 'generator-bound' : ''
       ]
     })
