@@ -1,4 +1,5 @@
 import type { Table } from './markdown-table.js'
+import type { ClusterKind } from './server-cluster.js'
 import type { ServerKind } from './server-kind.js'
 
 /** Sizes and durations of one run: the full benchmark or the seconds-long smoke run. */
@@ -24,6 +25,12 @@ export interface Scale {
   idleClientsPerDoc: number
   durableClients: number
   durableWindowMs: number
+  /** Scale-out: rooms x clients, half of each room on each instance of a two-instance configuration. */
+  scaleOutRooms: number
+  scaleOutClientsPerRoom: number
+  /** Scale-out: the editing session's fixed rate (deliveries/s) and length; its latencies are split by path. */
+  scaleOutSessionDeliveries: number
+  scaleOutSessionMs: number
   /** How long a server must stay (nearly) idle to count as settled before reading its RSS. */
   settleMs: number
 }
@@ -48,6 +55,10 @@ export const FULL_SCALE: Scale = {
   idleClientsPerDoc: 10,
   durableClients: 50,
   durableWindowMs: 3000,
+  scaleOutRooms: 50,
+  scaleOutClientsPerRoom: 10,
+  scaleOutSessionDeliveries: 5000,
+  scaleOutSessionMs: 60_000,
   settleMs: 1000
 }
 
@@ -68,12 +79,18 @@ export const SMOKE_SCALE: Scale = {
   idleClientsPerDoc: 4,
   durableClients: 3,
   durableWindowMs: 300,
+  scaleOutRooms: 3,
+  scaleOutClientsPerRoom: 4,
+  scaleOutSessionDeliveries: 200,
+  scaleOutSessionMs: 500,
   settleMs: 150
 }
 
 export interface BenchContext {
   scale: Scale
   servers: ServerKind[]
+  /** Several instances of one server on a shared bus: only the scale-out scenario measures these. */
+  clusters: ClusterKind[]
   /** A temp directory owned by this run; scenarios create data dirs under it. */
   workDir: string
   profileDir?: string
@@ -83,5 +100,7 @@ export interface BenchContext {
 export interface Scenario {
   name: string
   description: string
+  /** Measures context.clusters instead of context.servers (which it then gets empty). */
+  measuresClusters?: boolean
   run(context: BenchContext): Promise<Table[]>
 }

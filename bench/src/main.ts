@@ -11,9 +11,13 @@ import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
 import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
+import { scaleOutScenario } from './scenarios/scale-out.js'
+import type { ClusterKind } from './server-cluster.js'
 import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
+import { hocuspocusRedisCluster } from './servers/hocuspocus-redis-cluster.js'
+import { quireCluster } from './servers/quire-cluster.js'
 import { quireBaselineServer, quireServer } from './servers/quire.js'
 import { quirePostgresServer } from './servers/quire-postgres.js'
 import { wsRelayServer } from './servers/ws-relay.js'
@@ -32,7 +36,8 @@ const SCENARIOS: Scenario[] = [
   memoryPerDocumentScenario,
   coldLoadScenario,
   idleConnectionsScenario,
-  durableWritesScenario
+  durableWritesScenario,
+  scaleOutScenario
 ]
 const SERVERS: ServerKind[] = [
   quireServer,
@@ -44,6 +49,8 @@ const SERVERS: ServerKind[] = [
   hocuspocusSqliteServer,
   wsRelayServer
 ]
+/** Named in --servers like servers; measured by the scale-out scenario only. */
+const CLUSTERS: ClusterKind[] = [quireCluster(1), quireCluster(2), hocuspocusRedisCluster(2)]
 const PINNED_ENV = 'QUIRE_BENCH_PINNED'
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))
 
@@ -108,13 +115,17 @@ async function main(): Promise<number> {
   const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
   checkTextInsertEncoding()
   const named = values.servers !== undefined
-  const wanted = pick(SERVERS, values.servers, 'server').filter(
-    (kind) => named || !kind.defaultScenarios || scenarios.some((scenario) => kind.defaultScenarios?.includes(scenario.name))
+  // --servers names servers and clusters alike; each list keeps the names it knows.
+  const picked = pick<ServerKind | ClusterKind>([...SERVERS, ...CLUSTERS], values.servers, 'server')
+  const serverScenarios = scenarios.filter((scenario) => !scenario.measuresClusters)
+  const wanted = SERVERS.filter((kind) => picked.includes(kind) && serverScenarios.length > 0).filter(
+    (kind) => named || !kind.defaultScenarios || serverScenarios.some((scenario) => kind.defaultScenarios?.includes(scenario.name))
   )
+  const clusters = scenarios.some((scenario) => scenario.measuresClusters) ? CLUSTERS.filter((kind) => picked.includes(kind)) : []
   // A run that cannot start a server it was to measure fails before it begins: the smoke
   // run is part of `pnpm test`, where "not run" in a table would pass unnoticed, and a
   // full run would spend its hour on tables without the row they are for.
-  const unavailable = wanted.flatMap((kind) => {
+  const unavailable = [...wanted, ...clusters].flatMap((kind) => {
     const reason = kind.unavailable()
     return reason === undefined ? [] : [`${kind.label} cannot run: ${reason}`]
   })
@@ -129,13 +140,14 @@ async function main(): Promise<number> {
     if (prepared !== kind) process.stderr.write(`using ${prepared.label}\n`)
     servers.push(prepared)
   }
-  // Once each: a baseline Quire shares Quire's note.
-  const serverNotes = [...new Set(servers.flatMap((kind) => (kind.note ? [kind.note] : [])))]
+  // Once each (a baseline Quire shares Quire's note), under the tables of the scenarios that measured them.
+  const notesOf = (kinds: readonly { note?: string }[]): string[] => [...new Set(kinds.flatMap((kind) => (kind.note ? [kind.note] : [])))]
   const profileDir = values.profile ? join(RESULTS_DIR, 'profiles') : undefined
   if (profileDir) mkdirSync(profileDir, { recursive: true })
   const context: BenchContext = {
     scale,
     servers,
+    clusters,
     workDir,
     profileDir,
     log: (message) => process.stderr.write(`${message}\n`)
@@ -152,8 +164,14 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) {
       const scenarioStart = Date.now()
       context.log(`== ${scenario.name}: ${scenario.description}`)
-      const scenarioServers = named ? servers : servers.filter((kind) => kind.defaultScenarios?.includes(scenario.name) ?? true)
-      for (const produced of await scenario.run({ ...context, servers: scenarioServers })) {
+      const scenarioServers = scenario.measuresClusters
+        ? []
+        : named
+          ? servers
+          : servers.filter((kind) => kind.defaultScenarios?.includes(scenario.name) ?? true)
+      const scenarioClusters = scenario.measuresClusters ? clusters : []
+      const serverNotes = notesOf([...scenarioServers, ...scenarioClusters])
+      for (const produced of await scenario.run({ ...context, servers: scenarioServers, clusters: scenarioClusters })) {
         // Every table says where and when it was measured, so that one copied alone still does.
         const table = { ...produced, notes: [measuredOn, ...produced.notes, ...serverNotes] }
         tables.push(table)

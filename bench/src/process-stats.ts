@@ -33,6 +33,20 @@ export function readCpuSeconds(pid: number): number {
 }
 
 /**
+ * Seconds the process' main thread spent runnable but waiting for a core (the second
+ * field of /proc/<pid>/task/<pid>/schedstat, in ns). On a shared machine this is where
+ * other work shows up: a server that waits 300 ms for its core delays every delivery
+ * of those 300 ms, however little CPU it needs itself. 0 where schedstat is missing.
+ */
+export function readRunQueueWaitSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9
+  } catch {
+    return 0
+  }
+}
+
+/**
  * Per-core jiffies from /proc/stat: total and stolen (time the hypervisor ran something
  * else while this virtual CPU wanted to run). Steal is invisible to a process' own CPU
  * time but shows up in its latency, so a measurement taken while the host stole a core

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { getPriority } from 'node:os'
-import { readCpuSeconds, readRssBytes } from './process-stats.js'
+import { readCpuSeconds, readRssBytes, readRunQueueWaitSeconds } from './process-stats.js'
 
 /**
  * A server under test running as a child process pinned to core 0, so that it
@@ -13,6 +13,8 @@ export interface RunningServer {
   pid: number
   rssBytes(): number
   cpuSeconds(): number
+  /** Seconds its main thread waited for a core so far (see readRunQueueWaitSeconds). */
+  waitSeconds(): number
   stop(): Promise<void>
 }
 
@@ -102,6 +104,7 @@ export async function spawnPinnedServer(options: SpawnOptions): Promise<RunningS
     pid,
     rssBytes: () => readRssBytes(pid),
     cpuSeconds: () => readCpuSeconds(pid),
+    waitSeconds: () => readRunQueueWaitSeconds(pid),
     stop: async () => await stopChild(child)
   }
 }

@@ -1,12 +1,12 @@
 import type { RunningServer } from './server-process.js'
 
 /**
- * Waits until the server has used less than `idleCpuFraction` of a core over
+ * Waits until the server (or the processes whose CPU `server` sums) has used less than `idleCpuFraction` of a core over
  * `quietMs`, i.e. its queued work (storage writes, compaction, GC) is done, or
  * until `timeoutMs`. Returns whether it went quiet.
  */
 export async function waitForServerIdle(
-  server: RunningServer,
+  server: Pick<RunningServer, 'cpuSeconds'>,
   { quietMs = 500, idleCpuFraction = 0.03, timeoutMs = 60_000 } = {}
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs

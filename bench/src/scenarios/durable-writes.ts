@@ -5,6 +5,7 @@ import type { BenchContext, Scenario } from '../bench-context.js'
 import { createDataDir } from '../data-dir.js'
 import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
+import type { RunningServer } from '../server-process.js'
 import { waitForServerIdle } from '../settle.js'
 import { spreadOf } from '../stats.js'
 import { encodeTextInsert } from '../text-insert.js'
@@ -27,60 +28,69 @@ const INSERT_LENGTH = 8
 const WINDOW = 64
 const WARMUP_MS = 500
 
-interface DurableResult {
+export interface DurableResult {
   updatesPerSecond: number
   cpuPerUpdate: number
 }
 
 async function measureQuire(context: BenchContext, kind: ServerKind): Promise<DurableResult> {
-  // Imported here, not at the top: @quire/protocol runs from its build, and a run without
-  // one must still start far enough to say that Quire is not built.
-  const { decodeMessage } = await import('@quire/protocol')
   const server = await kind.start({ dataDir: createDataDir(context, 'durable-quire'), profileDir: context.profileDir })
-  const writers: { client: BenchClient; clientId: number; sent: number; acked: number }[] = []
   try {
-    const clients = await openClients(context.scale.durableClients, (index) => {
-      const writer = { clientId: 1000 + index, sent: 0, acked: 0 }
-      const client = createBenchClient({
-        baseUrl: server.url,
-        room: `durable-${index}`,
-        dialect: kind.dialect,
-        query: 'quire=1',
-        onQuire: (frame) => {
-          const decoded = decodeMessage(frame)
-          if (!decoded.ok || decoded.message.type !== 'quire-saved') return
-          const durableClock = Y.decodeStateVector(decoded.message.stateVector).get(writer.clientId) ?? 0
-          writer.acked = Math.max(writer.acked, durableClock / INSERT_LENGTH)
-          topUp(entry)
-        }
-      })
-      const entry = Object.assign(writer, { client })
-      writers.push(entry)
-      return client
-    })
-    const topUp = (writer: (typeof writers)[number]): void => {
-      while (running && writer.sent - writer.acked < WINDOW) {
-        writer.client.sendUpdate(encodeTextInsert(writer.clientId, writer.sent * INSERT_LENGTH, 'abcdefgh'))
-        writer.sent++
-      }
-    }
-    let running = true
-    writers.forEach(topUp)
-    await new Promise((resolve) => setTimeout(resolve, context.scale.smoke ? 100 : WARMUP_MS))
-    const ackedBefore = writers.reduce((sum, writer) => sum + writer.acked, 0)
-    const cpuBefore = server.cpuSeconds()
-    const start = performance.now()
-    await new Promise((resolve) => setTimeout(resolve, context.scale.durableWindowMs))
-    const ackedInWindow = writers.reduce((sum, writer) => sum + writer.acked, 0) - ackedBefore
-    const cpu = server.cpuSeconds() - cpuBefore
-    const seconds = (performance.now() - start) / 1000
-    running = false
-    await closeClients(clients)
-    if (ackedInWindow === 0) throw new Error('quire: no update was acknowledged in the durable-writes scenario')
-    return { updatesPerSecond: ackedInWindow / seconds, cpuPerUpdate: cpu / ackedInWindow }
+    return await measureAcknowledgedWrites(context, [server])
   } finally {
     await server.stop()
   }
+}
+
+/**
+ * Acknowledged updates/s from the durable writers, dealt over `servers` in turn (clones
+ * sharing a store, or one server), and the CPU of all of them per acknowledged update.
+ */
+export async function measureAcknowledgedWrites(context: BenchContext, servers: readonly RunningServer[]): Promise<DurableResult> {
+  // Imported here, not at the top: @quire/protocol runs from its build, and a run without
+  // one must still start far enough to say that Quire is not built.
+  const { decodeMessage } = await import('@quire/protocol')
+  const cpuSeconds = (): number => servers.reduce((sum, server) => sum + server.cpuSeconds(), 0)
+  const writers: { client: BenchClient; clientId: number; sent: number; acked: number }[] = []
+  const clients = await openClients(context.scale.durableClients, (index) => {
+    const writer = { clientId: 1000 + index, sent: 0, acked: 0 }
+    const client = createBenchClient({
+      baseUrl: (servers[index % servers.length] as RunningServer).url,
+      room: `durable-${index}`,
+      dialect: 'y-websocket',
+      query: 'quire=1',
+      onQuire: (frame) => {
+        const decoded = decodeMessage(frame)
+        if (!decoded.ok || decoded.message.type !== 'quire-saved') return
+        const durableClock = Y.decodeStateVector(decoded.message.stateVector).get(writer.clientId) ?? 0
+        writer.acked = Math.max(writer.acked, durableClock / INSERT_LENGTH)
+        topUp(entry)
+      }
+    })
+    const entry = Object.assign(writer, { client })
+    writers.push(entry)
+    return client
+  })
+  const topUp = (writer: (typeof writers)[number]): void => {
+    while (running && writer.sent - writer.acked < WINDOW) {
+      writer.client.sendUpdate(encodeTextInsert(writer.clientId, writer.sent * INSERT_LENGTH, 'abcdefgh'))
+      writer.sent++
+    }
+  }
+  let running = true
+  writers.forEach(topUp)
+  await new Promise((resolve) => setTimeout(resolve, context.scale.smoke ? 100 : WARMUP_MS))
+  const ackedBefore = writers.reduce((sum, writer) => sum + writer.acked, 0)
+  const cpuBefore = cpuSeconds()
+  const start = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, context.scale.durableWindowMs))
+  const ackedInWindow = writers.reduce((sum, writer) => sum + writer.acked, 0) - ackedBefore
+  const cpu = cpuSeconds() - cpuBefore
+  const seconds = (performance.now() - start) / 1000
+  running = false
+  await closeClients(clients)
+  if (ackedInWindow === 0) throw new Error('quire: no update was acknowledged in the durable-writes scenario')
+  return { updatesPerSecond: ackedInWindow / seconds, cpuPerUpdate: cpu / ackedInWindow }
 }
 
 async function measureUnacknowledged(context: BenchContext, kind: ServerKind): Promise<DurableResult> {

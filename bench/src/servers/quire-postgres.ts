@@ -14,12 +14,13 @@ const POSTGRES_URL = process.env['QUIRE_BENCH_POSTGRES_URL'] ?? 'postgres://post
  * cores as the server and the load generator.
  */
 export const quirePostgresServer: ServerKind = {
-  ...quireServerAt(fileURLToPath(new URL('../../../', import.meta.url)), { id: 'quire-postgres', label: 'Quire on PostgreSQL' }, ownSchema),
+  ...quireServerAt(fileURLToPath(new URL('../../../', import.meta.url)), { id: 'quire-postgres', label: 'Quire on PostgreSQL' }, createBenchSchema),
   defaultScenarios: ['durable'],
   note: 'Quire on PostgreSQL: the same server with --postgres (PostgreSQL 127.0.0.1, synchronous_commit on, sharing the two cores); rate limits raised as for Quire.'
 }
 
-async function ownSchema(): Promise<QuireStorageFlags> {
+/** A schema of its own in the bench's PostgreSQL: flags that point `quire serve` at it, and its removal. */
+export async function createBenchSchema(): Promise<QuireStorageFlags> {
   const name = `quire_bench_${randomBytes(4).toString('hex')}`
   await withClient((client) => client.query(`CREATE SCHEMA ${name}`))
   const url = new URL(POSTGRES_URL)
