@@ -159,7 +159,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
         const frames: Uint8Array[] = []
         for (let i = 0; i + 1 < fields.length; i += 2) {
           // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
-          if ((fields[i] as Buffer).toString() === 'f') frames.push(fields[i + 1] as Buffer)
+          if (isFrameField(fields[i] as Buffer)) frames.push(fields[i + 1] as Buffer)
         }
         subscription.receive(frames, clone)
       }
@@ -310,6 +310,11 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       await commands.quit().catch(() => commands.disconnect())
     }
   }
+}
+
+/** The field name `f`, compared without making a string of every field name. */
+function isFrameField(name: Buffer): boolean {
+  return name.length === 1 && name[0] === 0x66
 }
 
 function fieldOf(fields: readonly Buffer[], name: string): string | undefined {
