@@ -9,6 +9,7 @@ import { GENERATOR_CORE, SERVER_CORE, type RunningServer } from '../server-proce
 import { wsRelayServer } from '../servers/ws-relay.js'
 import { waitForServerIdle } from '../settle.js'
 import { median, percentile, spreadOf } from '../stats.js'
+import { createSeededRandom } from '../seeded-random.js'
 import { encodeTextInsert, readUpdateRanges } from '../text-insert.js'
 
 /**
@@ -122,19 +123,6 @@ const POISSON: ArrivalPattern = {
 }
 
 const PATTERNS: ArrivalPattern[] = [STEADY, POISSON]
-
-/** xorshift32 (Marsaglia): uniform floats in [0, 1), the same sequence for the same seed. */
-function createSeededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 1
-  return () => {
-    state ^= state << 13
-    state >>>= 0
-    state ^= state >>> 17
-    state ^= state << 5
-    state >>>= 0
-    return state / 4294967296
-  }
-}
 
 interface StepTiming {
   warmupMs: number
