@@ -13,7 +13,10 @@ export interface RunningServer {
   pid: number
   rssBytes(): number
   cpuSeconds(): number
+  /** SIGTERM: the server shuts down its own way (flushes, writes its --cpu-prof). */
   stop(): Promise<void>
+  /** SIGKILL, as a crash or an OOM kill: nothing is flushed. Resolves once it has exited. */
+  kill(): Promise<void>
 }
 
 export interface SpawnOptions {
@@ -102,8 +105,16 @@ export async function spawnPinnedServer(options: SpawnOptions): Promise<RunningS
     pid,
     rssBytes: () => readRssBytes(pid),
     cpuSeconds: () => readCpuSeconds(pid),
-    stop: async () => await stopChild(child)
+    stop: async () => await stopChild(child),
+    kill: async () => await killChild(child)
   }
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGKILL')
+  await exited
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
