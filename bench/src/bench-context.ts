@@ -24,6 +24,14 @@ export interface Scale {
   idleClientsPerDoc: number
   durableClients: number
   durableWindowMs: number
+  /** Reconnect storm: documents, clients per document, characters typed into each document. */
+  stormDocs: number
+  stormClientsPerDoc: number
+  stormDocumentChars: number
+  /** Reconnect storm: how long the server stays dead between the kill and the restart. */
+  stormDowntimeMs: number
+  /** Reconnect storm: a client not synced this long after the restart never synced. */
+  stormTimeoutMs: number
   /** How long a server must stay (nearly) idle to count as settled before reading its RSS. */
   settleMs: number
 }
@@ -48,6 +56,11 @@ export const FULL_SCALE: Scale = {
   idleClientsPerDoc: 10,
   durableClients: 50,
   durableWindowMs: 3000,
+  stormDocs: 500,
+  stormClientsPerDoc: 10,
+  stormDocumentChars: 4000,
+  stormDowntimeMs: 3000,
+  stormTimeoutMs: 60_000,
   settleMs: 1000
 }
 
@@ -68,6 +81,11 @@ export const SMOKE_SCALE: Scale = {
   idleClientsPerDoc: 4,
   durableClients: 3,
   durableWindowMs: 300,
+  stormDocs: 5,
+  stormClientsPerDoc: 4,
+  stormDocumentChars: 400,
+  stormDowntimeMs: 600,
+  stormTimeoutMs: 20_000,
   settleMs: 150
 }
 

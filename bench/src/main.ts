@@ -11,6 +11,7 @@ import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
 import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
+import { reconnectStormScenario } from './scenarios/reconnect-storm.js'
 import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
@@ -32,7 +33,8 @@ const SCENARIOS: Scenario[] = [
   memoryPerDocumentScenario,
   coldLoadScenario,
   idleConnectionsScenario,
-  durableWritesScenario
+  durableWritesScenario,
+  reconnectStormScenario
 ]
 const SERVERS: ServerKind[] = [
   quireServer,
