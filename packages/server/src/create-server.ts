@@ -44,6 +44,11 @@ export interface ServerStats {
   readonly unsavedUpdates: number
   /** Bytes waiting to be sent to peers, all peers together (see `limits.maxUnsentBytes`). */
   readonly unsentBytes: number
+  /**
+   * Rooms loaded from storage since the server started (one evicted and opened again
+   * counts again): each room is loaded once, however many clients ask for it at once.
+   */
+  readonly roomsLoaded: number
 }
 
 /**
@@ -86,7 +91,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     rooms: wiring.ready?.registry.size ?? 0,
     connections: sockets.size,
     unsavedUpdates: wiring.ready?.commitQueue.backlog ?? 0,
-    unsentBytes: unsentBytes.measure()
+    unsentBytes: unsentBytes.measure(),
+    roomsLoaded: wiring.ready?.registry.loads ?? 0
   })
   const handleRequest = createHttpRoutes({
     staticDir: resolved.staticDir,
@@ -142,3 +148,4 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     }
   }
 }
+
