@@ -3,7 +3,9 @@
 // which packages/server/test/fsync.test.ts runs the server under to see that every
 // acknowledged commit is fsync'd (see that file for why a system call trace), and
 // `haproxy`, the reverse proxy packages/server/test/behind-a-proxy.test.ts puts in front
-// of `quire serve` (what --trust-proxy changes is seen through a real one). Idempotent:
+// of `quire serve` (what --trust-proxy changes is seen through a real one), and `ss`
+// (iproute2), which packages/server/test/reconnect-storm.test.ts reads a listening
+// socket's backlog with. Idempotent:
 // nothing happens when every tool is there. Installing needs root; otherwise we say what
 // is missing. Chromium for the e2e suite has its own script (ensure-chromium.mjs).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -12,7 +14,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 const packages = [
   { name: 'strace', probe: ['strace', '-V'] },
   // In /usr/sbin, which is not on a Debian user's PATH.
-  { name: 'haproxy', probe: ['/usr/sbin/haproxy', '-v'] }
+  { name: 'haproxy', probe: ['/usr/sbin/haproxy', '-v'] },
+  { name: 'iproute2', probe: ['ss', '-V'] }
 ]
 
 function isInstalled({ probe }) {

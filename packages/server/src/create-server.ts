@@ -113,7 +113,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       ownServer = server
       await new Promise<void>((resolve, rejectListen) => {
         server.once('error', rejectListen)
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: listenBacklog(limits) }, () => {
           server.off('error', rejectListen)
           resolve()
         })
@@ -149,3 +149,15 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   }
 }
 
+/**
+ * How many connections the kernel may hold for the server before it accepts them: as many
+ * as the server may have open (`limits.maxConnections`), since after a restart every one
+ * of them may come back in the same second. The kernel clamps it to
+ * `net.core.somaxconn` (4096 by default since Linux 5.4). With Node's default of 511, a
+ * reconnect storm of 5,000 stock clients (`pnpm bench --scenario storm`) overflowed the
+ * queue about 1,400 times (`nstat TcpExtListenOverflows`); each dropped SYN costs its
+ * client a retransmission 1 s later, then 3 s, 7 s: the storm's long tail.
+ */
+function listenBacklog(limits: { readonly maxConnections: number }): number {
+  return limits.maxConnections
+}
