@@ -5,7 +5,8 @@
 // `haproxy`, the reverse proxy packages/server/test/behind-a-proxy.test.ts puts in front
 // of `quire serve` (what --trust-proxy changes is seen through a real one), and that
 // haproxy-clones.test.ts and the e2e test clone-failover.spec.ts put in front of three
-// clones, configured by deploy/haproxy/quire.cfg. Idempotent:
+// clones, configured by deploy/haproxy/quire.cfg; and `ss` (iproute2), which
+// packages/server/test/reconnect-storm.test.ts reads a listening socket's backlog with. Idempotent:
 // nothing happens when every tool is there. Installing needs root; otherwise we say what
 // is missing. Chromium for the e2e suite has its own script (ensure-chromium.mjs).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -14,7 +15,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 const packages = [
   { name: 'strace', probe: ['strace', '-V'] },
   // In /usr/sbin, which is not on a Debian user's PATH.
-  { name: 'haproxy', probe: ['/usr/sbin/haproxy', '-v'] }
+  { name: 'haproxy', probe: ['/usr/sbin/haproxy', '-v'] },
+  { name: 'iproute2', probe: ['ss', '-V'] }
 ]
 
 function isInstalled({ probe }) {

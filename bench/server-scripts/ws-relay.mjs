@@ -21,4 +21,4 @@ wss.on('connection', (socket, request) => {
     if (peers.size === 0) rooms.delete(room)
   })
 })
-http.listen(0, '127.0.0.1', () => console.log(`listening on ${http.address().port}`))
+http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(`listening on ${http.address().port}`))

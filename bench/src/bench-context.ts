@@ -31,6 +31,14 @@ export interface Scale {
   /** Scale-out: the editing session's fixed rate (deliveries/s) and length; its latencies are split by path. */
   scaleOutSessionDeliveries: number
   scaleOutSessionMs: number
+  /** Reconnect storm: documents, clients per document, characters typed into each document. */
+  stormDocs: number
+  stormClientsPerDoc: number
+  stormDocumentChars: number
+  /** Reconnect storm: how long the server stays dead between the kill and the restart. */
+  stormDowntimeMs: number
+  /** Reconnect storm: a client not synced this long after the restart never synced. */
+  stormTimeoutMs: number
   /** How long a server must stay (nearly) idle to count as settled before reading its RSS. */
   settleMs: number
 }
@@ -59,6 +67,11 @@ export const FULL_SCALE: Scale = {
   scaleOutClientsPerRoom: 10,
   scaleOutSessionDeliveries: 5000,
   scaleOutSessionMs: 60_000,
+  stormDocs: 500,
+  stormClientsPerDoc: 10,
+  stormDocumentChars: 4000,
+  stormDowntimeMs: 3000,
+  stormTimeoutMs: 60_000,
   settleMs: 1000
 }
 
@@ -83,6 +96,11 @@ export const SMOKE_SCALE: Scale = {
   scaleOutClientsPerRoom: 4,
   scaleOutSessionDeliveries: 200,
   scaleOutSessionMs: 500,
+  stormDocs: 5,
+  stormClientsPerDoc: 4,
+  stormDocumentChars: 400,
+  stormDowntimeMs: 600,
+  stormTimeoutMs: 20_000,
   settleMs: 150
 }
 

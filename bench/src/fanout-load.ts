@@ -9,6 +9,7 @@ import { GENERATOR_CORE, SERVER_CORE } from './server-process.js'
 import { waitForServerIdle } from './settle.js'
 import { median, percentile } from './stats.js'
 import { encodeTextInsert, readUpdateRanges } from './text-insert.js'
+import { createSeededRandom } from './seeded-random.js'
 
 /**
  * Fan-out: D documents x C clients, every client appending small inserts. Two arrival
@@ -121,19 +122,6 @@ export const POISSON: ArrivalPattern = {
 }
 
 export const PATTERNS: ArrivalPattern[] = [STEADY, POISSON]
-
-/** xorshift32 (Marsaglia): uniform floats in [0, 1), the same sequence for the same seed. */
-function createSeededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 1
-  return () => {
-    state ^= state << 13
-    state >>>= 0
-    state ^= state >>> 17
-    state ^= state << 5
-    state >>>= 0
-    return state / 4294967296
-  }
-}
 
 export interface StepTiming {
   warmupMs: number

@@ -13,6 +13,7 @@ import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
 import { scaleOutScenario } from './scenarios/scale-out.js'
 import type { ClusterKind } from './server-cluster.js'
+import { reconnectStormScenario } from './scenarios/reconnect-storm.js'
 import { GENERATOR_CORE, pinnedCommand } from './server-process.js'
 import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
@@ -37,7 +38,8 @@ const SCENARIOS: Scenario[] = [
   coldLoadScenario,
   idleConnectionsScenario,
   durableWritesScenario,
-  scaleOutScenario
+  scaleOutScenario,
+  reconnectStormScenario
 ]
 const SERVERS: ServerKind[] = [
   quireServer,

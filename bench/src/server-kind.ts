@@ -14,6 +14,11 @@ export interface StartOptions {
   dataDir: string
   /** When set, the server runs with --cpu-prof writing profiles here. */
   profileDir?: string
+  /**
+   * Listen on this port of 127.0.0.1; a free one when unset. A scenario that kills a
+   * server and starts it again gives the port it had, so its clients find it again.
+   */
+  port?: number
 }
 
 export interface ServerKind {

@@ -15,7 +15,10 @@ export interface RunningServer {
   cpuSeconds(): number
   /** Seconds its main thread waited for a core so far (see readRunQueueWaitSeconds). */
   waitSeconds(): number
+  /** SIGTERM: the server shuts down its own way (flushes, writes its --cpu-prof). */
   stop(): Promise<void>
+  /** SIGKILL, as a crash or an OOM kill: nothing is flushed. Resolves once it has exited. */
+  kill(): Promise<void>
 }
 
 export interface SpawnOptions {
@@ -105,8 +108,16 @@ export async function spawnPinnedServer(options: SpawnOptions): Promise<RunningS
     rssBytes: () => readRssBytes(pid),
     cpuSeconds: () => readCpuSeconds(pid),
     waitSeconds: () => readRunQueueWaitSeconds(pid),
-    stop: async () => await stopChild(child)
+    stop: async () => await stopChild(child),
+    kill: async () => await killChild(child)
   }
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGKILL')
+  await exited
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -19,8 +19,9 @@ export const hocuspocusServer = createScriptServer({
  * its documentation offers first; see server-scripts/hocuspocus-sqlite.mjs. It stores
  * the whole document (Y.encodeStateAsUpdate) debounced: 2 s after the last change,
  * at most 10 s after the first unsaved one, and at once when the last client leaves
- * or on SIGTERM. By default it takes part in the cold load only: elsewhere it would
- * measure plain Hocuspocus again, at the cost of minutes of the run.
+ * or on SIGTERM. By default it takes part in the cold load and the reconnect storm
+ * (documents come back from its storage after a kill): elsewhere it would measure plain
+ * Hocuspocus again, at the cost of minutes of the run.
  */
 export const hocuspocusSqliteServer = createScriptServer({
   id: 'hocuspocus-sqlite',
@@ -29,5 +30,5 @@ export const hocuspocusSqliteServer = createScriptServer({
   script: 'hocuspocus-sqlite.mjs',
   databaseFile: 'hocuspocus.sqlite',
   deferredWriteMs: 2000,
-  defaultScenarios: ['cold-load']
+  defaultScenarios: ['cold-load', 'storm']
 })

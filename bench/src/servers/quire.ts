@@ -73,7 +73,7 @@ export function quireServerAt(root: string, names: { id: string; label: string }
     start: async (options) => {
       const store = storage ? await storage() : null
       const server = await spawnPinnedServer({
-        args: [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', options.dataDir, ...benchLimitsKnownTo(cli), ...(store?.args ?? [])],
+        args: [cli, 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data', options.dataDir, ...benchLimitsKnownTo(cli), ...(store?.args ?? [])],
         nodeOptions: profileNodeOptions(options),
         ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
       }).catch(async (error: unknown) => {

@@ -6,7 +6,8 @@ import { spawnPinnedServer } from '../server-process.js'
 /**
  * A server started by a small script in server-scripts/ that prints
  * `listening on <port>`; no acknowledgements. A script with persistence gets the
- * path of its database file (`<dataDir>/<databaseFile>`) as its first argument.
+ * path of its database file (`<dataDir>/<databaseFile>`) as its first argument. It
+ * listens on `PORT` from its environment (0, a free port, when unset).
  */
 export function createScriptServer(
   kind: Pick<ServerKind, 'id' | 'label' | 'dialect' | 'deferredWriteMs' | 'defaultScenarios'> & { script: string; databaseFile?: string }
@@ -25,6 +26,7 @@ export function createScriptServer(
     start: async (options) =>
       await spawnPinnedServer({
         args: databaseFile === undefined ? [script] : [script, join(options.dataDir, databaseFile)],
+        env: { PORT: String(options.port ?? 0) },
         nodeOptions: profileNodeOptions(options),
         ready: /listening on (\d+)/
       })

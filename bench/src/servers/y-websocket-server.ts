@@ -28,7 +28,7 @@ function createKind(packageName: string, label: string): ServerKind {
     acknowledgements: false,
     unavailable: () => undefined,
     start: async (options) => {
-      const port = await findFreePort()
+      const port = options.port ?? (await findFreePort())
       const packageDir = dirname(require.resolve(`${packageName}/package.json`))
       return await spawnPinnedServer({
         args: [join(packageDir, 'src/server.js')],

@@ -7,7 +7,8 @@ const require = createRequire(import.meta.url)
 
 /**
  * The classic `y-websocket@1.5.x` `bin/server.js` with y-leveldb persistence
- * (`YPERSISTENCE=<dir>`): what most deployments run.
+ * (`YPERSISTENCE=<dir>`): what most deployments run. Not in the reconnect storm unless
+ * named: the issue compares with @y/websocket-server and Hocuspocus there.
  */
 export const yWebsocketV1Server: ServerKind = {
   id: 'y-websocket-v1',
@@ -15,9 +16,10 @@ export const yWebsocketV1Server: ServerKind = {
   dialect: 'y-websocket',
   persistent: true,
   acknowledgements: false,
+  defaultScenarios: ['fanout', 'memory', 'cold-load', 'idle', 'durable'],
   unavailable: () => undefined,
   start: async (options) => {
-    const port = await findFreePort()
+    const port = options.port ?? (await findFreePort())
     const packageDir = dirname(require.resolve('y-websocket-v1/package.json'))
     return await spawnPinnedServer({
       args: [join(packageDir, 'bin/server.js')],

@@ -94,3 +94,23 @@ describe('encoded room state of a busy, growing document', () => {
     }))
 })
 
+
+describe('encoded room state answering many peers with one state vector', () => {
+  it('encodes the diff for a state vector once until the state changes (a reconnect storm)', () => {
+    const writer = new Y.Doc()
+    const state = createEncodedState([])
+    writer.on('update', (update: Uint8Array) => state.append(update))
+    writer.getText('t').insert(0, 'held by every client before the restart')
+    writer.getText('t').delete(0, 5)
+    const held = Y.encodeStateVector(writer)
+    const heldDocument = Y.encodeStateAsUpdate(writer)
+    const first = state.diff(held)
+    // Each client's state vector arrives in a frame of its own: equal bytes, not one array.
+    expect(state.diff(held.slice())).toBe(first)
+    writer.getText('t').insert(0, 'new ')
+    const after = state.diff(held.slice())
+    expect(after).not.toBe(first)
+    const peer = docFromUpdates([heldDocument, after])
+    expect(peer.getText('t').toString()).toBe(writer.getText('t').toString())
+  })
+})

@@ -1,11 +1,14 @@
-import type { AppendEntry, Storage } from '@quire/server'
+import type { AppendEntry, Storage, StoredLog } from '@quire/server'
 
 /**
  * A real storage (memory or LevelDB) whose `append` is observable and can be made slow:
  * each call is recorded with the time it started and the time it resolved, the number of
  * calls in flight is tracked, and the test can hold every append at the door (`hold()`,
  * `release()`) or delay each one. For tests of what the server does around a write: group
- * commit, acknowledgements, eviction. Every other method goes to the wrapped storage as is.
+ * commit, acknowledgements, eviction. `load` is recorded too (which document, in call
+ * order) and can be held the same way (`holdLoads()`, `releaseLoads()`): for tests of how
+ * many times rooms are read while many clients ask for them at once. Every other method
+ * goes to the wrapped storage as is.
  */
 export interface ObservedAppend {
   /** 0 for the first append. */
@@ -32,6 +35,11 @@ export interface ObservedStorage {
   release(): void
   /** Each append from now on waits this long (a real timer) before reaching the wrapped storage. */
   setDelay(ms: number): void
+  /** The document of every `load` call so far, in call order. */
+  readonly loads: readonly string[]
+  /** Loads (those waiting and those to come) wait until `releaseLoads()` before reaching the wrapped storage. */
+  holdLoads(): void
+  releaseLoads(): void
 }
 
 export function createObservedStorage(inner: Storage): ObservedStorage {
@@ -39,7 +47,9 @@ export function createObservedStorage(inner: Storage): ObservedStorage {
   let inFlight = 0
   let maxInFlight = 0
   let delayMs = 0
-  let gate: { promise: Promise<void>; open: () => void } | null = null
+  let gate: Gate | null = null
+  const loads: string[] = []
+  let loadGate: Gate | null = null
 
   const append = async (batch: readonly AppendEntry[]): Promise<void> => {
     const record: ObservedAppend = {
@@ -61,11 +71,18 @@ export function createObservedStorage(inner: Storage): ObservedStorage {
     }
   }
 
+  const load = async (doc: string): Promise<StoredLog> => {
+    loads.push(doc)
+    while (loadGate !== null) await loadGate.promise
+    return await inner.load(doc)
+  }
+
   // A proxy rather than a copy of the methods, so a storage written as a class (methods
   // using `this`) or one with more methods than today's interface is wrapped as well.
   const storage = new Proxy(inner, {
     get(target, key) {
       if (key === 'append') return append
+      if (key === 'load') return load
       const value: unknown = Reflect.get(target, key)
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     }
@@ -81,10 +98,7 @@ export function createObservedStorage(inner: Storage): ObservedStorage {
       return maxInFlight
     },
     hold() {
-      if (gate !== null) return
-      let open = (): void => {}
-      const promise = new Promise<void>((resolve) => (open = resolve))
-      gate = { promise, open }
+      gate ??= createGate()
     },
     release() {
       const current = gate
@@ -93,6 +107,26 @@ export function createObservedStorage(inner: Storage): ObservedStorage {
     },
     setDelay(ms) {
       delayMs = ms
+    },
+    loads,
+    holdLoads() {
+      loadGate ??= createGate()
+    },
+    releaseLoads() {
+      const current = loadGate
+      loadGate = null
+      current?.open()
     }
   }
+}
+
+interface Gate {
+  readonly promise: Promise<void>
+  readonly open: () => void
+}
+
+function createGate(): Gate {
+  let open = (): void => {}
+  const promise = new Promise<void>((resolve) => (open = resolve))
+  return { promise, open }
 }

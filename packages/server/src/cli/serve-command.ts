@@ -127,7 +127,7 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   rateFlag('max-awareness-per-second', 'maxAwarenessPerSecond', 'awarenessBurst', 'presence updates per connection'),
   limitFlag('max-connections-per-ip', 'maxConnectionsPerIp', 'open connections from one address'),
   rateFlag('max-new-connections-per-second-per-ip', 'maxNewConnectionsPerSecondPerIp', 'newConnectionBurstPerIp', 'new connections from one address'),
-  limitFlag('max-connections', 'maxConnections', 'open connections in this process'),
+  limitFlag('max-connections', 'maxConnections', 'open connections in this process, and the listen\nbacklog (clamped to net.core.somaxconn)'),
   limitFlag('max-rooms', 'maxRooms', 'rooms open in memory'),
   limitFlag('slow-consumer-bytes', 'slowConsumerBytes', 'unsent bytes a slow client may hold for the grace period'),
   limitFlag('slow-consumer-grace-ms', 'slowConsumerGraceMs', 'how long a slow client may hold them'),

@@ -32,7 +32,10 @@ export interface Limits {
   readonly maxNewConnectionsPerSecondPerIp: number
   /** New connections one client address may open in a burst before the rate applies. Default 512. */
   readonly newConnectionBurstPerIp: number
-  /** Open connections in this process. Default 10000. */
+  /**
+   * Open connections in this process. Default 10000. `listen()` also asks the kernel to
+   * hold as many connection attempts (see create-server.ts: a restart brings them all).
+   */
   readonly maxConnections: number
   /** Rooms (documents) held open in memory by this process. Default 10000. */
   readonly maxRooms: number

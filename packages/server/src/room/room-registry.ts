@@ -18,6 +18,11 @@ export interface RoomRegistry {
   /** Evicts `room` once it has no peers and its writes are committed. */
   releaseIfIdle(room: Room): void
   readonly size: number
+  /**
+   * Rooms loaded from storage since the registry was made; a room evicted and opened
+   * again counts again, connections that asked for a room while it loaded do not.
+   */
+  readonly loads: number
   /** Resolves when pending evictions are done. */
   settled(): Promise<void>
   /**
@@ -48,6 +53,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const rooms = new Map<string, Room>()
   const loading = new Map<string, Promise<Room>>()
   const evictions = new Set<Promise<void>>()
+  let loads = 0
   const onQuiet: RoomOptions['onQuiet'] = (room) => options.onQuiet?.(room.name) ?? false
   const { fanout, log } = options
   const publishPresence: RoomOptions['publishPresence'] = fanout ? (doc, frame) => fanout.publish(doc, [frame]) : undefined
@@ -62,6 +68,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const load = async (name: string): Promise<Room> => {
     // The position first, then the load (see Fanout): nothing committed in between is missed.
     const position = fanout ? await fanout.position(name) : null
+    loads++
     const loaded = await options.storage.load(name)
     const { updates } = options.prepareLog ? await options.prepareLog(name, loaded) : loaded
     const room = createRoom({
@@ -106,6 +113,9 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     },
     get size() {
       return rooms.size
+    },
+    get loads() {
+      return loads
     },
     async settled() {
       await Promise.all(evictions)
