@@ -150,7 +150,7 @@ class ChunkedState implements EncodedState {
    * changes: in a reconnect storm of 5,000 clients over 500 documents of 7 KiB
    * (`pnpm bench --scenario storm`) a diff per client was 8% of the server's CPU, and most
    * of its garbage. What it keeps is small: a peer that holds everything lacks only the
-   * delete set.
+   * delete set, and a larger diff is not kept.
    */
   diff(stateVector: Uint8Array): Uint8Array {
     const state = this.merge()
@@ -158,8 +158,10 @@ class ChunkedState implements EncodedState {
     const last = this.lastDiff
     if (last !== null && equalBytes(last.stateVector, stateVector)) return last.update
     const update = Y.diffUpdate(state, stateVector)
-    // A copy: the state vector may be a view of the frame it came in.
-    this.lastDiff = { stateVector: stateVector.slice(), update }
+    // Kept only when small beside the state: an idle room must cost about its encoded size,
+    // and a peer far behind (the one whose diff is large) is rarely followed by a twin.
+    // A copy of the state vector: it may be a view of the frame it came in.
+    this.lastDiff = update.byteLength <= state.byteLength / 4 ? { stateVector: stateVector.slice(), update } : null
     return update
   }
 
