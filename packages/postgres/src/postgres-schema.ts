@@ -1,4 +1,5 @@
 import type { Pool } from 'pg'
+import { inTransaction } from './in-transaction.js'
 
 /**
  * The tables Quire keeps in PostgreSQL, created on start and migrated by version. Each
@@ -49,10 +50,8 @@ export function quoteIdentifier(name: string): string {
  * that a newer Quire migrated past what this code knows.
  */
 export async function migrateSchema(pool: Pool, schema: string): Promise<void> {
-  const client = await pool.connect()
-  try {
-    const quoted = quoteIdentifier(schema)
-    await client.query('BEGIN')
+  const quoted = quoteIdentifier(schema)
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, schema])
     // Under the lock: two clones creating one schema at once would otherwise race.
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`)
@@ -71,11 +70,5 @@ export async function migrateSchema(pool: Pool, schema: string): Promise<void> {
       await client.query(MIGRATIONS[version - 1] as string)
       await client.query('INSERT INTO quire_migrations (version) VALUES ($1)', [version])
     }
-    await client.query('COMMIT')
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
-  } finally {
-    client.release()
-  }
+  })
 }

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import type { AppendEntry, Log, Storage, StoredLog } from '@quire/server'
 import { decodeDocumentName, encodeDocumentName } from './document-name.js'
+import { inTransaction } from './in-transaction.js'
 import { migrateSchema, quoteIdentifier } from './postgres-schema.js'
 
 export interface PostgresStorageOptions {
@@ -117,41 +118,27 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     },
 
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
-      const client = await pool.connect()
-      try {
-        await client.query('BEGIN')
+      await inTransaction(pool, async (client) => {
         const locked = await client.query<{ id: string; deleted_through: string }>(
           `SELECT id, deleted_through FROM ${documents} WHERE name = $1 FOR UPDATE`,
           [encodeDocumentName(doc)]
         )
         const row = locked.rows[0]
         // Unknown, or deleted after the snapshot's point: the snapshot would bring back deleted content.
-        if (row === undefined || Number(row.deleted_through) >= upToSeq) {
-          await client.query('COMMIT')
-          return
-        }
+        if (row === undefined || Number(row.deleted_through) >= upToSeq) return
         const first = await client.query<{ seq: string; snapshot: boolean }>(
           `SELECT seq, snapshot FROM ${updates} WHERE doc_id = $1 ORDER BY seq LIMIT 1`,
           [row.id]
         )
         const head = first.rows[0]
-        if (head !== undefined && head.snapshot && Number(head.seq) >= upToSeq) {
-          await client.query('COMMIT')
-          return
-        }
+        if (head !== undefined && head.snapshot && Number(head.seq) >= upToSeq) return
         await client.query(`DELETE FROM ${updates} WHERE doc_id = $1 AND seq <= $2`, [row.id, upToSeq])
         await client.query(`INSERT INTO ${updates} (doc_id, seq, snapshot, data) VALUES ($1, $2, true, $3)`, [
           row.id,
           upToSeq,
           Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength)
         ])
-        await client.query('COMMIT')
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw error
-      } finally {
-        client.release()
-      }
+      })
     },
 
     async list(): Promise<string[]> {
