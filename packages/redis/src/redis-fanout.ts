@@ -105,6 +105,8 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   }
   const subscriptions = new Map<string, Subscription>()
   const byKey = new Map<string, Subscription>()
+  // Some subscription still waits for its position (see readLoop).
+  let unknownPositions = false
   let controlPosition: FanoutPosition = UNKNOWN
   let events: FanoutEvents | null = null
   let closed = false
@@ -185,7 +187,8 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
         continue
       }
       try {
-        const unknown = [...subscriptions.values()].filter((s) => s.position === UNKNOWN)
+        // Only after a room opened while Redis could not be asked: no scan of every room per read.
+        const unknown = unknownPositions ? [...subscriptions.values()].filter((s) => s.position === UNKNOWN) : []
         if (interrupted) {
           await retakePositions()
           interrupted = false
@@ -194,12 +197,16 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
           controlPosition = await lastId(reader, controlKey)
           for (const subscription of unknown) subscription.position = await lastId(reader, subscription.key)
           // Rooms opened while Redis could not be asked: what they missed is in storage.
+          unknownPositions = false
           if (unknown.length > 0) events?.resync()
         }
         readerClientId ??= Number(await reader.client('ID'))
-        const keys = [controlKey, ...byKey.keys()]
-        const ids = [controlPosition, ...[...byKey.values()].map((s) => s.position)]
-        const result = (await reader.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids)) as StreamEntries | null
+        // Keys and positions in one argument list, built in one pass.
+        const args: string[] = ['COUNT', String(READ_COUNT), 'BLOCK', String(BLOCK_MS), 'STREAMS', controlKey]
+        for (const key of byKey.keys()) args.push(key)
+        args.push(controlPosition)
+        for (const subscription of byKey.values()) args.push(subscription.position)
+        const result = (await reader.callBuffer('XREAD', ...args)) as StreamEntries | null
         if (result) handleEntries(result)
       } catch (error) {
         if (closed) return
@@ -247,6 +254,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       const subscription: Subscription = { key: roomKey(doc), position: from, receive }
       subscriptions.set(doc, subscription)
       byKey.set(subscription.key, subscription)
+      if (from === UNKNOWN) unknownPositions = true
       interruptRead()
     },
 
