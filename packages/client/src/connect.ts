@@ -6,7 +6,7 @@ import * as idb from 'lib0/indexeddb'
 import { MESSAGE_AUTH, MESSAGE_QUIRE, MESSAGE_SYNC, QUIRE_EXTENSION_PARAM, decodeMessage, encodeMessage } from '@quire/protocol'
 import { createFullJitterBackoff, type BackoffPolicy } from './backoff.js'
 import { QuireClientError } from './quire-client-error.js'
-import type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents } from './quire-session.js'
+import type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents, TokenSource } from './quire-session.js'
 import { SaveTracker, type AcknowledgementSupport } from './save-tracker.js'
 import { SAVED_STATE_RECORD_KEY, decodeSavedStateRecord, encodeSavedStateRecord } from './saved-state-record.js'
 import { TypedEmitter } from './typed-emitter.js'
@@ -26,6 +26,8 @@ export function connect(doc: Y.Doc, options: ConnectOptions): QuireSession {
 
 /** Close codes 4400-4499 mean the server decided (auth, forbidden): retrying cannot help. */
 const isPermanentClose = (code: number): boolean => code >= 4400 && code < 4500
+/** The server closes an accepted connection with this code when its token expires. */
+const CLOSE_UNAUTHORIZED = 4401
 
 interface Deferred {
   readonly promise: Promise<void>
@@ -79,6 +81,13 @@ class Session implements QuireSession {
   private lastSaved: boolean | null = null
   private lastUnsaved = false
   private readonly removeOnlineListener: () => void
+  private readonly tokenSource: TokenSource | null
+  /** The server sent something on the current connection: it was accepted, not refused. */
+  private acceptedOnThisConnection = false
+  /** The connection just closed was ended by its token's expiry: not a refusal, no `closed` event. */
+  private tokenExpired = false
+  /** Counts connection attempts, so a token that arrives for a superseded one is dropped. */
+  private openings = 0
 
   constructor(doc: Y.Doc, options: ConnectOptions) {
     const WebSocketClass = options.WebSocketPolyfill ?? (globalThis as { WebSocket?: unknown }).WebSocket
@@ -98,7 +107,8 @@ class Session implements QuireSession {
     // The room also travels as a query parameter: URL parsers turn a path of "." or ".."
     // into a directory step before it is sent, and the Quire server prefers `room`.
     const params: Record<string, string> = { [QUIRE_EXTENSION_PARAM]: '1', room: options.room }
-    if (options.token !== undefined) params['token'] = options.token
+    this.tokenSource = typeof options.token === 'function' ? options.token : null
+    if (typeof options.token === 'string') params['token'] = options.token
     // y-websocket appends the room to the URL path verbatim, so it is encoded here, once.
     this.provider = new WebsocketProvider(options.url, encodeURIComponent(options.room), doc, {
       connect: false,
@@ -109,7 +119,7 @@ class Session implements QuireSession {
       // IndexedDB record, and in Node lib0 emulates the channel across every provider
       // of the process, which would let "offline" clients sync with each other.
       disableBc: true,
-      shouldReconnect: (event) => !isPermanentClose(event.code)
+      shouldReconnect: (event) => this.tokenExpired || !isPermanentClose(event.code)
     })
     this.installMessageHandlers()
     this.provider.on('status', ({ status }) => this.onProviderStatus(status))
@@ -166,17 +176,19 @@ class Session implements QuireSession {
   reconnect(): void {
     if (this.destroyed) return
     this.clearReconnectTimer()
+    this.openings++
     this.attempt = 0
     // Drop the current socket without scheduling a retry, then open a new one now.
     this.wantConnection = false
     if (this.provider.ws !== null) this.provider.disconnect()
     this.wantConnection = true
-    if (this.isLoaded) this.provider.connect()
+    if (this.isLoaded) this.openSocket()
     else this.setStatus('connecting')
   }
 
   disconnect(): void {
     this.wantConnection = false
+    this.openings++
     this.clearReconnectTimer()
     this.provider.disconnect()
     this.setStatus('disconnected')
@@ -250,7 +262,7 @@ class Session implements QuireSession {
     this.isLoaded = true
     this.loadedSignal.resolve()
     this.events.emit('loaded')
-    if (this.wantConnection) this.provider.connect()
+    if (this.wantConnection) this.openSocket()
   }
 
   /** Writes the saved-state record; at most one write in flight, the last state always wins. */
@@ -333,6 +345,7 @@ class Session implements QuireSession {
     // Remember the server's state vector from its sync step 1: it tells which of our
     // unacknowledged structs the server already holds (see resendUnacknowledged).
     handlers[MESSAGE_SYNC] = (encoder, decoder, provider, emitSynced, messageType) => {
+      this.acceptedOnThisConnection = true
       const peeked = decodeMessage(decoder.arr, { validatePayloads: false })
       if (peeked.ok && peeked.message.type === 'sync-step-1') {
         try {
@@ -355,6 +368,7 @@ class Session implements QuireSession {
   }
 
   private receiveQuireMessage(frame: Uint8Array): void {
+    this.acceptedOnThisConnection = true
     const result = decodeMessage(frame)
     if (!result.ok) {
       this.reportError(new QuireClientError('invalid-server-message', result.error.reason))
@@ -375,6 +389,7 @@ class Session implements QuireSession {
   private onProviderStatus(status: ConnectionStatus): void {
     if (status === 'connecting') {
       this.helloOnThisConnection = false
+      this.acceptedOnThisConnection = false
       this.serverStateVector = null
     }
     this.setStatus(status)
@@ -382,11 +397,21 @@ class Session implements QuireSession {
 
   private onConnectionClose(event: { code: number } | null): void {
     this.serverStateVector = null
+    this.tokenExpired = false
     // y-websocket schedules its own retry right after this event (exponential, no
     // jitter); switching it off here makes that timer a no-op, and ours takes over.
     this.provider.shouldConnect = false
     this.setStatus('disconnected')
     if (!this.wantConnection || this.destroyed) return
+    const accepted = this.acceptedOnThisConnection
+    this.acceptedOnThisConnection = false
+    if (event !== null && event.code === CLOSE_UNAUTHORIZED && accepted && this.tokenSource !== null) {
+      // The token expired on an accepted connection: a fresh one, at once. Its refusal,
+      // if any, comes before the server sends anything, and is then final.
+      this.tokenExpired = true
+      this.openSocket()
+      return
+    }
     if (event !== null && isPermanentClose(event.code)) {
       this.wantConnection = false
       return
@@ -431,8 +456,38 @@ class Session implements QuireSession {
     const delay = Math.max(0, this.backoff(this.attempt++))
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null
-      if (this.wantConnection && !this.destroyed && this.isLoaded) this.provider.connect()
+      if (this.wantConnection && !this.destroyed && this.isLoaded) this.openSocket()
     }, delay)
+  }
+
+  /**
+   * Opens the socket, with a fresh token first when `token` is a function. While the
+   * token is fetched the status is `connecting`; a token for an attempt that was
+   * superseded meanwhile (`disconnect()`, `reconnect()`, `destroy()`) is not used.
+   */
+  private openSocket(): void {
+    const source = this.tokenSource
+    if (source === null) {
+      this.provider.connect()
+      return
+    }
+    const opening = ++this.openings
+    this.setStatus('connecting')
+    Promise.resolve()
+      .then(source)
+      .then(
+        (token) => {
+          if (opening !== this.openings || !this.wantConnection || this.destroyed) return
+          this.provider.params['token'] = token
+          this.provider.connect()
+        },
+        (error: unknown) => {
+          if (opening !== this.openings || !this.wantConnection || this.destroyed) return
+          this.reportError(QuireClientError.from('token', error))
+          this.setStatus('disconnected')
+          this.scheduleReconnect()
+        }
+      )
   }
 
   private clearReconnectTimer(): void {

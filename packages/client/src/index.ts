@@ -1,5 +1,5 @@
 export { connect } from './connect.js'
-export type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents, WebSocketConstructor } from './quire-session.js'
+export type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents, TokenSource, WebSocketConstructor } from './quire-session.js'
 export { createFullJitterBackoff } from './backoff.js'
 export type { BackoffPolicy, FullJitterBackoffOptions } from './backoff.js'
 export { QuireClientError } from './quire-client-error.js'

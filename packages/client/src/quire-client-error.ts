@@ -4,8 +4,9 @@
  * - `invalid-saved-state`: the stored saved-state record could not be read; unsaved
  *   work from an earlier session may be reported as saved only after the next sync.
  * - `invalid-server-message`: the server sent a Quire extension message we cannot decode.
+ * - `token`: the `token` function threw or rejected; the session retries with backoff.
  */
-export type QuireClientErrorCode = 'local-storage' | 'invalid-saved-state' | 'invalid-server-message'
+export type QuireClientErrorCode = 'local-storage' | 'invalid-saved-state' | 'invalid-server-message' | 'token'
 
 export class QuireClientError extends Error {
   readonly code: QuireClientErrorCode

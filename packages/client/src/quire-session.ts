@@ -9,13 +9,23 @@ export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected'
 /** Anything constructible like the browser `WebSocket`, e.g. the `ws` package's class in Node. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => unknown
 
+/** Returns a token for the next connection attempt (e.g. from the application's backend). */
+export type TokenSource = () => string | Promise<string>
+
 export interface ConnectOptions {
   /** Server base URL, e.g. `ws://127.0.0.1:1234` or `wss://example.com/sync`. */
   readonly url: string
   /** Document name; any string (it is URL-encoded into the path). */
   readonly room: string
-  /** Sent as the `token` query parameter; the server's `authenticate` hook checks it. */
-  readonly token?: string
+  /**
+   * Sent as the `token` query parameter; the server's `authenticate` hook checks it. A
+   * function is called before every connection attempt, so a session outlives its
+   * tokens: when the server closes a connection because its token expired (4401 after
+   * the connection was accepted), the session asks for a fresh one and reconnects at once.
+   * A refusal of a token it was just given (4401/4403 before the connection was
+   * accepted) is final until `reconnect()`, as with a fixed token.
+   */
+  readonly token?: string | TokenSource
   /** Keep a copy in IndexedDB so the document opens and edits offline. Default `true`. */
   readonly offline?: boolean
   /** IndexedDB database name of the local copy. Default `quire:<url>/<room>`. */

@@ -13,6 +13,19 @@ export interface AuthenticateContext {
 export interface AuthResult {
   readonly user: string
   readonly access: Access
+  /**
+   * When this access ends, in ms since the epoch (a token's expiry): the connection is
+   * then closed with 4401 "token expired", and a client that can get a fresh token
+   * reconnects with it. Absent: until the connection closes.
+   */
+  readonly expiresAt?: number
+  /**
+   * Asked again every `accessCheckMs` (server option, default 60 s) while the connection
+   * is open: false, or a rejection, closes it with 4403. For access that can be withdrawn
+   * before a token expires (a suspended account, a removed member). `QuireServer.revoke`
+   * does the same at once, from the embedder's side.
+   */
+  readonly checkAccess?: () => boolean | Promise<boolean>
 }
 
 /**

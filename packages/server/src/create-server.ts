@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
+import { createAccessWatch, type GrantedAccess } from './auth/access-watch.js'
 import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
 import { createUnsentBytesBudget } from './limits/unsent-bytes-budget.js'
@@ -30,6 +31,13 @@ export interface QuireServer {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void
   /** For embedders with their own request routing; resolves false when not handled. */
   handleRequest(request: IncomingMessage, response: ServerResponse): Promise<boolean>
+  /**
+   * Ends access now: every open connection `filter` picks is closed with 4403 (its
+   * client stops retrying: a revocation is final until the user acts). Returns how many
+   * were closed. For a user removed from a document, a suspended account, a withdrawn
+   * link; new connections are refused by `authenticate` as usual.
+   */
+  revoke(filter: (grant: GrantedAccess) => boolean, reason?: string): number
   /** Compacts one document's stored log now. */
   compact(doc: string): Promise<void>
   stats(): ServerStats
@@ -65,6 +73,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
   const wiring = createServerWiring(resolved)
   const sockets = new Set<WebSocket>()
   const unsentBytes = createUnsentBytesBudget(limits.maxUnsentBytes)
+  const accessWatch = createAccessWatch({ checkEveryMs: resolved.accessCheckMs, log })
   let ownServer: Server | null = null
   let closing = false
 
@@ -85,6 +94,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     maxBufferedBytes: resolved.maxBufferedBytes,
     limits,
     unsentBytes,
+    accessWatch,
     log
   })
   const stats = (): ServerStats => ({
@@ -126,6 +136,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     attach,
     handleUpgrade,
     handleRequest,
+    revoke: (filter, reason) => accessWatch.revoke(filter, reason),
     async compact(doc) {
       const { compaction } = await wiring.parts
       await compaction.compact(doc)
@@ -135,6 +146,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       if (closing) return
       closing = true
       stopHeartbeat()
+      accessWatch.close()
       const serverClosed = ownServer
         ? new Promise<void>((resolve) => ownServer!.close(() => resolve()))
         : Promise.resolve()

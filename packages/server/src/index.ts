@@ -1,6 +1,7 @@
 export { createServer } from './create-server.js'
 export type { ServerOptions, QuireServer, ListenResult, ServerStats } from './create-server.js'
 export type { Authenticate, AuthenticateContext, AuthResult, Access } from './authenticate.js'
+export type { GrantedAccess } from './auth/access-watch.js'
 export { createTokenAuthenticator } from './auth/create-token-authenticator.js'
 export type { TokenAuthenticatorOptions } from './auth/create-token-authenticator.js'
 export { createShareTokenIssuer } from './auth/create-share-token-issuer.js'

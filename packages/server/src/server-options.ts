@@ -46,6 +46,8 @@ export interface ServerOptions {
   readonly heartbeatMs?: number
   /** Access control; without it every room is open to everyone for writing. */
   readonly authenticate?: Authenticate
+  /** How often a grant's `checkAccess` (see `AuthResult`) is asked while connected. Default 60 s. */
+  readonly accessCheckMs?: number
   /** Mints tokens for `GET /api/share` (see `createShareTokenIssuer`); without it that path answers 404. */
   readonly shareTokens?: IssueShareToken
   /** Browser origins allowed to connect (e.g. `https://notes.example`); requests without an Origin header always are. Default: all. */
@@ -79,6 +81,7 @@ export interface ServerDefaults {
   readonly maxRoomNameBytes: number
   readonly compactAfter: number
   readonly heartbeatMs: number
+  readonly accessCheckMs: number
   readonly host: string
   readonly port: number
 }
@@ -98,6 +101,7 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   maxRoomNameBytes: DEFAULT_MAX_ROOM_NAME_BYTES,
   compactAfter: DEFAULT_COMPACTION_POLICY.maxUpdates,
   heartbeatMs: 30_000,
+  accessCheckMs: 60_000,
   host: '127.0.0.1',
   port: 1234
 }
@@ -117,6 +121,7 @@ export interface ResolvedServerOptions {
   readonly staticDir: string | undefined
   readonly heartbeatMs: number
   readonly authenticate: Authenticate | undefined
+  readonly accessCheckMs: number
   readonly shareTokens: IssueShareToken | undefined
   /** Undefined allows every origin. */
   readonly allowedOrigins: readonly string[] | undefined
@@ -155,6 +160,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     staticDir: options.staticDir,
     heartbeatMs: options.heartbeatMs ?? SERVER_DEFAULTS.heartbeatMs,
     authenticate: options.authenticate,
+    accessCheckMs: options.accessCheckMs ?? SERVER_DEFAULTS.accessCheckMs,
     shareTokens: options.shareTokens,
     allowedOrigins: options.allowedOrigins,
     limits: resolveLimits(options.limits),

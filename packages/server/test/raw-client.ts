@@ -20,8 +20,11 @@ export interface RawClient {
   close(): void
 }
 
-export async function openRawClient(serverUrl: string, room: string, options: { quire?: boolean } = {}): Promise<RawClient> {
-  const url = `${serverUrl}/${encodeURIComponent(room)}${options.quire ? '?quire=1' : ''}`
+export async function openRawClient(serverUrl: string, room: string, options: { quire?: boolean; token?: string } = {}): Promise<RawClient> {
+  const query = new URLSearchParams()
+  if (options.quire) query.set('quire', '1')
+  if (options.token !== undefined) query.set('token', options.token)
+  const url = `${serverUrl}/${encodeURIComponent(room)}${query.size > 0 ? `?${query.toString()}` : ''}`
   const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 })
   const frames: Uint8Array[] = []
   const messages: Message[] = []

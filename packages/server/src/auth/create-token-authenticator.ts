@@ -11,7 +11,8 @@ export interface TokenAuthenticatorOptions {
 /**
  * An `authenticate` hook for signed room tokens (see room-token.ts). No token or a bad
  * one (tampered, expired, malformed) is refused as unauthorized (close 4401); a valid
- * token for other rooms is refused as forbidden (close 4403).
+ * token for other rooms is refused as forbidden (close 4403). A connection lasts as long
+ * as its token: at `exp` it is closed with 4401 "token expired".
  */
 export function createTokenAuthenticator(options: TokenAuthenticatorOptions): Authenticate {
   const secret = readSecret(options.secret)
@@ -19,10 +20,11 @@ export function createTokenAuthenticator(options: TokenAuthenticatorOptions): Au
     if (token === null || token === '') {
       throw new QuireError('unauthorized', 'a token is required: add ?token=<token> to the URL or an Authorization: Bearer header')
     }
-    const { grant } = await verifyRoomToken(token, secret)
+    const { grant, expiresAt } = await verifyRoomToken(token, secret)
     if (!scopeAllows(grant, room)) {
       throw new QuireError('forbidden', `token grants ${describeScope(grant)}, not this one`)
     }
-    return { user: grant.user, access: grant.access }
+    // The connection ends with the token (4401 "token expired"); the client reconnects with a fresh one.
+    return { user: grant.user, access: grant.access, expiresAt: expiresAt * 1000 }
   }
 }

@@ -38,6 +38,9 @@ export interface UpgradeGrant {
   readonly kind: 'grant'
   readonly user: string
   readonly access: Access
+  /** When the access ends and how to check it meanwhile, as `authenticate` said (see access-watch.ts). */
+  readonly expiresAt: number | undefined
+  readonly checkAccess: AuthResult['checkAccess']
   /** The address the connection is counted and logged by. */
   readonly clientAddress: string
   /** The registry the room cap was checked against, open by now. */
@@ -108,7 +111,15 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
           if (registry.get(wanted.room) === undefined && registry.size >= limits.maxRooms) {
             return { kind: 'close', code: CLOSE_TRY_AGAIN_LATER, reason: `try again later: this server has ${limits.maxRooms} rooms open` }
           }
-          return { kind: 'grant', user: auth.user, access: auth.access, clientAddress, registry }
+          return {
+            kind: 'grant',
+            user: auth.user,
+            access: auth.access,
+            expiresAt: auth.expiresAt,
+            checkAccess: auth.checkAccess,
+            clientAddress,
+            registry
+          }
         },
         // A server whose storage did not open answers 503 whatever the token: it can serve no one.
         (error: unknown) =>

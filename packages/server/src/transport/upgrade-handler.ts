@@ -2,13 +2,14 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
+import type { AccessWatch } from '../auth/access-watch.js'
 import type { Limits } from '../limits/limits.js'
 import type { UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
 import { openConnection } from './connection.js'
 import { addFramingCloseReasons } from './framing-close-reason.js'
 import { readRoomRequest } from './room-request.js'
-import type { UpgradeAdmission, UpgradeDecision } from './upgrade-admission.js'
+import type { UpgradeAdmission, UpgradeDecision, UpgradeGrant } from './upgrade-admission.js'
 
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
 
@@ -23,6 +24,8 @@ export interface UpgradeHandlerOptions {
   readonly limits: Limits
   /** Shared by every connection of the server. */
   readonly unsentBytes: UnsentBytesBudget
+  /** Ends connections whose access ends (token expiry, revocation). */
+  readonly accessWatch: AccessWatch
   readonly log: Log
 }
 
@@ -31,7 +34,7 @@ export interface UpgradeHandlerOptions {
  * decided on (see upgrade-admission.ts for why most refusals are close codes).
  */
 export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHandler {
-  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, unsentBytes, log } = options
+  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, unsentBytes, accessWatch, log } = options
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false })
   let nextConnectionId = 1
 
@@ -64,7 +67,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
           accept((ws) => ws.close(decision.code, decision.reason))
           return
         case 'grant':
-          accept((ws) =>
+          accept((ws) => {
             openConnection({
               socket: ws,
               roomName: wanted.room,
@@ -80,7 +83,8 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
               log,
               id: nextConnectionId++
             })
-          )
+            watchAccess(accessWatch, ws, wanted.room, decision)
+          })
       }
     }).catch((error: unknown) => {
       log('error', `upgrade of ${JSON.stringify(wanted.room)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
@@ -100,6 +104,19 @@ function rejectOverHttp(socket: Duplex, status: number, message: string): void {
  */
 function destroySocket(this: Duplex): void {
   this.destroy()
+}
+
+function watchAccess(accessWatch: AccessWatch, ws: WebSocket, room: string, grant: UpgradeGrant): void {
+  const { user, access, expiresAt, checkAccess } = grant
+  const unwatch = accessWatch.watch({
+    room,
+    user,
+    access,
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(checkAccess !== undefined ? { checkAccess } : {}),
+    close: (code, reason) => ws.close(code, reason)
+  })
+  ws.once('close', unwatch)
 }
 
 function trackSocket(sockets: Set<WebSocket>, ws: WebSocket): void {
