@@ -3,7 +3,7 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence, clearDocument } from 'y-indexeddb'
 import { Awareness } from 'y-protocols/awareness'
 import * as idb from 'lib0/indexeddb'
-import { MESSAGE_AUTH, MESSAGE_QUIRE, MESSAGE_SYNC, QUIRE_EXTENSION_PARAM, decodeMessage, encodeMessage } from '@quire/protocol'
+import { CLOSE_DOCUMENT_DELETED, CLOSE_UNAUTHORIZED, MESSAGE_AUTH, MESSAGE_QUIRE, MESSAGE_SYNC, QUIRE_EXTENSION_PARAM, decodeMessage, encodeMessage } from '@quire/protocol'
 import { createFullJitterBackoff, type BackoffPolicy } from './backoff.js'
 import { QuireClientError } from './quire-client-error.js'
 import type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents, TokenSource } from './quire-session.js'
@@ -26,8 +26,6 @@ export function connect(doc: Y.Doc, options: ConnectOptions): QuireSession {
 
 /** Close codes 4400-4499 mean the server decided (auth, forbidden): retrying cannot help. */
 const isPermanentClose = (code: number): boolean => code >= 4400 && code < 4500
-/** The server closes an accepted connection with this code when its token expires. */
-const CLOSE_UNAUTHORIZED = 4401
 
 interface Deferred {
   readonly promise: Promise<void>
@@ -395,7 +393,7 @@ class Session implements QuireSession {
     this.setStatus(status)
   }
 
-  private onConnectionClose(event: { code: number } | null): void {
+  private onConnectionClose(event: { code: number; reason?: string } | null): void {
     this.serverStateVector = null
     this.tokenExpired = false
     // y-websocket schedules its own retry right after this event (exponential, no
@@ -414,9 +412,28 @@ class Session implements QuireSession {
     }
     if (event !== null && isPermanentClose(event.code)) {
       this.wantConnection = false
+      if (event.code === CLOSE_DOCUMENT_DELETED) void this.onDeleted(event.reason ?? '')
       return
     }
     this.scheduleReconnect()
+  }
+
+  /**
+   * The document is gone on the server and a tombstone refuses it. What was saved there is
+   * gone with it, so the local copy is deleted; but work the server never acknowledged
+   * exists nowhere else, so then the copy stays and the application gets the document to
+   * offer "save a copy".
+   */
+  private async onDeleted(reason: string): Promise<void> {
+    const unsaved = this.tracker.hasUnsavedChanges ? Y.encodeStateAsUpdate(this.doc) : null
+    if (unsaved === null && this.persistence !== null) {
+      try {
+        await this.clearLocalData()
+      } catch (error) {
+        this.reportError(QuireClientError.from('local-storage', error))
+      }
+    }
+    if (!this.destroyed) this.events.emit('deleted', { reason, unsaved })
   }
 
   private onSynced(): void {

@@ -50,6 +50,14 @@ export interface QuireSessionEvents {
   'unsaved-changes': (unsavedChanges: boolean) => void
   /** The server refused this session for good (close codes 4400-4499, e.g. 4401, 4403); no more retries. */
   closed: (event: { code: number; reason: string }) => void
+  /**
+   * The document was deleted on the server (close 4404): the session stops reconnecting.
+   * Without unsaved changes the local copy is deleted too and `unsaved` is null. With
+   * unsaved changes the local copy is kept, and `unsaved` is the whole local document as
+   * one update (`Y.applyUpdate(new Y.Doc(), unsaved)`), so the application can offer to
+   * save a copy under another name.
+   */
+  deleted: (event: { reason: string; unsaved: Uint8Array | null }) => void
   /** The server refuses this session's edits (read-only access); they stay local and unsaved. */
   'permission-denied': (reason: string) => void
   error: (error: QuireClientError) => void

@@ -33,6 +33,7 @@ export {
   CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHORIZED,
   CLOSE_FORBIDDEN,
+  CLOSE_DOCUMENT_DELETED,
   closeCodeForDecodeError,
   truncateCloseReason
 } from './close-code.js'
