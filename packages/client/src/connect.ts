@@ -3,12 +3,14 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence, clearDocument } from 'y-indexeddb'
 import { Awareness } from 'y-protocols/awareness'
 import * as idb from 'lib0/indexeddb'
+import { uuidv4 } from 'lib0/random'
 import { CLOSE_DOCUMENT_DELETED, CLOSE_UNAUTHORIZED, MESSAGE_AUTH, MESSAGE_QUIRE, MESSAGE_SYNC, QUIRE_EXTENSION_PARAM, decodeMessage, encodeMessage } from '@quire/protocol'
 import { createFullJitterBackoff, type BackoffPolicy } from './backoff.js'
 import { QuireClientError } from './quire-client-error.js'
 import type { ConnectOptions, ConnectionStatus, QuireSession, QuireSessionEvents, TokenSource } from './quire-session.js'
 import { SaveTracker, type AcknowledgementSupport } from './save-tracker.js'
-import { SAVED_STATE_RECORD_KEY, decodeSavedStateRecord, encodeSavedStateRecord } from './saved-state-record.js'
+import { decodeSavedStateRecord, encodeSavedStateRecord } from './saved-state-record.js'
+import { abandonedRecordKeys, deleteTabRecords, holdTabLock, readTabRecords, tabRecordKey } from './tab-records.js'
 import { TypedEmitter } from './typed-emitter.js'
 
 /**
@@ -79,6 +81,9 @@ class Session implements QuireSession {
   private lastSaved: boolean | null = null
   private lastUnsaved = false
   private readonly removeOnlineListener: () => void
+  /** This tab's own saved-state record (see tab-records.ts). */
+  private readonly recordKey = tabRecordKey(uuidv4())
+  private releaseTabLock: (() => void) | null = null
   private readonly tokenSource: TokenSource | null
   /** The server sent something on the current connection: it was accepted, not refused. */
   private acceptedOnThisConnection = false
@@ -200,6 +205,7 @@ class Session implements QuireSession {
       await persistence.destroy()
     }
     await clearDocument(this.databaseName)
+    this.releaseLock()
     // Cleared before the copy finished loading: nothing is left to load, go online now.
     this.recordReady = true
     this.markLoaded()
@@ -221,9 +227,23 @@ class Session implements QuireSession {
       await this.writing
       this.persistence = null
       await this.flushLocalWrites(persistence)
+      // Nothing unsaved: the record says nothing another tab or a reload needs.
+      if (!this.tracker.hasUnsavedChanges) {
+        try {
+          await deleteTabRecords(await persistence._db, [this.recordKey])
+        } catch (error) {
+          this.reportError(QuireClientError.from('local-storage', error))
+        }
+      }
       await persistence.destroy()
     }
+    this.releaseLock()
     this.events.clear()
+  }
+
+  private releaseLock(): void {
+    this.releaseTabLock?.()
+    this.releaseTabLock = null
   }
 
   // --- local copy -------------------------------------------------------------
@@ -237,22 +257,46 @@ class Session implements QuireSession {
       this.recordReady = true
       this.markLoaded()
     })
-    const recordLoaded = persistence.get(SAVED_STATE_RECORD_KEY).then(
-      (value: unknown) => {
-        if (value === undefined) return
-        const bytes = toBytes(value)
-        const result = bytes === null ? { ok: false as const, reason: 'saved-state record is not binary' } : decodeSavedStateRecord(bytes)
-        if (result.ok) this.tracker.merge(result.tracker)
-        else this.reportError(new QuireClientError('invalid-saved-state', result.reason))
+    // Held before this tab's record is first written, so no other tab takes it for abandoned.
+    const lockHeld = holdTabLock(this.databaseName, this.recordKey).then((release) => {
+      if (this.destroyed || this.persistence !== persistence) release()
+      else this.releaseTabLock = release
+    })
+    // Every tab's record: the loaded document holds every tab's edits.
+    const recordsLoaded = persistence._db.then(readTabRecords).then(
+      (records) => {
+        for (const { value } of records) {
+          const bytes = toBytes(value)
+          const result = bytes === null ? { ok: false as const, reason: 'saved-state record is not binary' } : decodeSavedStateRecord(bytes)
+          if (result.ok) this.tracker.merge(result.tracker)
+          else this.reportError(new QuireClientError('invalid-saved-state', result.reason))
+        }
+        return records.map(({ key }) => key).filter((key) => key !== this.recordKey)
       },
-      (error: unknown) => this.reportError(QuireClientError.from('local-storage', error))
+      (error: unknown) => {
+        this.reportError(QuireClientError.from('local-storage', error))
+        return []
+      }
     )
-    void Promise.all([persistence.whenSynced, recordLoaded]).then(() => {
+    void Promise.all([persistence.whenSynced, recordsLoaded, lockHeld]).then(async ([, otherRecords]) => {
       this.tracker.forgetBeyond(Y.decodeStateVector(Y.encodeStateVector(this.doc)))
       this.recordReady = true
       this.onTrackerChanged()
       this.markLoaded()
+      await this.removeAbandonedRecords(persistence, otherRecords)
     })
+  }
+
+  /** Once this tab's record holds what they held, other tabs' abandoned records go. */
+  private async removeAbandonedRecords(persistence: IndexeddbPersistence, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    await this.writing
+    if (this.persistence !== persistence) return
+    try {
+      await deleteTabRecords(await persistence._db, await abandonedRecordKeys(this.databaseName, keys))
+    } catch (error) {
+      this.reportError(QuireClientError.from('local-storage', error))
+    }
   }
 
   private markLoaded(): void {
@@ -278,7 +322,7 @@ class Session implements QuireSession {
       this.writeAgain = false
       const bytes = encodeSavedStateRecord(this.tracker)
       try {
-        await this.persistence.set(SAVED_STATE_RECORD_KEY, bytes.slice().buffer)
+        await this.persistence.set(this.recordKey, bytes.slice().buffer)
       } catch (error) {
         this.reportError(QuireClientError.from('local-storage', error))
       }
