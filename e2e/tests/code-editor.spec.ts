@@ -13,7 +13,7 @@ import {
   remoteCodeCaretLabel,
   remoteCodeSelection
 } from '../support/code-editor-page.js'
-import { expectBadge, typeText, uniqueRoom, waitForOfflineShell } from '../support/editor-page.js'
+import { editorOf, expectBadge, typeText, uniqueRoom, waitForOfflineShell } from '../support/editor-page.js'
 
 test('two people type into the code editor at the same time, converge, and see each other\'s caret and selection by name', async ({
   quire,
@@ -133,4 +133,24 @@ test('a code editor page that goes offline keeps typing, reopens offline from In
   ])
   await expectBadge(alice, 'All changes saved', 30_000)
   await expectBadge(bob, 'All changes saved')
+})
+
+test('a browser that only ever used the rich-text editor opens the code editor offline (the service worker precaches both)', async ({
+  quire,
+  openEditor
+}) => {
+  // This browser never fetched the code editor's chunks: only the precache can have them.
+  const alice = await openEditor(quire, 'Alice', uniqueRoom('rich-only'))
+  await expect(editorOf(alice)).toBeVisible()
+  await waitForOfflineShell(alice)
+
+  await alice.context().setOffline(true)
+  const code = await alice.context().newPage()
+  await code.goto(new URL(`/c/${encodeURIComponent(uniqueRoom('code-offline-first'))}`, quire.httpUrl).href)
+  await expect(codeEditorOf(code)).toBeVisible()
+  await expectBadge(code, 'Offline')
+  await codeEditorOf(code).click()
+  await typeText(code, 'typed offline')
+  await expect.poll(() => readCodeLines(code)).toEqual(['typed offline'])
+  await expect(code.getByTestId('editor-failure')).toHaveCount(0)
 })
