@@ -13,7 +13,7 @@ import {
   remoteCodeCaretLabel,
   remoteCodeSelection
 } from '../support/code-editor-page.js'
-import { editorOf, expectBadge, typeText, uniqueRoom, waitForOfflineShell } from '../support/editor-page.js'
+import { editorOf, expectBadge, setDisplayName, typeText, uniqueRoom, waitForOfflineShell } from '../support/editor-page.js'
 
 test('two people type into the code editor at the same time, converge, and see each other\'s caret and selection by name', async ({
   quire,
@@ -56,6 +56,11 @@ test('two people type into the code editor at the same time, converge, and see e
 
   await expect(alice.getByTestId('presence-list')).toContainText('Bob')
   await expect(bob.getByTestId('presence-list')).toContainText('Alice')
+
+  // A new name reaches the caret the other person already sees.
+  await setDisplayName(bob, 'Robert')
+  await expect(remoteCodeCaretLabel(alice, 'Robert')).toBeVisible()
+  await expect(remoteCodeCaretLabel(alice, 'Bob')).toHaveCount(0)
   for (const page of [alice, bob]) await expectBadge(page, 'All changes saved')
 })
 
