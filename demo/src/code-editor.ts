@@ -34,6 +34,8 @@ const codeTheme = EditorView.theme({
   '&': { minHeight: '55vh', fontSize: '14px', backgroundColor: 'transparent' },
   '&.cm-focused': { outline: 'none' },
   '.cm-scroller': { fontFamily: 'var(--font-code)', lineHeight: '1.6' },
+  // Room above the first line for a caret's name label, which the scroller would clip.
+  '.cm-content': { paddingTop: '18px' },
   '.cm-gutters': { backgroundColor: 'transparent', border: 'none', color: 'var(--ink-faint)' },
   '.cm-activeLine, .cm-activeLineGutter': { backgroundColor: '#f6f4ee' },
   '.cm-ySelectionInfo': {
