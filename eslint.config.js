@@ -23,7 +23,7 @@ export default tseslint.config(
       'import-x/extensions': ['.ts', '.mts', '.js'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.mts'] },
       // Resolves './x.js' to './x.ts' and workspace packages through their exports.
-      'import-x/resolver-next': [createTypeScriptImportResolver({ noWarnOnMultipleProjects: true, project: ['packages/*/tsconfig.json', 'bench/tsconfig.json', 'e2e/tsconfig.json', 'demo/tsconfig.json'] })]
+      'import-x/resolver-next': [createTypeScriptImportResolver({ noWarnOnMultipleProjects: true, project: ['packages/*/tsconfig.json', 'examples/*/tsconfig.json', 'bench/tsconfig.json', 'e2e/tsconfig.json', 'demo/tsconfig.json'] })]
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

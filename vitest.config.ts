@@ -12,7 +12,8 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
+    // The examples' tests run them as users do (examples/node-bot spawns the bot against a real server).
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     // Run by vitest.outage.config.ts on their own: they stop PostgreSQL and Redis.
     exclude: ['**/node_modules/**', 'packages/*/test/**/*.outage.test.ts'],
     globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],

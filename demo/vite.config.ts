@@ -20,7 +20,8 @@ function appShellWorker(): Plugin {
       // Public files (icon, manifest) are copied outside the bundle; index.html may be emitted after us.
       const publicFiles = await readdir(publicDir)
       const files = [...new Set(['index.html', ...publicFiles, ...Object.keys(bundle)])]
-        .filter((file) => !file.endsWith('.map'))
+        // Source maps and the build manifest (read by scripts/bundle-size.mjs) are never fetched by a page.
+        .filter((file) => !file.endsWith('.map') && !file.startsWith('.vite/'))
         .map((file) => '/' + file)
         .sort()
       // Versioned by content, so any change to the shell (even an icon) installs a fresh cache.
@@ -56,11 +57,19 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     target: 'es2022',
+    // dist/.vite/manifest.json: the chunk graph scripts/bundle-size.mjs measures each route's first load from.
+    manifest: true,
     rollupOptions: {
       output: {
         // Editor and CRDT libraries change less often than the app: separate chunks keep caches warm.
+        // Each editor's libraries get a chunk of their own, loaded only by its route (main.ts imports
+        // the editors dynamically). What both editors use (w3c-keyname, 2 kB) needs a chunk of its own
+        // too: Rollup pulls a manual chunk's unassigned dependencies into it, and the rich-text route
+        // would then download all of CodeMirror for a key-name table.
         manualChunks(id) {
-          if (/[\\/]node_modules[\\/].*(prosemirror|@tiptap|linkifyjs|orderedmap|rope-sequence|w3c-keyname)/.test(id)) return 'editor'
+          if (/[\\/]node_modules[\\/].*[\\/]w3c-keyname[\\/]/.test(id)) return 'keyname'
+          if (/[\\/]node_modules[\\/].*(prosemirror|@tiptap|linkifyjs|orderedmap|rope-sequence)/.test(id)) return 'tiptap'
+          if (/[\\/]node_modules[\\/].*(@codemirror|@lezer|style-mod|crelt|@marijn|y-codemirror\.next)[\\/]/.test(id)) return 'codemirror'
           if (/[\\/]node_modules[\\/].*[\\/](yjs|y-protocols|y-websocket|y-indexeddb|lib0)[\\/]/.test(id)) return 'yjs'
           return undefined
         }

@@ -4,7 +4,7 @@
  * current (write) token through `GET /api/share`, so the page never needs the
  * signing secret.
  */
-import { createRoomUrl } from './room-route.js'
+import { createRoomUrl, type EditorKind } from './room-route.js'
 
 export type ShareAccess = 'edit' | 'read'
 
@@ -29,15 +29,16 @@ export async function requestReadOnlyToken(origin: string, room: string, writeTo
   return token
 }
 
-/** Builds the link for `access` and tries to put it on the clipboard. */
+/** Builds the link for `access` (to the same editor as this page) and tries to put it on the clipboard. */
 export async function createShareLink(
   origin: string,
+  editor: EditorKind,
   room: string,
   token: string | null,
   access: ShareAccess
 ): Promise<ShareOutcome> {
   const linkToken = access === 'read' && token !== null ? await requestReadOnlyToken(origin, room, token) : token
-  const url = createRoomUrl(origin, room, linkToken).href
+  const url = createRoomUrl(origin, editor, room, linkToken).href
   return { url, copied: await copyText(url) }
 }
 

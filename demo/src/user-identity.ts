@@ -1,8 +1,9 @@
 /**
  * Who this browser is to the other people in a room: a display name and a caret
  * colour, kept in localStorage so they survive reloads and are shared by every
- * room opened in this browser. The shape `{ name, color }` is what Tiptap's
- * collaboration caret extension reads from the awareness field `user`.
+ * room opened in this browser. Both editors read the awareness field `user`:
+ * Tiptap's caret extension takes `{ name, color }`, y-codemirror.next also
+ * `colorLight` (the background of a remote selection).
  */
 
 export interface UserIdentity {
@@ -49,4 +50,16 @@ export function loadUserIdentity(storage: Storage): UserIdentity {
 export function saveUserIdentity(storage: Storage, identity: UserIdentity): void {
   storage.setItem(NAME_KEY, identity.name)
   storage.setItem(COLOR_KEY, identity.color)
+}
+
+/** What goes into the awareness field `user`, read by both editors' remote carets and the presence list. */
+export interface AwarenessUser {
+  readonly name: string
+  readonly color: string
+  /** `color` at 20% opacity (`#rrggbbaa`): y-codemirror.next paints remote selections with it. */
+  readonly colorLight: string
+}
+
+export function createAwarenessUser(identity: UserIdentity): AwarenessUser {
+  return { name: identity.name, color: identity.color, colorLight: `${identity.color}33` }
 }

@@ -6,12 +6,14 @@
  * - `openEditor(server, name, room, token?)`: a new browser context (its own IndexedDB,
  *   service workers and offline switch, i.e. another person's browser) with the
  *   room open and the display name typed in; `server` is anything with the demo's origin.
+ * - `openCodeEditor(server, name, room)`: the same with the room's code editor (`/c/<room>`).
  * On failure Playwright screenshots every open page of every context into
  * e2e/artifacts (`screenshot: 'only-on-failure'`), and the server output is attached.
  */
 import { test as base, type BrowserContext, type Page } from '@playwright/test'
 import { startDemoClones, type DemoClones } from './demo-clones.js'
 import { startDemoServer, type DemoServer, type DemoServerOptions } from './demo-server.js'
+import { openCodeRoom } from './code-editor-page.js'
 import { openRoom } from './editor-page.js'
 
 /** Where the demo is served from: one server, or the balancer in front of clones. */
@@ -22,6 +24,7 @@ export interface QuireFixtures {
   launchQuire: (options?: DemoServerOptions) => Promise<DemoServer>
   launchClones: () => Promise<DemoClones>
   openEditor: (server: DemoOrigin, name: string, room: string, token?: string) => Promise<Page>
+  openCodeEditor: (server: DemoOrigin, name: string, room: string) => Promise<Page>
 }
 
 export const test = base.extend<QuireFixtures>({
@@ -65,6 +68,16 @@ export const test = base.extend<QuireFixtures>({
       const context = await browser.newContext({ baseURL: server.httpUrl })
       contexts.push(context)
       return openRoom(context, server.httpUrl, room, name, token)
+    })
+    for (const context of contexts) await context.close()
+  },
+
+  openCodeEditor: async ({ browser }, use) => {
+    const contexts: BrowserContext[] = []
+    await use(async (server, name, room) => {
+      const context = await browser.newContext({ baseURL: server.httpUrl })
+      contexts.push(context)
+      return openCodeRoom(context, server.httpUrl, room, name)
     })
     for (const context of contexts) await context.close()
   }
