@@ -113,6 +113,9 @@ export const mountCodeEditor: MountEditor = ({ element, toolbar, session, editab
     setUser() {},
     focus() {
       view.focus()
+    },
+    plainText() {
+      return view.state.doc.toString()
     }
   }
 }

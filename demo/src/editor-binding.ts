@@ -2,7 +2,7 @@
  * What an editor has to provide to live in the demo page. The page (room-page.ts)
  * owns the session, the badge, presence, the name field and sharing; an editor
  * module only binds its editor to the session's Y.Doc and awareness, and answers
- * these three calls. That is all an integrator writes per editor: see
+ * these four calls. That is all an integrator writes per editor: see
  * rich-text-editor.ts (Tiptap) and code-editor.ts (CodeMirror 6).
  */
 import type { QuireSession } from '@quire/client'
@@ -27,6 +27,8 @@ export interface MountedEditor {
   /** The name changed: the page already updated the awareness field; redraw what depends on it. */
   setUser(user: AwarenessUser): void
   focus(): void
+  /** The document as plain text, for a copy the person keeps (a deleted document's unsaved work). */
+  plainText(): string
 }
 
 export type MountEditor = (context: EditorContext) => MountedEditor

@@ -38,6 +38,9 @@ export const mountRichTextEditor: MountEditor = ({ element, toolbar: toolbarElem
     },
     focus() {
       editor.commands.focus()
+    },
+    plainText() {
+      return editor.getText({ blockSeparator: '\n\n' })
     }
   }
 }

@@ -29,6 +29,15 @@ export interface RoomPage {
   showEditorFailure(error: unknown): void
 }
 
+/** Offers `text` as a file download. */
+function downloadText(fileName: string, text: string): void {
+  const link = document.createElement('a')
+  link.href = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }))
+  link.download = fileName
+  link.click()
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000)
+}
+
 function requireElement<T extends HTMLElement>(testId: string): T {
   const element = document.querySelector<T>(`[data-testid="${testId}"]`)
   if (!element) throw new Error(`index.html is missing [data-testid="${testId}"]`)
@@ -70,6 +79,7 @@ export function openRoomPage(route: RoomRoute): RoomPage {
   let hasBeenDisconnected = false
   let refusal: { code: number; reason: string } | null = null
   let editsRefused: string | null = null
+  let deleted: { unsaved: boolean } | null = null
   const renderBadge = (): void => {
     if (session.status === 'disconnected') hasBeenDisconnected = true
     const state = describeSyncState({
@@ -80,12 +90,13 @@ export function openRoomPage(route: RoomRoute): RoomPage {
       hasBeenDisconnected,
       networkAvailable: navigator.onLine,
       refusal,
-      editsRefused
+      editsRefused,
+      deleted
     })
     badge.dataset['status'] = state.kind
     badge.textContent = state.label
     badge.title = state.detail
-    hint.hidden = state.kind !== 'offline' && state.kind !== 'refused'
+    hint.hidden = state.kind !== 'offline' && state.kind !== 'refused' && state.kind !== 'deleted'
     hint.textContent = state.detail
   }
   session.on('status', renderBadge)
@@ -101,6 +112,19 @@ export function openRoomPage(route: RoomRoute): RoomPage {
   session.on('closed', (event) => {
     refusal = event
     renderBadge()
+  })
+  // The document was deleted: nothing more can be saved here. Unsaved work is offered as a
+  // file (the session kept the local copy for it); otherwise the session cleared it.
+  const copyButton = requireElement<HTMLButtonElement>('save-copy-button')
+  session.on('deleted', ({ unsaved }) => {
+    deleted = { unsaved: unsaved !== null }
+    editable = false
+    editor?.setEditable(false)
+    copyButton.hidden = unsaved === null
+    renderBadge()
+  })
+  copyButton.addEventListener('click', () => {
+    if (editor !== null) downloadText(`${route.room.replace(/[^\w.-]+/g, '_')} (copy).txt`, editor.plainText())
   })
   window.addEventListener('online', renderBadge)
   window.addEventListener('offline', renderBadge)

@@ -23,9 +23,11 @@ export interface SyncState {
   readonly refusal: { readonly code: number; readonly reason: string } | null
   /** Set when the server said it will not store this session's edits (read-only access). */
   readonly editsRefused: string | null
+  /** The document was deleted on the server (close 4404); `unsaved` tells whether this device held unsaved work. */
+  readonly deleted: { readonly unsaved: boolean } | null
 }
 
-export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown' | 'refused'
+export type SyncBadgeKind = 'offline' | 'connecting' | 'saving' | 'saved' | 'unknown' | 'refused' | 'deleted'
 
 export interface SyncBadge {
   readonly kind: SyncBadgeKind
@@ -35,6 +37,15 @@ export interface SyncBadge {
 }
 
 export function describeSyncState(state: SyncState): SyncBadge {
+  if (state.deleted !== null) {
+    return {
+      kind: 'deleted',
+      label: 'Deleted',
+      detail: state.deleted.unsaved
+        ? 'This document was deleted. Changes made on this device were never saved: save a copy to keep them.'
+        : 'This document was deleted. Nothing of it is kept on this device.'
+    }
+  }
   if (state.refusal !== null && state.status !== 'connected') {
     const why = state.refusal.reason !== '' ? state.refusal.reason : `close code ${state.refusal.code}`
     return {

@@ -5,7 +5,7 @@
  */
 import { expect, type BrowserContext, type Locator, type Page } from '@playwright/test'
 
-export type BadgeText = 'Offline' | 'Connecting…' | 'Saving…' | 'All changes saved' | 'No access'
+export type BadgeText = 'Offline' | 'Connecting…' | 'Saving…' | 'All changes saved' | 'No access' | 'Deleted'
 
 export interface DocumentBlock {
   readonly tag: string
