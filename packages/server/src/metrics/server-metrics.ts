@@ -108,7 +108,7 @@ export function createServerMetrics(read: () => MetricsReadings): ServerMetrics 
   counterOf('quire_received_bytes_total', 'Bytes of binary frames received from clients.', () => counters.bytesIn)
   counterOf('quire_sent_bytes_total', 'Bytes written to client sockets (WebSocket framing included).', () => counters.bytesOut)
   counterOf('quire_deliveries_total', 'Frames sent to peers (one update relayed to ten peers is ten).', () => counters.deliveries)
-  counterOf('quire_socket_writes_total', 'Socket writes those frames took (a turn's frames for one peer go in one write).', () => counters.socketWrites)
+  counterOf('quire_socket_writes_total', 'Socket writes those frames took (the frames of a turn for one peer go in one write).', () => counters.socketWrites)
   counterOf('quire_updates_relayed_total', 'Updates accepted by rooms and relayed, from any source.', () => counters.updatesRelayed)
   new Counter({
     name: 'quire_closes_total',
