@@ -105,7 +105,7 @@ describe('/metrics', () => {
     const second = await startServer()
     expect(first.server.metrics?.registry).not.toBe(second.server.metrics?.registry)
     await exchangeEdits(first.wsUrl, 'shared name')
-    const [a, b]: Scrape[] = await Promise.all([scrapeMetrics(`${first.url}/metrics`), scrapeMetrics(`${second.url}/metrics`)])
+    const [a, b]: [Scrape, Scrape] = await Promise.all([scrapeMetrics(`${first.url}/metrics`), scrapeMetrics(`${second.url}/metrics`)])
     expect(a.value('quire_connections')).toBe(2)
     expect(a.value('quire_deliveries_total')).toBeGreaterThan(0)
     expect(b.value('quire_connections')).toBe(0)

@@ -4,7 +4,7 @@ export { assertConverged, findDivergence, docFromUpdates } from './convergence-o
 export type { ConvergenceOptions, RootTypeKind } from './convergence-oracle.js'
 export { startQuireServer } from './server-fixture.js'
 export type { QuireServerFixture, StartQuireServerOptions } from './server-fixture.js'
-export { spawnQuireServer, QUIRE_BIN } from './spawn-server.js'
+export { logMessagesOf, spawnQuireServer, QUIRE_BIN } from './spawn-server.js'
 export type { SpawnedQuireServer, SpawnQuireServerOptions } from './spawn-server.js'
 export { spawnHaproxyWithConfig } from './haproxy-process.js'
 export type { HaproxyConfigFor, SpawnedHaproxy } from './haproxy-process.js'

@@ -1,5 +1,4 @@
 import { pino, type Logger } from 'pino'
-import pinoPretty from 'pino-pretty'
 import type { Log, LogLevel } from '../log.js'
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
@@ -33,12 +32,14 @@ const REDACTED_PATHS = [
  * line's fields such as `conn` and `room`) or, on a terminal, pino-pretty's readable
  * lines. Both are written synchronously: a server that exits right after its drain must
  * not lose the lines saying what it flushed (and pino-pretty in-process avoids the
- * worker thread of pino's transports).
+ * worker thread of pino's transports). pino-pretty is loaded only for a terminal: a
+ * server writing JSON does not carry it on its heap.
  */
-export function createPinoLogger(options: PinoLogOptions): Logger {
+export async function createPinoLogger(options: PinoLogOptions): Promise<Logger> {
   const settings = { level: options.level, base: { pid: process.pid }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
   if (options.pretty) {
-    return pino(settings, pinoPretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+    const { build: pinoPretty } = await import('pino-pretty')
+    return pino(settings, pinoPretty({ sync: true, colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
   }
   return pino(settings, pino.destination({ fd: 1, sync: true }))
 }

@@ -214,7 +214,7 @@ const CLOSE_GRACE_MS = 2000
 export async function serve(args: readonly string[]): Promise<number> {
   const settings = createServeSettings()
   readFlags('serve', SERVE_FLAGS, args, settings)
-  const logger = createPinoLogger({ level: settings.logLevel ?? DEFAULT_LOG_LEVEL, pretty: process.stdout.isTTY === true })
+  const logger = await createPinoLogger({ level: settings.logLevel ?? DEFAULT_LOG_LEVEL, pretty: process.stdout.isTTY === true })
   const log = logToPino(logger)
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
