@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
 import { createLevelStorage, createMemoryStorage, createServer, type Log, type LogFields, type LogLevel, type Storage } from '@quire/server'
-import { docFromUpdates, spawnQuireServer } from '@quire/testkit'
+import { createPostgresStorage } from '@quire/postgres'
+import { createTestSchema, docFromUpdates, holdTableLock, spawnQuireServer, type SpawnedQuireServer } from '@quire/testkit'
 import { createStockClient, type StockClient } from './stock-client.js'
 import { pollUntil, waitUntil } from './wait-until.js'
 
@@ -124,6 +125,67 @@ describe('drain', () => {
     } finally {
       await storage.close()
     }
+  })
+
+  describe('quire serve on PostgreSQL whose table is locked (a stalled store)', () => {
+    async function startWithStalledStore(args: readonly string[] = []) {
+      const schema = await createTestSchema('drain')
+      cleanups.push(() => schema.drop())
+      const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-drain-pg-'))
+      cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+      const server = await spawnQuireServer({ dataDir, args: ['--postgres', schema.url, ...args] })
+      cleanups.push(() => server.kill())
+      const writer = createStockClient(server.url, 'stalled', { quire: true })
+      const reader = createStockClient(server.url, 'stalled')
+      cleanups.push(() => writer.destroy(), () => reader.destroy())
+      const codes = closeCodesOf(writer)
+      await Promise.all([writer.synced(), reader.synced()])
+      const lock = await holdTableLock(schema, 'quire_updates')
+      cleanups.push(() => lock.release())
+      const text = writer.doc.getText('t')
+      for (let i = 0; i < 50; i++) text.insert(text.length, `edit ${i} `)
+      await waitUntil(() => reader.doc.getText('t').length === text.length)
+      // Received and relayed, but not durable: the store does not take the writes.
+      const unsaved = await pollUntil(async () => {
+        const health = (await (await fetch(`${server.httpUrl}/healthz`)).json()) as { unsavedUpdates: number }
+        return health.unsavedUpdates > 0 ? health.unsavedUpdates : undefined
+      })
+      return { server, schema, lock, codes, text: text.toString(), unsaved }
+    }
+
+    const exited = (server: SpawnedQuireServer) => waitUntil(() => server.exitCode() !== null, { timeoutMs: 30_000, describe: server.output })
+
+    it('SIGTERM: /readyz answers 503 while the drain waits, clients get 1012, the writes are flushed once the store answers, exit 0', async () => {
+      const { server, schema, lock, codes, text } = await startWithStalledStore()
+      process.kill(server.pid, 'SIGTERM')
+      const readiness = await pollUntil(async () => {
+        const response = await fetch(`${server.httpUrl}/readyz`).catch(() => null)
+        return response?.status === 503 ? ((await response.json()) as { reasons: string[] }) : undefined
+      })
+      expect(readiness.reasons.join('; ')).toMatch(/draining/)
+      await waitUntil(() => codes.length > 0)
+      expect(codes[0]).toBe(CLOSE_SERVICE_RESTART)
+      expect(server.exitCode()).toBeNull()
+
+      await lock.release()
+      await exited(server)
+      expect(server.exitCode()).toBe(0)
+      expect(server.logMessages()).toContain('stopped: every write flushed')
+      const storage = await createPostgresStorage({ connectionString: schema.url })
+      try {
+        expect(docFromUpdates((await storage.load('stalled')).updates).getText('t').toString()).toBe(text)
+      } finally {
+        await storage.close()
+      }
+    })
+
+    it('SIGTERM past --drain-timeout: exits 1 and says how many updates were unsaved', async () => {
+      const { server, unsaved } = await startWithStalledStore(['--drain-timeout', '1'])
+      process.kill(server.pid, 'SIGTERM')
+      await exited(server)
+      expect(server.exitCode()).toBe(1)
+      expect(server.logMessages()).toContain(`drain timed out after 1000 ms: ${unsaved} updates unsaved`)
+    })
   })
 
   it('while draining, /readyz answers 503 and new upgrades are refused; the drain ends once storage has the writes', async () => {
