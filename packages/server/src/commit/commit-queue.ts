@@ -165,7 +165,8 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
           'error',
           `storage write of ${batch.length} updates failed (attempt ${failedAttempts}), retrying in ${delay} ms: ${
             error instanceof Error ? error.message : String(error)
-          }`
+          }`,
+          { updates: batch.length, attempt: failedAttempts, retryMs: delay }
         )
         pending = batch.concat(pending)
         // The batch goes first again, and so does its age.

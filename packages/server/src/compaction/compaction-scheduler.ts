@@ -121,7 +121,8 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       }
       options.log(
         'info',
-        `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`
+        `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`,
+        { room: doc, updates: log.updates.length, snapshotBytes: snapshot.byteLength }
       )
     } catch (error) {
       failed++
@@ -134,7 +135,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
         known.bytesSinceSnapshot = 0
         known.joinableSinceSnapshot = 0
       }
-      options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`)
+      options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
     } finally {
       if (!replaced) room?.cancelSnapshotSwap()
     }
