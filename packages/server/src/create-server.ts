@@ -158,7 +158,12 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       const urlHost = host.includes(':') ? `[${host}]` : host
       const url = `http://${urlHost}:${actualPort}`
       if (metrics !== null && resolved.metricsPort !== undefined) {
-        metricsListener = await openMetricsListener(metrics.render, resolved.metricsPort, resolved.metricsHost, log)
+        // A metrics port that cannot be had fails listen() as a busy main port would, leaving nothing open.
+        metricsListener = await openMetricsListener(metrics.render, resolved.metricsPort, resolved.metricsHost, log).catch(async (error: unknown) => {
+          await new Promise<void>((resolve) => server.close(() => resolve()))
+          ownServer = null
+          throw error
+        })
         return { port: actualPort, host, url, metricsUrl: metricsListener.url }
       }
       return { port: actualPort, host, url }
@@ -203,7 +208,11 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       await metricsListener?.close()
       // A storage that did not finish its writes in time may not close either.
       if (drained) await wiring.closeOwnedStorage()
-      else wiring.closeOwnedStorage().catch(() => {})
+      else {
+        wiring.closeOwnedStorage().catch((error: unknown) => {
+          log('warn', `closing storage after the drain timed out: ${error instanceof Error ? error.message : String(error)}`)
+        })
+      }
     }
   }
 }

@@ -100,6 +100,16 @@ describe('/metrics', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
   })
 
+  it('a metricsPort already taken fails listen(), as a taken main port would', async () => {
+    const { metricsUrl } = await startServer({ metricsPort: 0 })
+    const takenPort = Number(new URL(metricsUrl ?? '').port)
+    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-metrics-'))
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+    const second = createServer({ dataDir, metricsPort: takenPort })
+    cleanups.push(() => second.close())
+    await expect(second.listen(0, '127.0.0.1')).rejects.toThrow(/EADDRINUSE/)
+  })
+
   it('two servers in one process keep metrics of their own', async () => {
     const first = await startServer()
     const second = await startServer()
