@@ -19,7 +19,7 @@ import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
 import { hocuspocusRedisCluster } from './servers/hocuspocus-redis-cluster.js'
 import { quireCluster } from './servers/quire-cluster.js'
-import { quireBaselineServer, quireServer } from './servers/quire.js'
+import { quireBaselineServer, quireNoMetricsServer, quireServer } from './servers/quire.js'
 import { quirePostgresServer } from './servers/quire-postgres.js'
 import { wsRelayServer } from './servers/ws-relay.js'
 import { yWebsocketServer } from './servers/y-websocket-server.js'
@@ -43,6 +43,7 @@ const SCENARIOS: Scenario[] = [
 ]
 const SERVERS: ServerKind[] = [
   quireServer,
+  quireNoMetricsServer,
   quireBaselineServer,
   quirePostgresServer,
   yWebsocketServer,

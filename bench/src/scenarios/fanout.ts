@@ -84,6 +84,7 @@ export const fanoutScenario: Scenario = {
         const rows = tableRows(kinds, measured)
         for (const row of rows) if (Number.isFinite(row.capacity)) capacities.set(row.kind.id, row.capacity)
         const quire = rows.find((row) => row.kind.id === 'quire')
+        const unmetered = rows.find((row) => row.kind.id === 'quire-no-metrics')
         const relay = rows.find((row) => row.kind.dialect === 'relay')
         const reference = rows.find((row) => row.kind.id === 'y-websocket-server')
         summary.push([
@@ -93,7 +94,8 @@ export const fanoutScenario: Scenario = {
           formatRatio(quire?.capacity ?? Number.NaN, reference?.capacity ?? Number.NaN),
           formatNumber(quire?.cpuPerDelivery ?? Number.NaN, 1),
           formatNumber(relay?.cpuPerDelivery ?? Number.NaN, 1),
-          formatRatio(quire?.cpuPerDelivery ?? Number.NaN, relay?.cpuPerDelivery ?? Number.NaN)
+          formatRatio(quire?.cpuPerDelivery ?? Number.NaN, relay?.cpuPerDelivery ?? Number.NaN),
+          formatRatio(quire?.cpuPerDelivery ?? Number.NaN, unmetered?.cpuPerDelivery ?? Number.NaN)
         ])
         tables.push({
           title: `Fan-out ${docs} docs x ${clientsPerDoc} clients, ${pattern.label}`,
@@ -143,6 +145,7 @@ export const fanoutScenario: Scenario = {
       notes: [
         'From the tables above. Targets (issue #17) at 100 x 10: Quire\'s CPU per delivery at most 1.2x the raw ws relay\'s,' +
           ' and capacity at least 1.5x @y/websocket-server\'s; at 10 x 100, capacity still ahead of @y/websocket-server\'s (ratio above 1).' +
+          ' Metrics (issue #13): Quire\'s CPU per delivery with its metrics on (the default) at most 1.05x the same server\'s with --no-metrics.' +
           ' n/a = that server was not in this run.'
       ],
       columns: [
@@ -152,7 +155,8 @@ export const fanoutScenario: Scenario = {
         'Quire / @y/websocket-server capacity',
         'Quire CPU µs/delivery',
         'raw ws relay CPU µs/delivery',
-        'Quire / relay CPU per delivery'
+        'Quire / relay CPU per delivery',
+        'Quire metrics on / off CPU per delivery'
       ],
       rows: summary
     })

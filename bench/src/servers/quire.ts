@@ -60,8 +60,27 @@ export interface QuireStorageFlags {
   release(): Promise<void>
 }
 
-/** `quire serve` of the checkout at `root`; `storage` gives each start its own store other than LevelDB. */
-export function quireServerAt(root: string, names: { id: string; label: string }, storage?: () => Promise<QuireStorageFlags>): ServerKind {
+/**
+ * Quire with `--no-metrics`: nothing counted, no /metrics. Beside the default (metrics
+ * on) in the fan-out tables, its row is what metrics cost per delivery, measured in the
+ * same run (target: under 5%). Only in the fan-out scenario unless --servers names it.
+ */
+export const quireNoMetricsServer: ServerKind = {
+  ...quireServerAt(fileURLToPath(new URL('../../../', import.meta.url)), { id: 'quire-no-metrics', label: 'Quire, metrics off' }, undefined, ['--no-metrics']),
+  defaultScenarios: ['fanout'],
+  note: 'Quire, metrics off: the same server with --no-metrics (Quire itself runs with its metrics on, the default); rate limits raised as for Quire.'
+}
+
+/**
+ * `quire serve` of the checkout at `root`; `storage` gives each start its own store other
+ * than LevelDB; `extraArgs` are flags of this checkout's CLI (a variant's setting).
+ */
+export function quireServerAt(
+  root: string,
+  names: { id: string; label: string },
+  storage?: () => Promise<QuireStorageFlags>,
+  extraArgs: readonly string[] = []
+): ServerKind {
   const cli = join(root, 'packages/server/bin/quire.js')
   return {
     ...names,
@@ -73,7 +92,7 @@ export function quireServerAt(root: string, names: { id: string; label: string }
     start: async (options) => {
       const store = storage ? await storage() : null
       const server = await spawnPinnedServer({
-        args: [cli, 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data', options.dataDir, ...benchLimitsKnownTo(cli), ...(store?.args ?? [])],
+        args: [cli, 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data', options.dataDir, ...benchLimitsKnownTo(cli), ...extraArgs, ...(store?.args ?? [])],
         nodeOptions: profileNodeOptions(options),
         ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
       }).catch(async (error: unknown) => {

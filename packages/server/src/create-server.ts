@@ -5,7 +5,9 @@ import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
 import { createAccessWatch, type GrantedAccess } from './auth/access-watch.js'
 import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
+import { openMetricsListener, type MetricsListener } from './http/metrics-listener.js'
 import { createUnsentBytesBudget } from './limits/unsent-bytes-budget.js'
+import { createServerMetrics, type QuireMetrics } from './metrics/server-metrics.js'
 import { QuireError } from './quire-error.js'
 import { resolveServerOptions, SERVER_DEFAULTS, type ServerOptions } from './server-options.js'
 import { createServerWiring } from './server-wiring.js'
@@ -20,6 +22,8 @@ export interface ListenResult {
   readonly host: string
   /** `http://host:port`; WebSocket clients use the same address with ws://. */
   readonly url: string
+  /** Where `/metrics` is served when `metricsPort` is given (its own listener). */
+  readonly metricsUrl?: string
 }
 
 export interface QuireServer {
@@ -41,7 +45,18 @@ export interface QuireServer {
   /** Compacts one document's stored log now. */
   compact(doc: string): Promise<void>
   stats(): ServerStats
-  /** Stops accepting, closes every socket, flushes writes, closes storage it opened. */
+  /**
+   * The server's Prometheus registry (null with `metrics: false`): other parts register
+   * their own metrics on it, an embedder may serve it elsewhere.
+   */
+  readonly metrics: QuireMetrics | null
+  /**
+   * Drains and stops: `/readyz` answers 503 and new upgrades are refused from the first
+   * moment, every client is closed with 1012 (reconnect at once, elsewhere or here
+   * restarted), pending writes are flushed, then the listener and the storage it opened
+   * close. Bounded by `drainTimeoutMs`: past it, the updates still unsaved are logged
+   * (and left in `stats().unsavedUpdates`) and everything closes anyway.
+   */
   close(): Promise<void>
 }
 
@@ -70,11 +85,29 @@ export interface ServerStats {
 export function createServer(options: ServerOptions = {}): QuireServer {
   const resolved = resolveServerOptions(options)
   const { log, limits, maxMessageBytes } = resolved
-  const wiring = createServerWiring(resolved)
   const sockets = new Set<WebSocket>()
   const unsentBytes = createUnsentBytesBudget(limits.maxUnsentBytes)
   const accessWatch = createAccessWatch({ checkEveryMs: resolved.accessCheckMs, log })
+  // Read at scrape time only; `wiring` exists by then.
+  const metrics = resolved.metrics
+    ? createServerMetrics(() => {
+        const parts = wiring.ready
+        return {
+          connections: sockets.size,
+          rooms: parts?.registry.size ?? 0,
+          roomsLoaded: parts?.registry.loads ?? 0,
+          unsavedUpdates: parts?.commitQueue.backlog ?? 0,
+          unsentBytes: unsentBytes.measure(),
+          storageErrors: parts?.commitQueue.failedWrites ?? 0,
+          compactionsDone: parts?.compaction.completed ?? 0,
+          compactionsFailed: parts?.compaction.failed ?? 0
+        }
+      })
+    : null
+  const counters = metrics?.counters ?? null
+  const wiring = createServerWiring(resolved, metrics)
   let ownServer: Server | null = null
+  let metricsListener: MetricsListener | null = null
   let closing = false
 
   const admission = createUpgradeAdmission({
@@ -95,7 +128,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     limits,
     unsentBytes,
     accessWatch,
-    log
+    log,
+    counters
   })
   const stats = (): ServerStats => ({
     rooms: wiring.ready?.registry.size ?? 0,
@@ -108,7 +142,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     staticDir: resolved.staticDir,
     shareTokens: resolved.shareTokens,
     health: () => ({ ok: !closing, ...stats() }),
-    readiness: createReadinessCheck({ draining: () => closing, parts: () => wiring.ready, fanout: resolved.fanout })
+    readiness: createReadinessCheck({ draining: () => closing, parts: () => wiring.ready, fanout: resolved.fanout }),
+    metrics: metrics !== null && resolved.metricsPort === undefined ? metrics.render : null
   })
   const stopHeartbeat = startHeartbeat(sockets, resolved.heartbeatMs)
   const attach = (server: Server): void => attachToHttpServer(server, handleUpgrade, handleRequest, log)
@@ -131,7 +166,17 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       const address = server.address()
       const actualPort = typeof address === 'object' && address ? address.port : port
       const urlHost = host.includes(':') ? `[${host}]` : host
-      return { port: actualPort, host, url: `http://${urlHost}:${actualPort}` }
+      const url = `http://${urlHost}:${actualPort}`
+      if (metrics !== null && resolved.metricsPort !== undefined) {
+        // A metrics port that cannot be had fails listen() as a busy main port would, leaving nothing open.
+        metricsListener = await openMetricsListener(metrics.render, resolved.metricsPort, resolved.metricsHost, log).catch(async (error: unknown) => {
+          await new Promise<void>((resolve) => server.close(() => resolve()))
+          ownServer = null
+          throw error
+        })
+        return { port: actualPort, host, url, metricsUrl: metricsListener.url }
+      }
+      return { port: actualPort, host, url }
     },
     attach,
     handleUpgrade,
@@ -142,23 +187,55 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       await compaction.compact(doc)
     },
     stats,
+    metrics,
     async close() {
       if (closing) return
       closing = true
       stopHeartbeat()
       accessWatch.close()
+      const { drainTimeoutMs } = resolved
+      log('info', `draining: closing ${sockets.size} connections with 1012, flushing ${stats().unsavedUpdates} unsaved updates (at most ${drainTimeoutMs} ms)`, {
+        connections: sockets.size,
+        unsavedUpdates: stats().unsavedUpdates
+      })
+      // 1012: clients reconnect at once, through the balancer to another clone (or to this
+      // one restarted). The listener stays open meanwhile: /readyz answers the balancer 503
+      // and upgrades are refused (503), instead of connections being refused outright.
+      for (const ws of sockets) ws.close(CLOSE_SERVICE_RESTART, 'server restarting: reconnect')
+      const drained = await settlesWithin(wiring.drain(), drainTimeoutMs)
+      if (!drained) {
+        const unsaved = stats().unsavedUpdates
+        log('error', `drain timed out after ${drainTimeoutMs} ms: ${unsaved} updates unsaved (their clients keep them and resend on reconnect)`, {
+          unsavedUpdates: unsaved,
+          drainTimeoutMs
+        })
+        await wiring.stop()
+      }
+      for (const ws of sockets) ws.terminate()
       const serverClosed = ownServer
         ? new Promise<void>((resolve) => ownServer!.close(() => resolve()))
         : Promise.resolve()
-      // 1012: clients reconnect at once, through the balancer to another clone (or to this one restarted).
-      for (const ws of sockets) ws.close(CLOSE_SERVICE_RESTART, 'server restarting: reconnect')
-      await wiring.drain()
-      for (const ws of sockets) ws.terminate()
       ownServer?.closeAllConnections()
       await serverClosed
-      await wiring.closeOwnedStorage()
+      await metricsListener?.close()
+      // A storage that did not finish its writes in time may not close either.
+      if (drained) await wiring.closeOwnedStorage()
+      else {
+        wiring.closeOwnedStorage().catch((error: unknown) => {
+          log('warn', `closing storage after the drain timed out: ${error instanceof Error ? error.message : String(error)}`)
+        })
+      }
     }
   }
+}
+
+/** Whether `work` settles within `ms` (its failure counts as settled: it is not waited for again). */
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  return Promise.race([work.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer))
 }
 
 /**

@@ -64,6 +64,26 @@ export interface ServerOptions {
   readonly trustProxy?: readonly string[]
   readonly log?: Log
   /**
+   * Prometheus metrics (`GET /metrics`, see metrics/server-metrics.ts). Default true;
+   * false counts nothing at all (what `quire serve --no-metrics` and the bench's
+   * metrics-off variant run).
+   */
+  readonly metrics?: boolean
+  /**
+   * Serve `/metrics` on a listener of its own on this port (0 picks one), opened by
+   * `listen()`, instead of on the main port: for operators who do not expose metrics
+   * where clients connect. Absent: the main port serves them.
+   */
+  readonly metricsPort?: number
+  /** Where that listener listens. Default 127.0.0.1. */
+  readonly metricsHost?: string
+  /**
+   * How long `close()` waits for the drain (pending commits, evictions, compactions)
+   * before it gives up, logs how many updates were left unsaved and closes anyway.
+   * Default 10 s.
+   */
+  readonly drainTimeoutMs?: number
+  /**
    * Called each time the compaction worker thread has started. Node 20 resets V8 flags
    * set at run time (`v8.setFlagsFromString`, and even those given on the command line,
    * such as `--semi-space-growth-factor`) when it starts a worker; `quire serve` re-applies
@@ -84,6 +104,9 @@ export interface ServerDefaults {
   readonly accessCheckMs: number
   readonly host: string
   readonly port: number
+  readonly metrics: boolean
+  readonly metricsHost: string
+  readonly drainTimeoutMs: number
 }
 
 /**
@@ -103,7 +126,10 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   heartbeatMs: 30_000,
   accessCheckMs: 60_000,
   host: '127.0.0.1',
-  port: 1234
+  port: 1234,
+  metrics: true,
+  metricsHost: '127.0.0.1',
+  drainTimeoutMs: 10_000
 }
 
 /** `ServerOptions` with every default filled in: what the server's parts are built from. */
@@ -128,6 +154,11 @@ export interface ResolvedServerOptions {
   readonly limits: Limits
   readonly trustedProxies: TrustedProxies
   readonly log: Log
+  readonly metrics: boolean
+  /** Undefined: the main port serves `/metrics`. */
+  readonly metricsPort: number | undefined
+  readonly metricsHost: string
+  readonly drainTimeoutMs: number
   readonly onWorkerStarted: (() => void) | undefined
 }
 
@@ -166,6 +197,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     limits: resolveLimits(options.limits),
     trustedProxies: trusted.proxies,
     log: options.log ?? quietLog,
+    metrics: options.metrics ?? SERVER_DEFAULTS.metrics,
+    metricsPort: options.metricsPort,
+    metricsHost: options.metricsHost ?? SERVER_DEFAULTS.metricsHost,
+    drainTimeoutMs: options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs,
     onWorkerStarted: options.onWorkerStarted
   }
 }

@@ -5,6 +5,7 @@ import { createCompactionScheduler, type CompactionScheduler } from './compactio
 import { createCompactionThread } from './compaction/compaction-thread.js'
 import { createRelayScheduler } from './room/relay-scheduler.js'
 import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
+import type { ServerMetrics } from './metrics/server-metrics.js'
 import type { ResolvedServerOptions } from './server-options.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
@@ -31,13 +32,16 @@ export interface ServerWiring {
   readonly ready: ServerParts | null
   /** Waits for pending commits, evictions and compactions, then stops the worker thread and the relay scheduler. */
   drain(): Promise<void>
+  /** Stops the worker thread and the relay scheduler without waiting for anything (a drain that ran out of time). */
+  stop(): Promise<void>
   /** Closes the storage if the server opened it (never one the embedder gave). */
   closeOwnedStorage(): Promise<void>
 }
 
 const CATCH_UP_RETRY_MS = 2000
 
-export function createServerWiring(options: ResolvedServerOptions): ServerWiring {
+/** `metrics` is null when the server runs without them (`metrics: false`). */
+export function createServerWiring(options: ResolvedServerOptions, metrics: ServerMetrics | null): ServerWiring {
   const { log, fanout } = options
   const ownsStorage = options.storage === undefined
   const storagePromise: Promise<Storage> = options.storage
@@ -53,6 +57,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       storage,
       log,
       maxUnsavedBytes: options.maxUnsavedBytes,
+      ...(metrics ? { observe: metrics.observeCommit } : {}),
       onCommitted: (appended) => {
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
@@ -69,6 +74,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       onEvicted: (name) => compaction.forget(name),
       onQuiet: (name) => compaction.noteQuiet(name),
       ...(fanout ? { fanout } : {}),
+      counters: metrics?.counters ?? null,
       log
     })
     const compaction = createCompactionScheduler({
@@ -113,6 +119,10 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
         await c.registry.settled()
         await c.compaction.idle()
       }
+      await thread.close()
+      relays.close()
+    },
+    async stop() {
       await thread.close()
       relays.close()
     },

@@ -116,7 +116,7 @@ describe('behind HAProxy', () => {
     const { ws, outcome } = connect(url, 'r', '127.0.1.77')
     expect(await outcome).toBe('joined')
     ws.send('a text frame, which the protocol has no use for')
-    await waitUntil(() => /closing connection \d+ to "r" from 127\.0\.1\.77: 1003/.test(server.output()), { describe: server.output })
+    await waitUntil(() => /closing connection \d+ to "r" from 127\.0\.1\.77: 1003/.test(server.logMessages()), { describe: server.output })
     await waitUntil(() => server.output().includes(`client addresses are taken from X-Forwarded-For or Forwarded on connections from: ${PROXY_ADDRESS}/32`), {
       describe: server.output
     })

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS, verifyRoomToken } from '@quire/server'
 import { QUIRE_BIN, spawnQuireServer } from '@quire/testkit'
 import { readFlags, spellingsOf, type CliFlag } from '../src/cli/cli-flags.js'
+import { DEFAULT_LOG_LEVEL } from '../src/cli/pino-log.js'
 import { createServeSettings, SERVE_FLAGS, serverOptionsFrom } from '../src/cli/serve-command.js'
 import { TOKEN_DEFAULTS, TOKEN_FLAGS } from '../src/cli/token-command.js'
 import { DEFAULT_COMPACTION_POLICY } from '../src/compaction/compaction-policy.js'
@@ -39,7 +40,9 @@ function servedWith(args: readonly string[]) {
     postgresSchema: settings.postgresSchema,
     // And the traffic between clones.
     redisUrl: settings.redisUrl,
-    redisPrefix: settings.redisPrefix
+    redisPrefix: settings.redisPrefix,
+    // The CLI builds the logger at this level and hands the server its Log.
+    logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL
   }
 }
 
@@ -67,6 +70,11 @@ const LIST_SAMPLES: Record<string, readonly [string, string]> = {
   'trust-proxy': ['loopback', '10.0.0.0/8']
 }
 
+/** A value a text flag accepts other than its default, where not any text will do. */
+const TEXT_SAMPLES: Record<string, string> = {
+  'log-level': 'debug'
+}
+
 /** A value the flag accepts that is not its default. */
 function otherValueOf(flag: CliFlag<never>): string[] {
   switch (flag.kind) {
@@ -81,7 +89,7 @@ function otherValueOf(flag: CliFlag<never>): string[] {
       return [`--${flag.name}`, samples[0], `--${flag.name}`, samples[1]]
     }
     case 'text':
-      return [`--${flag.name}`, 'something-else']
+      return [`--${flag.name}`, TEXT_SAMPLES[flag.name] ?? 'something-else']
   }
 }
 
@@ -126,7 +134,8 @@ describe('the quire serve flag table', () => {
       postgresUrl: undefined,
       postgresSchema: undefined,
       redisUrl: undefined,
-      redisPrefix: undefined
+      redisPrefix: undefined,
+      logLevel: DEFAULT_LOG_LEVEL
     })
   })
 

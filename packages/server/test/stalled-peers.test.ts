@@ -189,7 +189,7 @@ describe('fifty stalled peers in a busy room', () => {
       ]
     })
     cleanups.push(() => server.kill('SIGTERM'))
-    const terminations = () => server.output().match(/terminating connection \d+ to "busy" .*/g) ?? []
+    const terminations = () => server.logMessages().match(/terminating connection \d+ to "busy" .*/g) ?? []
     const clients: StockClient[] = []
     const client = (): StockClient => {
       const c = createStockClient(server.url, 'busy')

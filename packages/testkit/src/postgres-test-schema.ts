@@ -47,3 +47,30 @@ async function withClient(use: (client: pg.Client) => Promise<void>): Promise<vo
     await client.end()
   }
 }
+
+/** A table lock a test holds, to stand for a store that stalls. */
+export interface HeldTableLock {
+  /** Commits the locking transaction: the writes waiting for the table go through. */
+  release(): Promise<void>
+}
+
+/**
+ * Locks `table` of `schema` against writes (EXCLUSIVE: reads still pass, INSERT and
+ * UPDATE wait) until `release()`: a PostgreSQL store that does not answer a server's
+ * writes, for as long as the test says.
+ */
+export async function holdTableLock(schema: TestSchema, table: string): Promise<HeldTableLock> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, connectionTimeoutMillis: 5000 })
+  await client.connect()
+  await client.query('BEGIN')
+  await client.query(`LOCK TABLE ${schema.name}.${table} IN EXCLUSIVE MODE`)
+  let released = false
+  return {
+    async release() {
+      if (released) return
+      released = true
+      await client.query('COMMIT')
+      await client.end()
+    }
+  }
+}

@@ -8,8 +8,15 @@ export interface SpawnedQuireServer {
   readonly pid: number
   /** Everything the process printed so far (stdout and stderr). */
   output(): string
+  /**
+   * The same, with each JSON log line (what `quire serve` writes when stdout is not a
+   * terminal) replaced by its message: what a test matches server messages against.
+   */
+  logMessages(): string
   /** Sends `signal` (default SIGKILL) and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>
+  /** The exit code once the process has exited by itself (null while it runs, or when a signal ended it). */
+  exitCode(): number | null
 }
 
 export interface SpawnQuireServerOptions {
@@ -48,6 +55,8 @@ export function spawnQuireServer(options: SpawnQuireServerOptions): Promise<Spaw
           port,
           pid: child.pid,
           output: () => output,
+          exitCode: () => child.exitCode,
+          logMessages: () => logMessagesOf(output),
           async kill(signal: NodeJS.Signals = 'SIGKILL') {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal)
             await exited
@@ -59,4 +68,20 @@ export function spawnQuireServer(options: SpawnQuireServerOptions): Promise<Spaw
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.once('exit', (code, signal) => reject(new Error(`quire serve exited (${code ?? signal}) before listening:\n${output}`)))
   })
+}
+
+/** `output` with every JSON line (pino's format) replaced by its `msg`; other lines as they are. */
+export function logMessagesOf(output: string): string {
+  return output
+    .split('\n')
+    .map((line) => {
+      if (!line.startsWith('{')) return line
+      try {
+        const parsed = JSON.parse(line) as { msg?: unknown }
+        return typeof parsed.msg === 'string' ? parsed.msg : line
+      } catch {
+        return line
+      }
+    })
+    .join('\n')
 }

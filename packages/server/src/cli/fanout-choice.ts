@@ -1,5 +1,6 @@
 import type { Fanout } from '../fanout/fanout.js'
 import type { Log } from '../log.js'
+import { describeServiceUrl } from './storage-choice.js'
 
 /**
  * The traffic between clones, when `quire serve` is given a Redis URL (`--redis`, or
@@ -30,7 +31,8 @@ export async function openRedisFanout(url: string | undefined, prefix: string | 
   }
   const fanout = redis.createRedisFanout({ url, ...(prefix === undefined ? {} : { prefix }), log })
   if (!(await fanout.whenConnected(CONNECT_WAIT_MS))) {
-    log('warn', `Redis at ${url} did not answer within ${CONNECT_WAIT_MS / 1000} s: serving without the other clones' traffic until it does (rooms catch up from storage then)`)
+    // Without its password: a log line is no place for a credential.
+    log('warn', `Redis at ${describeServiceUrl(url)} did not answer within ${CONNECT_WAIT_MS / 1000} s: serving without the other clones' traffic until it does (rooms catch up from storage then)`)
   }
   return fanout
 }

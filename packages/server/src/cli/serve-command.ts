@@ -3,10 +3,11 @@ import { createTokenAuthenticator } from '../auth/create-token-authenticator.js'
 import { MIN_SECRET_BYTES } from '../auth/room-token.js'
 import { createServer } from '../create-server.js'
 import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
-import { consoleLog } from '../log.js'
+import { consoleLog, type Log, type LogLevel } from '../log.js'
 import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
 import { parseTrustedProxies, TRUSTED_PROXY_FORMS } from '../transport/trusted-proxies.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
+import { createPinoLogger, DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, logToPino } from './pino-log.js'
 import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
 import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
@@ -28,10 +29,12 @@ export interface ServeSettings {
   /** Redis for the traffic between clones (else QUIRE_REDIS_URL decides). */
   redisUrl: string | undefined
   redisPrefix: string | undefined
+  /** The least level logged (the CLI's logger; the server only calls it). */
+  logLevel: LogLevel | undefined
 }
 
 export function createServeSettings(): ServeSettings {
-  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined }
+  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined, logLevel: undefined }
 }
 
 /**
@@ -152,81 +155,139 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     default: SERVER_DEFAULTS.compactAfter,
     set: (s, n) => { s.options.compactAfter = n }
   },
-  { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } }
+  { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } },
+  {
+    kind: 'text',
+    name: 'log-level',
+    placeholder: '<level>',
+    help: `least level logged: ${LOG_LEVELS.join(', ')}; JSON lines\nwhen stdout is not a terminal, readable lines on one`,
+    default: DEFAULT_LOG_LEVEL,
+    set: (s, level) => {
+      if (!isLogLevel(level)) throw new Error(`quire serve: --log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
+      s.logLevel = level
+    }
+  },
+  {
+    kind: 'whole',
+    name: 'metrics-port',
+    help: 'serve /metrics on this port (0 picks one) instead of\nthe main one, which then does not serve them',
+    set: (s, port) => { s.options.metricsPort = port }
+  },
+  { kind: 'text', name: 'metrics-host', placeholder: '<addr>', help: 'address of the --metrics-port listener', default: SERVER_DEFAULTS.metricsHost, set: (s, host) => { s.options.metricsHost = host } },
+  { kind: 'switch', name: 'no-metrics', help: 'no Prometheus metrics: nothing counted, no /metrics', set: (s) => { s.options.metrics = false } },
+  {
+    kind: 'positive',
+    name: 'drain-timeout',
+    placeholder: '<s>',
+    help: 'on SIGTERM, seconds to flush writes after closing\nclients with 1012; then exit anyway (code 1),\nlogging how many updates were unsaved',
+    default: SERVER_DEFAULTS.drainTimeoutMs / 1000,
+    set: (s, seconds) => { s.options.drainTimeoutMs = seconds * 1000 }
+  }
 ]
 
-/** The server's options for `settings`: token auth when a secret is named, the console log, the heap flags. */
-export function serverOptionsFrom(settings: ServeSettings, secret: string | null): ServerOptions {
+/** The server's options for `settings`: token auth when a secret is named, `log`, the heap flags. */
+export function serverOptionsFrom(settings: ServeSettings, secret: string | null, log: Log = consoleLog): ServerOptions {
   return {
     ...settings.options,
     limits: settings.limits,
     ...(secret === null
       ? {}
       : { authenticate: createTokenAuthenticator({ secret }), shareTokens: createShareTokenIssuer({ secret }) }),
-    log: consoleLog,
+    log,
     // Node resets V8 flags when it starts a worker: without this, the first compaction
     // let the young generation grow to 32 MiB for good (measured on Node 20.20).
     onWorkerStarted: applyServeHeapFlags
   }
 }
 
-/** `quire serve`: runs until SIGINT or SIGTERM, then closes sockets and flushes writes. */
+/**
+ * After the server's own drain bound (`--drain-timeout`), how long the CLI still waits for
+ * the storage and the traffic between clones it opened to close before exiting anyway.
+ */
+const CLOSE_GRACE_MS = 2000
+
+/**
+ * `quire serve`: runs until SIGINT or SIGTERM, then drains (see `QuireServer.close`):
+ * readiness 503, clients closed with 1012, writes flushed, storage closed. Exits 0 when
+ * everything was flushed, 1 when the drain ran out of time with updates unsaved.
+ */
 export async function serve(args: readonly string[]): Promise<number> {
   const settings = createServeSettings()
   readFlags('serve', SERVE_FLAGS, args, settings)
+  const logger = await createPinoLogger({ level: settings.logLevel ?? DEFAULT_LOG_LEVEL, pretty: process.stdout.isTTY === true })
+  const log = logToPino(logger)
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
   const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
-  const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, consoleLog)
+  const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, log)
   const redisUrl = redisUrlFrom(settings.redisUrl, process.env)
   if (redisUrl !== undefined && postgresUrl === undefined) {
     await storage?.close()
     throw new Error('--redis relays between clones that share their documents: give them --postgres <url> too (or QUIRE_POSTGRES_URL)')
   }
-  const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, consoleLog)
-  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
-  const { url } = await server.listen(settings.port, settings.host)
+  const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, log)
+  const options = serverOptionsFrom(settings, secret, log)
+  const server = createServer({ ...options, ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
+  const { url, metricsUrl } = await server.listen(settings.port, settings.host)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
-  process.stdout.write(`quire listening on ${url}\n`)
+  // Whatever the level: scripts and tests wait for this line (JSON on a pipe, text on a terminal).
+  logger.child({}, { level: 'info' }).info({ url }, `quire listening on ${url}`)
+  if (metricsUrl !== undefined) log('info', `metrics at ${metricsUrl}/metrics (not on the main port)`, { metricsUrl })
+  else if (options.metrics === false) log('info', 'metrics off (--no-metrics)')
   const where = postgresUrl === undefined
     ? `data in ${dataDir}`
     : `documents in ${describeServiceUrl(postgresUrl)}${settings.postgresSchema === undefined ? '' : ` schema ${settings.postgresSchema}`}${settings.options.dataDir === undefined ? '' : ' (--data is not used with PostgreSQL)'}`
-  consoleLog('info', `${where}${staticDir ? `, serving ${staticDir}` : ''}`)
-  if (fanout !== null && redisUrl !== undefined) consoleLog('info', `clone ${fanout.cloneId}: relaying to other clones through ${describeServiceUrl(redisUrl)}`)
-  consoleLog(
+  log('info', `${where}${staticDir ? `, serving ${staticDir}` : ''}`)
+  if (fanout !== null && redisUrl !== undefined) log('info', `clone ${fanout.cloneId}: relaying to other clones through ${describeServiceUrl(redisUrl)}`)
+  log(
     'info',
     secret === null
       ? 'open access: no authentication configured, anyone who can reach this port can read and write every room (use --secret-env NAME)'
       : `token authentication on (secret from $${secretEnv}); read-only share links at /api/share`
   )
-  consoleLog(
+  log(
     'info',
     allowedOrigins === undefined
       ? 'browser pages from any origin may connect (restrict with --allow-origin)'
       : `browser pages may connect only from: ${allowedOrigins.join(', ')}`
   )
   if (trustProxy !== undefined) {
-    consoleLog('info', `client addresses are taken from X-Forwarded-For or Forwarded on connections from: ${trustProxy.join(', ')}`)
+    log('info', `client addresses are taken from X-Forwarded-For or Forwarded on connections from: ${trustProxy.join(', ')}`)
   }
 
-  await new Promise<void>((resolve) => {
+  const drainTimeoutMs = options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs
+  const exitCode = await new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
-      consoleLog('info', `${signal}: closing connections and flushing writes`)
+      log('info', `${signal}: draining (closing connections with 1012, flushing writes)`, { signal })
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
+      // The server bounds its own drain; this bounds what follows it (closing storage or
+      // Redis that hang), so that the process exits whatever happens.
+      const backstop = setTimeout(() => {
+        log('error', `shutdown did not finish within ${drainTimeoutMs + CLOSE_GRACE_MS} ms: exiting with ${server.stats().unsavedUpdates} updates unsaved`)
+        resolve(1)
+      }, drainTimeoutMs + CLOSE_GRACE_MS)
       // The server flushes its writes before it closes; storage it was given, the CLI closes after.
       server
         .close()
         .then(() => fanout?.close())
         .then(() => storage?.close())
-        .then(resolve, (error: unknown) => {
-          consoleLog('error', `shutdown: ${error instanceof Error ? error.message : String(error)}`)
-          resolve()
-        })
+        .then(
+          () => resolve(server.stats().unsavedUpdates === 0 ? 0 : 1),
+          (error: unknown) => {
+            log('error', `shutdown: ${error instanceof Error ? error.message : String(error)}`)
+            resolve(1)
+          }
+        )
+        .finally(() => clearTimeout(backstop))
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
-  consoleLog('info', 'stopped')
-  return 0
+  log('info', exitCode === 0 ? 'stopped: every write flushed' : 'stopped', { exitCode })
+  if (exitCode !== 0) {
+    // Whatever still holds the event loop (a storage write that never returns) must not keep the process alive.
+    process.exit(exitCode)
+  }
+  return exitCode
 }

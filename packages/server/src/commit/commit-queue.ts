@@ -19,6 +19,8 @@ export interface CommitQueue extends RoomCommits {
   readonly backlog: number
   /** Whether the last write to storage failed (it is being retried): storage is unreachable. */
   readonly failing: boolean
+  /** Storage writes that failed since the queue was made (each retry counts). */
+  readonly failedWrites: number
 }
 
 /** What a room hands the storage side of the data path: the commit queue, seen from a room. */
@@ -60,6 +62,23 @@ export interface CommitQueueOptions {
   readonly minIntervalMs?: number
   /** Bytes of updates waiting to be stored above which `full` is true. Default: no bound. */
   readonly maxUnsavedBytes?: number
+  /** Told after each durable batch how it went (for the metrics): once per batch, not per update. */
+  readonly observe?: (observation: CommitObservation) => void
+}
+
+/** One durable group commit, as the metrics see it. */
+export interface CommitObservation {
+  /** Entries in the batch (updates stored, and resends acknowledged after earlier ones). */
+  readonly updates: number
+  /** From the start of the storage write to its success. */
+  readonly seconds: number
+  /**
+   * From the moment the batch's oldest entry was enqueued (when its update arrived: a
+   * connection hands an update to the room and the room to this queue in the same
+   * turn) to durability: the longest wait for an acknowledgement among its writers.
+   * Measured per batch rather than per update, so the hot path reads no clock.
+   */
+  readonly oldestWaitSeconds: number
 }
 
 /** One update waiting for a batch: to store, to acknowledge, or both. It is what `Peer.acknowledge` gets. */
@@ -93,6 +112,9 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   const maxUnsavedBytes = options.maxUnsavedBytes ?? Number.POSITIVE_INFINITY
   // Bytes of the updates to store that are not durable yet (in `pending` or in flight).
   let unsavedBytes = 0
+  let failedWrites = 0
+  // When the oldest entry of `pending` was enqueued (performance.now()), read once per batch.
+  let pendingSince = 0
 
   const schedule = (retryAfter = 0): void => {
     if (scheduled || inFlight || pending.length === 0) return
@@ -113,6 +135,8 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     }
     scheduled = false
     lastStartedAt = performance.now()
+    const startedAt = lastStartedAt
+    const since = pendingSince
     const batch = pending
     pending = []
     inFlight = true
@@ -120,6 +144,10 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     options.storage.append(appended).then(
       () => {
         inFlight = false
+        if (options.observe) {
+          const now = performance.now()
+          options.observe({ updates: batch.length, seconds: (now - startedAt) / 1000, oldestWaitSeconds: (now - since) / 1000 })
+        }
         if (failedAttempts > 0) options.log('info', `storage writes succeed again after ${failedAttempts} failed attempts`)
         failedAttempts = 0
         committed += batch.length
@@ -131,14 +159,18 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
       },
       (error: unknown) => {
         inFlight = false
+        failedWrites++
         const delay = retryDelay(failedAttempts++)
         options.log(
           'error',
           `storage write of ${batch.length} updates failed (attempt ${failedAttempts}), retrying in ${delay} ms: ${
             error instanceof Error ? error.message : String(error)
-          }`
+          }`,
+          { updates: batch.length, attempt: failedAttempts, retryMs: delay }
         )
         pending = batch.concat(pending)
+        // The batch goes first again, and so does its age.
+        pendingSince = since
         schedule(delay)
       }
     )
@@ -163,6 +195,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   }
 
   const push = (entry: Entry): void => {
+    if (pending.length === 0 && options.observe) pendingSince = performance.now()
     pending.push(entry)
     if (entry.stored) unsavedBytes += entry.update.byteLength
     enqueued++
@@ -186,6 +219,9 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     },
     get failing() {
       return failedAttempts > 0
+    },
+    get failedWrites() {
+      return failedWrites
     },
     get full() {
       return unsavedBytes > maxUnsavedBytes

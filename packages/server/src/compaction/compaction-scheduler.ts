@@ -41,6 +41,9 @@ export interface CompactionScheduler {
   compact(doc: string): Promise<void>
   /** Waits for running and queued compactions. */
   idle(): Promise<void>
+  /** Compactions that replaced a log by its snapshot, and those that failed, since the scheduler was made. */
+  readonly completed: number
+  readonly failed: number
 }
 
 export interface CompactionSchedulerOptions {
@@ -90,6 +93,8 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
   let retry: ReturnType<typeof setTimeout> | null = null
   // Set by idle(): whoever waits for the queue to empty (a server closing) waits for no pacing.
   let draining = false
+  let completed = 0
+  let failed = 0
 
   const run = async (doc: string): Promise<void> => {
     const room = options.openRoom(doc)
@@ -102,6 +107,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       const compacted = growthOfLog(log)
       const snapshot = await options.thread.compact(log.updates)
       await storage.replace(doc, snapshot, log.lastSeq)
+      completed++
       const known = growth.get(doc)
       if (known) {
         known.updatesSinceSnapshot = Math.max(0, known.updatesSinceSnapshot - compacted.updatesSinceSnapshot)
@@ -115,9 +121,11 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       }
       options.log(
         'info',
-        `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`
+        `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`,
+        { room: doc, updates: log.updates.length, snapshotBytes: snapshot.byteLength }
       )
     } catch (error) {
+      failed++
       // Not again before as much has been appended once more: a log that cannot be
       // compacted (or a storage that keeps failing) must not take the worker in a loop.
       const known = growth.get(doc)
@@ -127,7 +135,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
         known.bytesSinceSnapshot = 0
         known.joinableSinceSnapshot = 0
       }
-      options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`)
+      options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
     } finally {
       if (!replaced) room?.cancelSnapshotSwap()
     }
@@ -244,6 +252,12 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       const waiting = new Promise<void>((resolve) => idleWaiters.push(resolve))
       pump()
       return waiting
+    },
+    get completed() {
+      return completed
+    },
+    get failed() {
+      return failed
     }
   }
 }

@@ -12,7 +12,7 @@ export function receiveCloneFrames(room: Room, frames: readonly Uint8Array[], cl
   for (const frame of frames) {
     const decoded = decodeMessage(frame)
     if (!decoded.ok) {
-      log('warn', `skipped a frame from clone ${clone.clone} for "${room.name}": ${decoded.error.reason}`)
+      log('warn', `skipped a frame from clone ${clone.clone} for "${room.name}": ${decoded.error.reason}`, { room: room.name, clone: clone.clone })
       continue
     }
     const message = decoded.message
@@ -27,7 +27,7 @@ export function receiveCloneFrames(room: Room, frames: readonly Uint8Array[], cl
         break
       }
       default:
-        log('warn', `skipped a ${message.type} frame from clone ${clone.clone} for "${room.name}": clones publish updates and presence only`)
+        log('warn', `skipped a ${message.type} frame from clone ${clone.clone} for "${room.name}": clones publish updates and presence only`, { room: room.name, clone: clone.clone })
     }
   }
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { IssueShareToken } from '../auth/create-share-token-issuer.js'
 import { handleShareRequest, SHARE_PATH } from '../auth/share-endpoint.js'
 import type { Log } from '../log.js'
+import { redactUrl } from '../redact-url.js'
 import type { Readiness } from './readiness.js'
 import { createStaticHandler } from './static-files.js'
 
@@ -18,9 +19,22 @@ export interface HttpRoutesOptions {
   readonly health: () => Record<string, unknown>
   /** `GET /readyz`: 200 when ready, 503 with the reasons otherwise. */
   readonly readiness: () => Promise<Readiness>
+  /** `GET /metrics`; null when metrics are off or served on a port of their own. */
+  readonly metrics: RenderMetrics | null
 }
 
-/** The server's HTTP routes: `/healthz`, `/readyz`, the share endpoint, then static files if any. */
+/** The Prometheus exposition text of a server's metrics. */
+export type RenderMetrics = () => Promise<{ readonly contentType: string; readonly body: string }>
+
+export const METRICS_PATH = '/metrics'
+
+export async function writeMetrics(render: RenderMetrics, response: ServerResponse): Promise<void> {
+  const { contentType, body } = await render()
+  response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' })
+  response.end(body)
+}
+
+/** The server's HTTP routes: `/healthz`, `/readyz`, `/metrics`, the share endpoint, then static files if any. */
 export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
   return async (request, response) => {
@@ -34,6 +48,10 @@ export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
       const readiness = await options.readiness()
       response.writeHead(readiness.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
       response.end(JSON.stringify(readiness))
+      return true
+    }
+    if (path === METRICS_PATH && options.metrics !== null) {
+      await writeMetrics(options.metrics, response)
       return true
     }
     if (path === SHARE_PATH) {
@@ -66,7 +84,9 @@ export function attachToHttpServer(
         }
       },
       (error: unknown) => {
-        log('error', `HTTP ${request.url}: ${error instanceof Error ? error.message : String(error)}`)
+        // Never the raw URL: its query may hold a token (GET /api/share, ?token=).
+        const url = redactUrl(request.url ?? '/')
+        log('error', `HTTP ${request.method ?? 'GET'} ${url}: ${error instanceof Error ? error.message : String(error)}`, { url })
         if (!response.headersSent) response.writeHead(500)
         response.end()
       }

@@ -3,6 +3,7 @@ import type { CommitQueue } from '../commit/commit-queue.js'
 import { receiveCloneFrames } from '../fanout/clone-frames.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { Log } from '../log.js'
+import type { TrafficCounters } from '../metrics/traffic-counters.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
 import type { RelayScheduler } from './relay-scheduler.js'
 import { createRoom, type RemoteClone, type Room, type RoomOptions } from './room.js'
@@ -46,6 +47,8 @@ export interface RoomRegistryOptions {
   readonly onQuiet?: (name: string) => boolean
   /** The traffic between clones; absent in a single process. */
   readonly fanout?: Fanout
+  /** Where rooms count what they relay; null without metrics. */
+  readonly counters?: TrafficCounters | null
   readonly log: Log
 }
 
@@ -77,6 +80,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       commits: options.commitQueue,
       onQuiet,
       relays: options.relays,
+      counters: options.counters ?? null,
       ...(publishPresence ? { publishPresence } : {})
     })
     rooms.set(name, room)

@@ -4,6 +4,7 @@ import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import { createAwarenessRegistry, type AwarenessRegistry } from './awareness-registry.js'
 import { createEncodedState, type EncodedState } from './encoded-state.js'
 import { mergeUpdates } from './merge-updates.js'
+import type { TrafficCounters } from '../metrics/traffic-counters.js'
 import type { Peer } from './peer.js'
 import type { RelayScheduler } from './relay-scheduler.js'
 import { retainable } from './retainable.js'
@@ -81,6 +82,8 @@ export interface RoomOptions {
   readonly relays: RelayScheduler
   /** Where presence from this clone's peers goes for the other clones (absent in a single process). */
   readonly publishPresence?: (doc: string, frame: Uint8Array) => void
+  /** Where the room counts the updates it relays (once per relayed batch); null or absent without metrics. */
+  readonly counters?: TrafficCounters | null
 }
 
 /** Another server clone, as the owner of the presence it relayed (one object per clone). */
@@ -142,6 +145,7 @@ class OpenRoom implements Room {
   private readonly onQuiet: RoomOptions['onQuiet']
   private readonly relays: RelayScheduler
   private readonly publishPresence: RoomOptions['publishPresence']
+  private readonly counters: TrafficCounters | null
 
   constructor(options: RoomOptions) {
     this.name = options.name
@@ -150,6 +154,7 @@ class OpenRoom implements Room {
     this.onQuiet = options.onQuiet
     this.relays = options.relays
     this.publishPresence = options.publishPresence
+    this.counters = options.counters ?? null
   }
 
   get peerCount(): number {
@@ -271,6 +276,7 @@ class OpenRoom implements Room {
     this.pending = []
     const { peers } = this
     if (peers.size === 0 || batch.length === 0) return
+    if (this.counters !== null) this.counters.updatesRelayed += batch.length
     if (batch.length <= MAX_SEPARATE_FRAMES) {
       // Every update keeps its own frame (usually the very frame its writer sent), so
       // nothing is merged or re-encoded; a receiver gets this turn's frames in one write.

@@ -130,7 +130,7 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
               return { kind: 'close', code, reason: truncateCloseReason(refused.message || 'access denied') }
             },
             (storageError: unknown): UpgradeDecision => {
-              log('error', `storage unavailable: ${storageError instanceof Error ? storageError.message : String(storageError)}`)
+              log('error', `storage unavailable: ${storageError instanceof Error ? storageError.message : String(storageError)}`, { room: wanted.room, addr: clientAddress })
               return { kind: 'http', status: 503, reason: 'Service Unavailable' }
             }
           )

@@ -6,6 +6,7 @@ import type { AccessWatch } from '../auth/access-watch.js'
 import type { Limits } from '../limits/limits.js'
 import type { UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
+import type { TrafficCounters } from '../metrics/traffic-counters.js'
 import { openConnection } from './connection.js'
 import { addFramingCloseReasons } from './framing-close-reason.js'
 import { readRoomRequest } from './room-request.js'
@@ -27,6 +28,8 @@ export interface UpgradeHandlerOptions {
   /** Ends connections whose access ends (token expiry, revocation). */
   readonly accessWatch: AccessWatch
   readonly log: Log
+  /** Where connections count their traffic, and the server its closes; null without metrics. */
+  readonly counters: TrafficCounters | null
 }
 
 /**
@@ -34,7 +37,7 @@ export interface UpgradeHandlerOptions {
  * decided on (see upgrade-admission.ts for why most refusals are close codes).
  */
 export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHandler {
-  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, unsentBytes, accessWatch, log } = options
+  const { admission, sockets, isClosing, maxMessageBytes, maxBufferedBytes, limits, unsentBytes, accessWatch, log, counters } = options
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false })
   let nextConnectionId = 1
 
@@ -45,13 +48,15 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
       return
     }
     const wanted = readRoomRequest(request)
+    // Numbered from the upgrade on, so that a refusal's log line names it too.
+    const id = nextConnectionId++
     const accept = (then: (ws: WebSocket) => void): void => {
       wss.handleUpgrade(request, socket, head, (ws) => {
         if (isClosing()) {
           ws.close(CLOSE_SERVICE_RESTART, 'server restarting: reconnect')
           return
         }
-        addFramingCloseReasons(ws, maxMessageBytes)
+        addFramingCloseReasons(ws, maxMessageBytes, counters)
         trackSocket(sockets, ws)
         then(ws)
       })
@@ -61,9 +66,11 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
     admission.admit(request, socket, wanted).then((decision: UpgradeDecision) => {
       switch (decision.kind) {
         case 'http':
+          log('info', `refused connection ${id} to ${JSON.stringify(wanted.room)}: HTTP ${decision.status} ${decision.reason}`, { conn: id, room: wanted.room, status: decision.status })
           rejectOverHttp(socket, decision.status, decision.reason)
           return
         case 'close':
+          log('info', `refused connection ${id} to ${JSON.stringify(wanted.room)}: ${decision.code} ${decision.reason}`, { conn: id, room: wanted.room, code: decision.code })
           accept((ws) => ws.close(decision.code, decision.reason))
           return
         case 'grant':
@@ -81,13 +88,14 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
               unsentBytes,
               registry: decision.registry,
               log,
-              id: nextConnectionId++
+              id,
+              counters
             })
             watchAccess(accessWatch, ws, wanted.room, decision)
           })
       }
     }).catch((error: unknown) => {
-      log('error', `upgrade of ${JSON.stringify(wanted.room)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      log('error', `upgrade of ${JSON.stringify(wanted.room)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, { conn: id, room: wanted.room })
       socket.destroy()
     })
   }
