@@ -36,7 +36,7 @@ async function openCuttablePage(context: BrowserContext, baseUrl: string, room: 
   const page = await context.newPage()
   await page.routeWebSocket(/.*/, (socket) => {
     if (cut) socket.close({ code: 3000, reason: 'cut off by the test' })
-    else socket.connectToServer()
+    else void socket.connectToServer()
   })
   await page.goto(new URL(roomPath(room), baseUrl).href)
   await expect(editorOf(page)).toBeVisible()
