@@ -13,6 +13,8 @@ export const CLOSE_SERVICE_RESTART = 1012
 export const CLOSE_TRY_AGAIN_LATER = 1013
 export const CLOSE_UNAUTHORIZED = 4401
 export const CLOSE_FORBIDDEN = 4403
+/** The document was deleted (it is refused until recreated): permanent, like 4401 and 4403. */
+export const CLOSE_DOCUMENT_DELETED = 4404
 
 /** The one place a decode failure turns into a close code. */
 export const closeCodeForDecodeError: Readonly<Record<DecodeErrorKind, number>> = {

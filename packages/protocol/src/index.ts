@@ -11,6 +11,7 @@ export {
   AUTH_PERMISSION_DENIED,
   QUIRE_HELLO,
   QUIRE_SAVED,
+  QUIRE_DELETED,
   QUIRE_EXTENSION_VERSION,
   QUIRE_EXTENSION_PARAM
 } from './message-type.js'
@@ -33,6 +34,7 @@ export {
   CLOSE_TRY_AGAIN_LATER,
   CLOSE_UNAUTHORIZED,
   CLOSE_FORBIDDEN,
+  CLOSE_DOCUMENT_DELETED,
   closeCodeForDecodeError,
   truncateCloseReason
 } from './close-code.js'

@@ -311,6 +311,7 @@ class Connection implements Peer, WatchedConsumer {
         return
       case 'auth-permission-denied':
       case 'quire-saved':
+      case 'quire-deleted':
         this.close(CLOSE_POLICY_VIOLATION, `unexpected ${message.type} message from a client`)
         return
     }
