@@ -5,6 +5,7 @@ import type { Authenticate } from './authenticate.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { resolveLimits, type Limits } from './limits/limits.js'
 import { quietLog, type Log } from './log.js'
+import type { DocumentEvents } from './api/document-events.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
 import { parseTrustedProxies, type TrustedProxies } from './transport/trusted-proxies.js'
@@ -46,6 +47,25 @@ export interface ServerOptions {
   readonly heartbeatMs?: number
   /** Access control; without it every room is open to everyone for writing. */
   readonly authenticate?: Authenticate
+  /**
+   * Keys that open the whole document API (`/api/v1`, see the README), sent as
+   * `Authorization: Bearer <key>`; listing all documents needs one. Without keys and
+   * without `authenticate` the API is as open as the WebSocket is.
+   */
+  readonly apiKeys?: readonly string[]
+  /**
+   * Days a deleted document is refused (its tombstone: clients are closed with 4404 and a
+   * write needs an explicit `PUT` first); 0 keeps no tombstone. Default 30.
+   */
+  readonly tombstoneDays?: number
+  /**
+   * How long `POST /api/v1/documents/<room>/updates` waits for its update to be durable
+   * before it answers 503 (the update stays queued and is written once storage is back).
+   * Default 10 s.
+   */
+  readonly apiSaveTimeoutMs?: number
+  /** Told when the document API creates or deletes a document (webhooks). Default: nobody. */
+  readonly documentEvents?: DocumentEvents
   /** Mints tokens for `GET /api/share` (see `createShareTokenIssuer`); without it that path answers 404. */
   readonly shareTokens?: IssueShareToken
   /** Browser origins allowed to connect (e.g. `https://notes.example`); requests without an Origin header always are. Default: all. */
@@ -79,6 +99,8 @@ export interface ServerDefaults {
   readonly maxRoomNameBytes: number
   readonly compactAfter: number
   readonly heartbeatMs: number
+  readonly tombstoneDays: number
+  readonly apiSaveTimeoutMs: number
   readonly host: string
   readonly port: number
 }
@@ -98,6 +120,8 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   maxRoomNameBytes: DEFAULT_MAX_ROOM_NAME_BYTES,
   compactAfter: DEFAULT_COMPACTION_POLICY.maxUpdates,
   heartbeatMs: 30_000,
+  tombstoneDays: 30,
+  apiSaveTimeoutMs: 10_000,
   host: '127.0.0.1',
   port: 1234
 }
@@ -118,6 +142,10 @@ export interface ResolvedServerOptions {
   readonly heartbeatMs: number
   readonly authenticate: Authenticate | undefined
   readonly shareTokens: IssueShareToken | undefined
+  readonly apiKeys: readonly string[]
+  readonly tombstoneDays: number
+  readonly apiSaveTimeoutMs: number
+  readonly documentEvents: DocumentEvents | undefined
   /** Undefined allows every origin. */
   readonly allowedOrigins: readonly string[] | undefined
   readonly limits: Limits
@@ -156,6 +184,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     heartbeatMs: options.heartbeatMs ?? SERVER_DEFAULTS.heartbeatMs,
     authenticate: options.authenticate,
     shareTokens: options.shareTokens,
+    apiKeys: options.apiKeys ?? [],
+    tombstoneDays: options.tombstoneDays ?? SERVER_DEFAULTS.tombstoneDays,
+    apiSaveTimeoutMs: options.apiSaveTimeoutMs ?? SERVER_DEFAULTS.apiSaveTimeoutMs,
+    documentEvents: options.documentEvents,
     allowedOrigins: options.allowedOrigins,
     limits: resolveLimits(options.limits),
     trustedProxies: trusted.proxies,

@@ -2,7 +2,7 @@ import { encodeMessage } from '@quire/protocol'
 import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
-import { createCompactionThread } from './compaction/compaction-thread.js'
+import { createCompactionThread, type CompactionThread } from './compaction/compaction-thread.js'
 import { createRelayScheduler } from './room/relay-scheduler.js'
 import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
 import type { ResolvedServerOptions } from './server-options.js'
@@ -22,6 +22,8 @@ export interface ServerParts {
   readonly commitQueue: CommitQueue
   readonly registry: RoomRegistry
   readonly compaction: CompactionScheduler
+  /** The worker thread for whole-document work (compaction, the API's JSON). */
+  readonly thread: CompactionThread
 }
 
 export interface ServerWiring {
@@ -91,7 +93,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       )
     }
     fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
-    return { storage, commitQueue, registry, compaction }
+    return { storage, commitQueue, registry, compaction, thread }
   })
   let ready: ServerParts | null = null
   core.then(

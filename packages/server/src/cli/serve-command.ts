@@ -7,7 +7,7 @@ import { consoleLog } from '../log.js'
 import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
 import { parseTrustedProxies, TRUSTED_PROXY_FORMS } from '../transport/trusted-proxies.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
-import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
+import { readApiKeyFromEnv, readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
 import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
@@ -28,10 +28,12 @@ export interface ServeSettings {
   /** Redis for the traffic between clones (else QUIRE_REDIS_URL decides). */
   redisUrl: string | undefined
   redisPrefix: string | undefined
+  /** Environment variables each holding a key of the document API. */
+  apiKeyEnvs: readonly string[]
 }
 
 export function createServeSettings(): ServeSettings {
-  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined }
+  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined, apiKeyEnvs: [] }
 }
 
 /**
@@ -101,6 +103,20 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
     set: (s, name) => { s.secretEnv = name }
   }),
+  {
+    kind: 'list',
+    name: 'api-key-env',
+    placeholder: '<NAME>',
+    help: 'a key of the document API (/api/v1) is read from\nthe environment variable NAME (repeatable); sent\nas Authorization: Bearer <key>. Without keys or\n--secret-env the API is open to everyone.',
+    set: (s, names) => { s.apiKeyEnvs = names }
+  },
+  {
+    kind: 'whole',
+    name: 'tombstone-days',
+    help: 'days a document deleted over the API is refused\n(clients closed with 4404); 0 keeps none',
+    default: SERVER_DEFAULTS.tombstoneDays,
+    set: (s, days) => { s.options.tombstoneDays = days }
+  },
   {
     kind: 'list',
     name: 'allow-origin',
@@ -176,6 +192,7 @@ export async function serve(args: readonly string[]): Promise<number> {
   readFlags('serve', SERVE_FLAGS, args, settings)
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
+  const apiKeys = settings.apiKeyEnvs.map(readApiKeyFromEnv)
   const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
   const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, consoleLog)
   const redisUrl = redisUrlFrom(settings.redisUrl, process.env)
@@ -184,7 +201,7 @@ export async function serve(args: readonly string[]): Promise<number> {
     throw new Error('--redis relays between clones that share their documents: give them --postgres <url> too (or QUIRE_POSTGRES_URL)')
   }
   const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, consoleLog)
-  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
+  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(apiKeys.length === 0 ? {} : { apiKeys }), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
   const { url } = await server.listen(settings.port, settings.host)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   process.stdout.write(`quire listening on ${url}\n`)
@@ -199,6 +216,7 @@ export async function serve(args: readonly string[]): Promise<number> {
       ? 'open access: no authentication configured, anyone who can reach this port can read and write every room (use --secret-env NAME)'
       : `token authentication on (secret from $${secretEnv}); read-only share links at /api/share`
   )
+  consoleLog('info', describeApiAccess(apiKeys.length, settings.apiKeyEnvs, secret !== null))
   consoleLog(
     'info',
     allowedOrigins === undefined
@@ -229,4 +247,11 @@ export async function serve(args: readonly string[]): Promise<number> {
   })
   consoleLog('info', 'stopped')
   return 0
+}
+
+/** What `quire serve` says at start-up about who may use the document API. */
+function describeApiAccess(keys: number, envs: readonly string[], tokens: boolean): string {
+  if (keys === 0 && !tokens) return 'open access to the document API at /api/v1: anyone who can reach this port can read, write, delete and list every document (use --api-key-env NAME)'
+  const keyText = keys === 0 ? 'no API key (listing documents is refused)' : `API keys from ${envs.map((e) => `$${e}`).join(', ')}`
+  return `document API at /api/v1: ${keyText}${tokens ? '; room tokens open their own room' : ''}`
 }

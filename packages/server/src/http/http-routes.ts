@@ -18,9 +18,11 @@ export interface HttpRoutesOptions {
   readonly health: () => Record<string, unknown>
   /** `GET /readyz`: 200 when ready, 503 with the reasons otherwise. */
   readonly readiness: () => Promise<Readiness>
+  /** The document API under `/api/v1/` (api/document-api.ts). */
+  readonly documentApi?: RequestHandler
 }
 
-/** The server's HTTP routes: `/healthz`, `/readyz`, the share endpoint, then static files if any. */
+/** The server's HTTP routes: `/healthz`, `/readyz`, the share endpoint, the document API, then static files if any. */
 export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
   return async (request, response) => {
@@ -40,6 +42,7 @@ export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
       await handleShareRequest(options.shareTokens, request, response)
       return true
     }
+    if (options.documentApi && (await options.documentApi(request, response))) return true
     return staticHandler ? staticHandler(request, response) : false
   }
 }

@@ -1,5 +1,6 @@
 import type { RawData, WebSocket } from 'ws'
 import {
+  CLOSE_DOCUMENT_DELETED,
   CLOSE_INTERNAL_ERROR,
   CLOSE_POLICY_VIOLATION,
   CLOSE_TRY_AGAIN_LATER,
@@ -22,6 +23,7 @@ import { DEFAULT_LIMITS, type Limits } from '../limits/limits.js'
 import { createSlowConsumerWatch, type SlowConsumerWatch, type WatchedConsumer } from '../limits/slow-consumer-watch.js'
 import type { UnsentBytesAccount, UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log } from '../log.js'
+import { QuireError } from '../quire-error.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
@@ -120,6 +122,10 @@ class Connection implements Peer, WatchedConsumer {
     registry.open(roomName).then(
       (room) => this.joined(room),
       (error: unknown) => {
+        if (error instanceof QuireError && error.code === 'document-deleted') {
+          this.close(CLOSE_DOCUMENT_DELETED, 'document deleted')
+          return
+        }
         log('error', `cannot load "${roomName}": ${error instanceof Error ? error.message : String(error)}`)
         this.close(CLOSE_INTERNAL_ERROR, 'the document could not be loaded from storage; try again later')
       }
@@ -148,6 +154,10 @@ class Connection implements Peer, WatchedConsumer {
     else if (messages instanceof Uint8Array) socket.send(messages)
     else for (const message of messages) socket.send(message)
     this.sent()
+  }
+
+  disconnect(code: number, reason: string): void {
+    this.close(code, reason)
   }
 
   acknowledge(updates: readonly InspectedUpdate[]): void {
