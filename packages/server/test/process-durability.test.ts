@@ -175,8 +175,10 @@ describe.each(STORES)('the quire serve process on $name', ({ create }) => {
     await server.kill('SIGTERM')
     expect(server.output()).not.toMatch(/error/i)
     // 1012 (service restart): clients reconnect at once, behind a balancer to another clone.
-    await waitUntil(() => closeCodes.length === writers.length, { describe: () => JSON.stringify(closeCodes) })
-    expect(closeCodes).toEqual(writers.map(() => 1012))
+    // The first close of each writer; then they retry the stopped server every 100 ms
+    // (1006 each time), which on a loaded machine begins before the process has exited.
+    await waitUntil(() => closeCodes.length >= writers.length, { describe: () => JSON.stringify(closeCodes) })
+    expect(closeCodes.slice(0, writers.length)).toEqual(writers.map(() => 1012))
     for (const [i, room] of rooms.entries()) {
       const stored = await loadStored(room)
       assertConverged([(writers[i] as StockClient).doc, stored], { names: ['writer', 'stored after SIGTERM'] })
