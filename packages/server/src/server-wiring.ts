@@ -1,4 +1,5 @@
 import { encodeMessage } from '@quire/protocol'
+import { notifyDocumentEvent } from './api/document-events.js'
 import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
@@ -58,6 +59,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       onCommitted: (appended) => {
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
+          registry.committed(doc)
           // Published only once durable: a clone that receives an update never stores it again.
           fanout?.publish(doc, updates.map((update) => encodeMessage({ type: 'sync-update', update })))
         }
@@ -70,6 +72,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
       onEvicted: (name) => compaction.forget(name),
       onQuiet: (name) => compaction.noteQuiet(name),
+      ...(options.documentEvents ? { onCreated: (name: string) => notifyDocumentEvent(options.documentEvents, 'created', name, log) } : {}),
       ...(fanout ? { fanout } : {}),
       log
     })

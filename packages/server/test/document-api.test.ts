@@ -129,7 +129,8 @@ describe('document API: reads and writes beside stock clients', () => {
     for (const update of (await live.storage.load(room)).updates) Y.applyUpdate(stored, update)
     expect(stored.getText('t').toString()).toBe('backend says: hello from a')
     await waitUntil(() => a.doc.getText('t').toString() === 'backend says: hello from a' && b.doc.getText('t').toString() === a.doc.getText('t').toString())
-    expect(live.events).toEqual([])
+    // Created once, by its first durable write (a WebSocket client's).
+    expect(live.events).toEqual([['created', room]])
   })
 
   it('answers 304 for an unchanged ETag and 200 after a change, a deletion alone included', async () => {
@@ -214,7 +215,7 @@ describe('document API: delete, tombstone and create', () => {
     expect(body.deleted).toBe(true)
     expect(Date.parse(body.refusedUntil) - Date.now()).toBeGreaterThan(29 * 24 * 3600 * 1000)
     await waitUntil(() => closes.includes(CLOSE_DOCUMENT_DELETED), { describe: () => `closes: ${closes.join(', ')}` })
-    expect(live.events).toEqual([['deleted', room]])
+    expect(live.events).toEqual([['created', room], ['deleted', room]])
     expect(await live.storage.info(room)).toBeNull()
 
     // The offline copy still holds the text; a reconnect with it must not bring it back.
@@ -229,7 +230,7 @@ describe('document API: delete, tombstone and create', () => {
 
     expect((await fetch(documentUrl(live, room), { method: 'PUT' })).status).toBe(201)
     expect((await fetch(documentUrl(live, room), { method: 'PUT' })).status).toBe(200)
-    expect(live.events).toEqual([['deleted', room], ['created', room]])
+    expect(live.events).toEqual([['created', room], ['deleted', room], ['created', room]])
     expect((await getDocument(live, room)).getText('t').toString()).toBe('')
     const fresh = join_(live, room)
     await fresh.synced()
@@ -237,8 +238,16 @@ describe('document API: delete, tombstone and create', () => {
     await waitUntil(() => fresh.doc.getText('t').toString() === 'new life')
   })
 
-  it('reports the first write of a document as created, and 404 for deleting one that never was', async () => {
+  it('reports the first write of a document as created, over the API or a WebSocket, and 404 for deleting one that never was', async () => {
     const live = await startLive()
+    const reader = join_(live, 'only read')
+    await reader.synced()
+    const writer = join_(live, 'typed')
+    await writer.synced()
+    writer.doc.getText('t').insert(0, 'hi')
+    await waitUntil(() => live.events.length > 0)
+    expect(live.events).toEqual([['created', 'typed']])
+    live.events.length = 0
     expect(await errorOf(await fetch(documentUrl(live, 'nobody'), { method: 'DELETE' }))).toMatchObject({ status: 404, code: 'document-not-found' })
     expect((await post(live, 'born', textUpdate('first', 1))).status).toBe(200)
     expect((await post(live, 'born', textUpdate('second', 2))).status).toBe(200)

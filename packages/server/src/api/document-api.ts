@@ -13,7 +13,7 @@ import { apiError, writeApiError, writeJson, type ApiError } from './api-error.j
 import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './api-request.js'
 import { createApiWriter } from './api-writer.js'
 import { documentEtag, matchesEtag } from './document-etag.js'
-import type { DocumentEvents } from './document-events.js'
+import { notifyDocumentEvent, type DocumentEvents } from './document-events.js'
 import { readRequestBody } from './request-body.js'
 
 export interface DocumentApiOptions {
@@ -62,13 +62,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
   const { log } = options
   let nextWriterId = -1
 
-  const notify = (event: 'created' | 'deleted', doc: string): void => {
-    try {
-      options.documentEvents?.[event](doc)
-    } catch (error) {
-      log('error', `documentEvents.${event}(${JSON.stringify(doc)}) threw: ${error instanceof Error ? error.message : String(error)}`)
-    }
-  }
+  const notify = (event: 'created' | 'deleted', doc: string): void => notifyDocumentEvent(options.documentEvents, event, doc, log)
 
   /** The document as one update and its state vector, or why there is none. */
   const readDocument = async (parts: ServerParts, room: string): Promise<{ update: Uint8Array; stateVector: Uint8Array } | ApiError> => {
@@ -126,15 +120,11 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       }
       throw error
     }
-    let created = false
     try {
       if (opened.savingStalled) {
         return writeApiError(response, apiError('storage-unavailable', 'storage has been failing for a while: try again later (nothing was accepted)', { 'retry-after': '5' }))
       }
       if (isEmptyUpdate(body.bytes)) return writeJson(response, 200, { saved: true })
-      // The first write of a document the store does not hold creates it (checked only
-      // for an empty room: what the room holds exists already, or is about to).
-      created = opened.stateVector().byteLength <= 1 && opened.peerCount === 0 && (await storage.info(room)) === null
       const writer = createApiWriter(nextWriterId--)
       opened.accept(body.bytes, inspection.meta, writer)
       const outcome = await savedWithin(writer.saved, options.saveTimeoutMs)
@@ -144,7 +134,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
           apiError('not-saved-yet', `the update was accepted and relayed but is not durable after ${options.saveTimeoutMs} ms (storage is failing); it stays queued and is written once storage is back. Sending it again is safe.`, { 'retry-after': '5' })
         )
       }
-      if (created) notify('created', room)
+      // The first write of a new document is reported created by the registry, as one over a WebSocket is.
       writeJson(response, 200, { saved: true })
     } finally {
       registry.releaseIfIdle(opened)

@@ -40,6 +40,11 @@ export interface RoomRegistry {
    */
   refuse(name: string): void
   allow(name: string): void
+  /**
+   * Updates of `name` are durable now. A room opened while the store did not hold its
+   * document reports it created (`onCreated`) the first time.
+   */
+  committed(name: string): void
 }
 
 export interface RoomRegistryOptions {
@@ -52,6 +57,8 @@ export interface RoomRegistryOptions {
   readonly onEvicted?: (name: string) => void
   /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
   readonly onQuiet?: (name: string) => boolean
+  /** Told when the first write of a room opened while the store did not hold it is durable. */
+  readonly onCreated?: (name: string) => void
   /** The traffic between clones; absent in a single process. */
   readonly fanout?: Fanout
   readonly log: Log
@@ -75,6 +82,8 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
 
   // Documents being deleted (see refuse).
   const refused = new Set<string>()
+  // Open rooms whose document the store did not hold when they opened (see committed).
+  const unborn = new Set<string>()
   const deletedError = (name: string): QuireError => new QuireError('document-deleted', `the document ${JSON.stringify(name)} was deleted`)
 
   /** `room` leaves memory now, its peers closed with 4404: its document was deleted (here or by another clone). */
@@ -82,6 +91,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     room.disconnectAll(CLOSE_DOCUMENT_DELETED, 'document deleted')
     if (rooms.get(room.name) !== room) return
     rooms.delete(room.name)
+    unborn.delete(room.name)
     fanout?.unsubscribe(room.name)
     options.onEvicted?.(room.name)
   }
@@ -96,6 +106,9 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     const { updates } = options.prepareLog ? await options.prepareLog(name, loaded) : loaded
     // Deleted while it loaded.
     if (refused.has(name)) throw deletedError(name)
+    // Only a room that opens empty asks (an explicit create leaves an empty document that exists).
+    const isNew = options.onCreated !== undefined && loaded.updates.length === 0 && (await options.storage.info(name)) === null
+    if (refused.has(name)) throw deletedError(name)
     const room = createRoom({
       name,
       storedUpdates: updates,
@@ -105,6 +118,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       ...(publishPresence ? { publishPresence } : {})
     })
     rooms.set(name, room)
+    if (isNew) unborn.add(name)
     if (fanout && position !== null) {
       fanout.subscribe(name, position, (frames, clone) => receiveCloneFrames(room, frames, cloneNamed(clone), log, dropDeleted))
     }
@@ -130,6 +144,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       const eviction = options.commitQueue.whenCommitted().then(() => {
         if (room.peerCount > 0 || rooms.get(room.name) !== room) return
         rooms.delete(room.name)
+        unborn.delete(room.name)
         fanout?.unsubscribe(room.name)
         options.onEvicted?.(room.name)
       })
@@ -160,6 +175,9 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     },
     allow(name) {
       refused.delete(name)
+    },
+    committed(name) {
+      if (unborn.delete(name)) options.onCreated?.(name)
     },
     removeClonePresence(clone) {
       const known = clones.get(clone)
