@@ -236,6 +236,8 @@ describe('document API: delete, tombstone and create', () => {
     await fresh.synced()
     expect((await post(live, room, textUpdate('new life', 8))).status).toBe(200)
     await waitUntil(() => fresh.doc.getText('t').toString() === 'new life')
+    // Its first write after the PUT creates nothing more: the PUT did.
+    expect(live.events).toHaveLength(3)
   })
 
   it('reports the first write of a document as created, over the API or a WebSocket, and 404 for deleting one that never was', async () => {
