@@ -173,7 +173,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
 
     async tombstone(doc: string): Promise<number | null> {
       const { rows } = await pool.query<{ refused_until: Date | null }>(
-        `SELECT refused_until FROM ${documents} WHERE name = $1 AND NOT live AND refused_until IS NOT NULL`,
+        `SELECT refused_until FROM ${documents} WHERE name = $1 AND refused_until IS NOT NULL`,
         [encodeDocumentName(doc)]
       )
       const until = rows[0]?.refused_until?.getTime() ?? null

@@ -245,6 +245,19 @@ export function describeStorageContract(name: string, options: StorageContractOp
         await storage.close()
       })
 
+      it('keeps a tombstone through an append (only create clears it)', async () => {
+        const storage = await options.create()
+        await storage.append([{ doc: 'd', updates: [textUpdate('old')] }])
+        const until = Date.now() + 60_000
+        await storage.delete('d', { refuseUntil: until })
+        // A write that raced the delete (another clone's) is kept, and the room stays refused.
+        await storage.append([{ doc: 'd', updates: [textUpdate('late', 2)] }])
+        expect(await storage.tombstone('d')).toBe(until)
+        expect(await storage.create('d')).toBe(false)
+        expect(await storage.tombstone('d')).toBeNull()
+        await storage.close()
+      })
+
       it('ignores an expired tombstone and keeps none without refuseUntil', async () => {
         const storage = await options.create()
         await storage.append([{ doc: 'a', updates: [textUpdate('a')] }, { doc: 'b', updates: [textUpdate('b')] }])
