@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { FULL_SCALE, SMOKE_SCALE, type BenchContext, type Scenario } from './bench-context.js'
 import { renderTable, type Table } from './markdown-table.js'
+import { apiReadScenario } from './scenarios/api-read.js'
 import { coldLoadScenario } from './scenarios/cold-load.js'
 import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
@@ -39,7 +40,8 @@ const SCENARIOS: Scenario[] = [
   idleConnectionsScenario,
   durableWritesScenario,
   scaleOutScenario,
-  reconnectStormScenario
+  reconnectStormScenario,
+  apiReadScenario
 ]
 const SERVERS: ServerKind[] = [
   quireServer,

@@ -35,7 +35,7 @@ async function openCuttablePage(context: BrowserContext, baseUrl: string, room: 
   let cut = false
   const page = await context.newPage()
   await page.routeWebSocket(/.*/, (socket) => {
-    if (cut) socket.close({ code: 3000, reason: 'cut off by the test' })
+    if (cut) void socket.close({ code: 3000, reason: 'cut off by the test' })
     else void socket.connectToServer()
   })
   await page.goto(new URL(roomPath(room), baseUrl).href)

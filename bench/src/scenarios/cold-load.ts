@@ -56,7 +56,7 @@ const SHAPES: UploadShape[] = [
   }
 ]
 
-interface LoadResult {
+export interface LoadResult {
   /** ms from socket open until the first byte of the reply that completed the document arrived. */
   bytesMs: number
   /** ms from socket open until that reply was applied and the Y.Doc held the whole text. */
@@ -92,7 +92,7 @@ async function feed(server: RunningServer, kind: ServerKind, room: string, updat
   return feeder
 }
 
-async function loadOnce(server: RunningServer, kind: ServerKind, room: string, trace: ReplayedTrace): Promise<LoadResult> {
+export async function loadOnce(server: RunningServer, kind: ServerKind, room: string, trace: ReplayedTrace): Promise<LoadResult> {
   const doc = new Y.Doc()
   const text = doc.getText(trace.textKey)
   let firstReplyComplete: boolean | undefined

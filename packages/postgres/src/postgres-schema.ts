@@ -31,6 +31,17 @@ const MIGRATIONS: readonly string[] = [
     data bytea NOT NULL,
     PRIMARY KEY (doc_id, seq)
   );
+  `,
+  // 2: what the document API lists (bytes, last change) and tombstones that refuse a room.
+  `
+  ALTER TABLE quire_documents
+    -- octet_length of the document's rows, kept by append (one more column of the row it
+    -- already upserts), replace and delete.
+    ADD COLUMN stored_bytes bigint NOT NULL DEFAULT 0,
+    ADD COLUMN updated_at timestamptz,
+    -- A deleted document (live = false) is refused until then; NULL: not refused.
+    ADD COLUMN refused_until timestamptz;
+  UPDATE quire_documents d SET stored_bytes = coalesce((SELECT sum(octet_length(u.data)) FROM quire_updates u WHERE u.doc_id = d.id), 0);
   `
 ]
 

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { AppendEntry, Log, Storage, StoredLog } from '@quire/server'
+import type { AppendEntry, DocumentInfo, DocumentPage, Log, Storage, StoredLog } from '@quire/server'
 import { decodeDocumentName, encodeDocumentName } from './document-name.js'
 import { inTransaction } from './in-transaction.js'
 import { migrateSchema, quoteIdentifier } from './postgres-schema.js'
@@ -62,9 +62,10 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
 
   const appendStatement = `
     WITH docs AS (
-      INSERT INTO ${documents} AS d (name, last_seq, live)
-      SELECT name, count, true FROM unnest($1::bytea[], $2::bigint[]) AS b(name, count) ORDER BY name
-      ON CONFLICT (name) DO UPDATE SET last_seq = d.last_seq + excluded.last_seq, live = true
+      INSERT INTO ${documents} AS d (name, last_seq, live, stored_bytes, updated_at)
+      SELECT name, count, true, bytes, now() FROM unnest($1::bytea[], $2::bigint[], $6::bigint[]) AS b(name, count, bytes) ORDER BY name
+      ON CONFLICT (name) DO UPDATE SET last_seq = d.last_seq + excluded.last_seq, live = true,
+        stored_bytes = d.stored_bytes + excluded.stored_bytes, updated_at = excluded.updated_at
       RETURNING d.id, d.name, d.last_seq
     )
     INSERT INTO ${updates} (doc_id, seq, data)
@@ -99,6 +100,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       if (byDoc.size === 0) return
       const names: Buffer[] = []
       const counts: number[] = []
+      const sizes: number[] = []
       const updateNames: Buffer[] = []
       const backs: number[] = []
       const data: Buffer[] = []
@@ -106,6 +108,9 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         const name = encodeDocumentName(doc)
         names.push(name)
         counts.push(docUpdates.length)
+        let bytes = 0
+        for (const update of docUpdates) bytes += update.byteLength
+        sizes.push(bytes)
         for (const [i, update] of docUpdates.entries()) {
           updateNames.push(name)
           // The last update of the document gets its new last_seq, the ones before count down.
@@ -114,7 +119,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         }
       }
       // One statement is one transaction: the whole batch commits or none of it.
-      await pool.query(appendStatement, [names, counts, updateNames, backs, data])
+      await pool.query(appendStatement, [names, counts, updateNames, backs, data, sizes])
     },
 
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
@@ -138,6 +143,10 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
           upToSeq,
           Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength)
         ])
+        await client.query(
+          `UPDATE ${documents} SET stored_bytes = (SELECT coalesce(sum(octet_length(data)), 0) FROM ${updates} WHERE doc_id = $1) WHERE id = $1`,
+          [row.id]
+        )
       })
     },
 
@@ -146,16 +155,65 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       return rows.map((row) => decodeDocumentName(row.name))
     },
 
-    async delete(doc: string): Promise<void> {
+    async delete(doc: string, deletion = {}): Promise<void> {
       // The row stays as a tombstone: its numbers are never handed out again, and a
-      // compaction that read the log before the delete cannot write it back.
+      // compaction that read the log before the delete cannot write it back. With
+      // refuseUntil, it refuses the room until then as well.
+      const refuseUntil = deletion.refuseUntil === undefined ? null : new Date(deletion.refuseUntil)
       await pool.query(
         `WITH d AS (
-           UPDATE ${documents} SET live = false, deleted_through = last_seq WHERE name = $1 RETURNING id
+           INSERT INTO ${documents} AS d (name, last_seq, live, refused_until) VALUES ($1, 0, false, $2)
+           ON CONFLICT (name) DO UPDATE SET live = false, deleted_through = d.last_seq, stored_bytes = 0, refused_until = excluded.refused_until
+           RETURNING id
          )
          DELETE FROM ${updates} WHERE doc_id IN (SELECT id FROM d)`,
+        [encodeDocumentName(doc), refuseUntil]
+      )
+    },
+
+    async tombstone(doc: string): Promise<number | null> {
+      const { rows } = await pool.query<{ refused_until: Date | null }>(
+        `SELECT refused_until FROM ${documents} WHERE name = $1 AND refused_until IS NOT NULL`,
         [encodeDocumentName(doc)]
       )
+      const until = rows[0]?.refused_until?.getTime() ?? null
+      if (until === null || until > Date.now()) return until
+      // Expired: cleaned up now it is seen (the row itself stays, see delete).
+      await pool.query(`UPDATE ${documents} SET refused_until = NULL WHERE name = $1 AND refused_until <= now()`, [encodeDocumentName(doc)])
+      return null
+    },
+
+    async create(doc: string): Promise<boolean> {
+      const { rows } = await pool.query<{ was_live: boolean | null }>(
+        `WITH old AS (SELECT live FROM ${documents} WHERE name = $1)
+         INSERT INTO ${documents} AS d (name, last_seq, live, updated_at) VALUES ($1, 0, true, now())
+         ON CONFLICT (name) DO UPDATE SET live = true, refused_until = NULL,
+           updated_at = CASE WHEN d.live THEN d.updated_at ELSE now() END
+         RETURNING (SELECT live FROM old) AS was_live`,
+        [encodeDocumentName(doc)]
+      )
+      return rows[0]?.was_live !== true
+    },
+
+    async info(doc: string): Promise<DocumentInfo | null> {
+      const { rows } = await pool.query<DocumentRow>(
+        `SELECT name, stored_bytes, updated_at, last_seq FROM ${documents} WHERE name = $1 AND live`,
+        [encodeDocumentName(doc)]
+      )
+      const row = rows[0]
+      return row === undefined ? null : documentInfoOf(row)
+    },
+
+    async listDocuments({ prefix = '', after, limit }): Promise<DocumentPage> {
+      const encodedPrefix = encodeDocumentName(prefix)
+      // By name as bytes (WTF-8): code point order, which the cursor (the last name) follows.
+      const { rows } = await pool.query<DocumentRow>(
+        `SELECT name, stored_bytes, updated_at, last_seq FROM ${documents}
+         WHERE live AND substring(name FROM 1 FOR $1) = $2 AND ($3::bytea IS NULL OR name > $3)
+         ORDER BY name LIMIT $4`,
+        [encodedPrefix.byteLength, encodedPrefix, after === undefined ? null : encodeDocumentName(after), limit + 1]
+      )
+      return { documents: rows.slice(0, limit).map(documentInfoOf), more: rows.length > limit }
     },
 
     async ping(): Promise<void> {
@@ -165,6 +223,22 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     async close(): Promise<void> {
       await pool.end()
     }
+  }
+}
+
+interface DocumentRow {
+  readonly name: Buffer
+  readonly stored_bytes: string
+  readonly updated_at: Date | null
+  readonly last_seq: string
+}
+
+function documentInfoOf(row: DocumentRow): DocumentInfo {
+  return {
+    name: decodeDocumentName(row.name),
+    bytes: Number(row.stored_bytes),
+    updatedAt: row.updated_at?.getTime() ?? null,
+    lastSeq: Number(row.last_seq)
   }
 }
 

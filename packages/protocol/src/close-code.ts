@@ -13,7 +13,7 @@ export const CLOSE_SERVICE_RESTART = 1012
 export const CLOSE_TRY_AGAIN_LATER = 1013
 export const CLOSE_UNAUTHORIZED = 4401
 export const CLOSE_FORBIDDEN = 4403
-/** The document was deleted (and a tombstone refuses it): do not reconnect, do not resend a local copy. */
+/** The document was deleted and a tombstone refuses it until it is created again: permanent, like 4401 and 4403; a client neither reconnects nor resends its local copy. */
 export const CLOSE_DOCUMENT_DELETED = 4404
 
 /** The one place a decode failure turns into a close code. */

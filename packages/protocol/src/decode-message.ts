@@ -8,6 +8,7 @@ import {
   MESSAGE_QUERY_AWARENESS,
   MESSAGE_QUIRE,
   MESSAGE_SYNC,
+  QUIRE_DELETED,
   QUIRE_HELLO,
   QUIRE_SAVED,
   SYNC_STEP_1,
@@ -119,6 +120,8 @@ function readQuire(decoder: decoding.Decoder, validate: boolean): DecodeResult {
       }
       return ok({ type: 'quire-saved', stateVector, deleteSet })
     }
+    case QUIRE_DELETED:
+      return ok({ type: 'quire-deleted' })
     default:
       return fail('unknown-type', `unknown quire message type ${sub}`)
   }

@@ -7,6 +7,7 @@ import {
   MESSAGE_QUERY_AWARENESS,
   MESSAGE_QUIRE,
   MESSAGE_SYNC,
+  QUIRE_DELETED,
   QUIRE_HELLO,
   QUIRE_SAVED,
   SYNC_STEP_1,
@@ -52,6 +53,10 @@ export function writeMessage(encoder: encoding.Encoder, message: Message): void 
       encoding.writeVarUint(encoder, QUIRE_SAVED)
       encoding.writeVarUint8Array(encoder, message.stateVector)
       encoding.writeVarUint8Array(encoder, message.deleteSet)
+      return
+    case 'quire-deleted':
+      encoding.writeVarUint(encoder, MESSAGE_QUIRE)
+      encoding.writeVarUint(encoder, QUIRE_DELETED)
       return
   }
 }

@@ -19,6 +19,8 @@ export const AUTH_PERMISSION_DENIED = 0
 /** Sub-types of MESSAGE_QUIRE. */
 export const QUIRE_HELLO = 0
 export const QUIRE_SAVED = 1
+/** Between server clones only (never to or from a client): the room's document was deleted. */
+export const QUIRE_DELETED = 2
 
 /** Version of the Quire extension a server announces in its hello. */
 export const QUIRE_EXTENSION_VERSION = 1

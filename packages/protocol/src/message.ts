@@ -19,6 +19,8 @@ export type Message =
       /** A Yjs update holding no structs, only the delete set of the writer's durable updates. */
       readonly deleteSet: Uint8Array
     }
+  /** Published by a clone that deleted the room's document, for the clones with the room open. */
+  | { readonly type: 'quire-deleted' }
 
 export type MessageKind = Message['type']
 

@@ -105,7 +105,7 @@ describe('unknown message types', () => {
     { label: 'sync sub-type 3', bytes: frame(uint(MESSAGE_SYNC), uint(3), bytes(new Uint8Array([0]))) },
     { label: 'sync sub-type 200', bytes: frame(uint(MESSAGE_SYNC), uint(200)) },
     { label: 'auth sub-type 1', bytes: frame(uint(MESSAGE_AUTH), uint(1), string('x')) },
-    { label: 'quire sub-type 2', bytes: frame(uint(MESSAGE_QUIRE), uint(2)) },
+    { label: 'quire sub-type 3', bytes: frame(uint(MESSAGE_QUIRE), uint(3)) },
     { label: 'quire sub-type 1000', bytes: frame(uint(MESSAGE_QUIRE), uint(1000), uint(1)) }
   ]
   it.each(cases)('$label is unknown-type', ({ label, bytes: input }) => {

@@ -71,7 +71,8 @@ export function createSampleMessages(): Record<MessageKind, Message[]> {
       { type: 'quire-saved', stateVector: Y.encodeStateVector(empty), deleteSet: Y.encodeStateAsUpdate(empty) },
       { type: 'quire-saved', ...ack },
       { type: 'quire-saved', ...largeAck }
-    ]
+    ],
+    'quire-deleted': [{ type: 'quire-deleted' }]
   }
 }
 

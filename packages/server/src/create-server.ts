@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
+import { createDocumentApi } from './api/document-api.js'
 import { createAccessWatch, type GrantedAccess } from './auth/access-watch.js'
 import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
@@ -143,7 +144,21 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     shareTokens: resolved.shareTokens,
     health: () => ({ ok: !closing, ...stats() }),
     readiness: createReadinessCheck({ draining: () => closing, parts: () => wiring.ready, fanout: resolved.fanout }),
-    metrics: metrics !== null && resolved.metricsPort === undefined ? metrics.render : null
+    metrics: metrics !== null && resolved.metricsPort === undefined ? metrics.render : null,
+    documentApi: createDocumentApi({
+      parts: wiring.parts,
+      fanout: resolved.fanout,
+      apiKeys: resolved.apiKeys,
+      authenticate: resolved.authenticate,
+      maxMessageBytes,
+      maxRoomNameBytes: resolved.maxRoomNameBytes,
+      maxRooms: limits.maxRooms,
+      tombstoneDays: resolved.tombstoneDays,
+      saveTimeoutMs: resolved.apiSaveTimeoutMs,
+      documentEvents: resolved.documentEvents,
+      isClosing: () => closing,
+      log
+    })
   })
   const stopHeartbeat = startHeartbeat(sockets, resolved.heartbeatMs)
   const attach = (server: Server): void => attachToHttpServer(server, handleUpgrade, handleRequest, log)

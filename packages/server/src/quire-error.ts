@@ -6,6 +6,7 @@ export type QuireErrorCode =
   | 'unauthorized' // no or invalid credentials: close 4401
   | 'forbidden' // valid credentials without access to this room: close 4403
   | 'storage-failed'
+  | 'document-deleted' // the document was deleted and is refused until created again: close 4404
   | 'invalid-options'
 
 export class QuireError extends Error {

@@ -5,6 +5,7 @@ import type { Authenticate } from './authenticate.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { resolveLimits, type Limits } from './limits/limits.js'
 import { quietLog, type Log } from './log.js'
+import type { DocumentEvents } from './api/document-events.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
 import { parseTrustedProxies, type TrustedProxies } from './transport/trusted-proxies.js'
@@ -48,6 +49,25 @@ export interface ServerOptions {
   readonly authenticate?: Authenticate
   /** How often a grant's `checkAccess` (see `AuthResult`) is asked while connected. Default 60 s. */
   readonly accessCheckMs?: number
+  /**
+   * Keys that open the whole document API (`/api/v1`, see the README), sent as
+   * `Authorization: Bearer <key>`; listing all documents needs one. Without keys and
+   * without `authenticate` the API is as open as the WebSocket is.
+   */
+  readonly apiKeys?: readonly string[]
+  /**
+   * Days a deleted document is refused (its tombstone: clients are closed with 4404 and a
+   * write needs an explicit `PUT` first); 0 keeps no tombstone. Default 30.
+   */
+  readonly tombstoneDays?: number
+  /**
+   * How long `POST /api/v1/documents/<room>/updates` waits for its update to be durable
+   * before it answers 503 (the update stays queued and is written once storage is back).
+   * Default 10 s.
+   */
+  readonly apiSaveTimeoutMs?: number
+  /** Told when the document API creates or deletes a document (webhooks). Default: nobody. */
+  readonly documentEvents?: DocumentEvents
   /** Mints tokens for `GET /api/share` (see `createShareTokenIssuer`); without it that path answers 404. */
   readonly shareTokens?: IssueShareToken
   /** Browser origins allowed to connect (e.g. `https://notes.example`); requests without an Origin header always are. Default: all. */
@@ -102,6 +122,8 @@ export interface ServerDefaults {
   readonly compactAfter: number
   readonly heartbeatMs: number
   readonly accessCheckMs: number
+  readonly tombstoneDays: number
+  readonly apiSaveTimeoutMs: number
   readonly host: string
   readonly port: number
   readonly metrics: boolean
@@ -125,6 +147,8 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   compactAfter: DEFAULT_COMPACTION_POLICY.maxUpdates,
   heartbeatMs: 30_000,
   accessCheckMs: 60_000,
+  tombstoneDays: 30,
+  apiSaveTimeoutMs: 10_000,
   host: '127.0.0.1',
   port: 1234,
   metrics: true,
@@ -149,6 +173,10 @@ export interface ResolvedServerOptions {
   readonly authenticate: Authenticate | undefined
   readonly accessCheckMs: number
   readonly shareTokens: IssueShareToken | undefined
+  readonly apiKeys: readonly string[]
+  readonly tombstoneDays: number
+  readonly apiSaveTimeoutMs: number
+  readonly documentEvents: DocumentEvents | undefined
   /** Undefined allows every origin. */
   readonly allowedOrigins: readonly string[] | undefined
   readonly limits: Limits
@@ -193,6 +221,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     authenticate: options.authenticate,
     accessCheckMs: options.accessCheckMs ?? SERVER_DEFAULTS.accessCheckMs,
     shareTokens: options.shareTokens,
+    apiKeys: options.apiKeys ?? [],
+    tombstoneDays: options.tombstoneDays ?? SERVER_DEFAULTS.tombstoneDays,
+    apiSaveTimeoutMs: options.apiSaveTimeoutMs ?? SERVER_DEFAULTS.apiSaveTimeoutMs,
+    documentEvents: options.documentEvents,
     allowedOrigins: options.allowedOrigins,
     limits: resolveLimits(options.limits),
     trustedProxies: trusted.proxies,

@@ -1,8 +1,9 @@
 import { encodeMessage } from '@quire/protocol'
+import { notifyDocumentEvent } from './api/document-events.js'
 import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
-import { createCompactionThread } from './compaction/compaction-thread.js'
+import { createCompactionThread, type CompactionThread } from './compaction/compaction-thread.js'
 import { createRelayScheduler } from './room/relay-scheduler.js'
 import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
 import type { ServerMetrics } from './metrics/server-metrics.js'
@@ -23,6 +24,8 @@ export interface ServerParts {
   readonly commitQueue: CommitQueue
   readonly registry: RoomRegistry
   readonly compaction: CompactionScheduler
+  /** The worker thread for whole-document work (compaction, the API's JSON). */
+  readonly thread: CompactionThread
 }
 
 export interface ServerWiring {
@@ -61,6 +64,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       onCommitted: (appended) => {
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
+          registry.committed(doc)
           // Published only once durable: a clone that receives an update never stores it again.
           fanout?.publish(doc, updates.map((update) => encodeMessage({ type: 'sync-update', update })))
         }
@@ -73,6 +77,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
       onEvicted: (name) => compaction.forget(name),
       onQuiet: (name) => compaction.noteQuiet(name),
+      ...(options.documentEvents ? { onCreated: (name: string) => notifyDocumentEvent(options.documentEvents, 'created', name, log) } : {}),
       ...(fanout ? { fanout } : {}),
       counters: metrics?.counters ?? null,
       log
@@ -97,7 +102,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       )
     }
     fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
-    return { storage, commitQueue, registry, compaction }
+    return { storage, commitQueue, registry, compaction, thread }
   })
   let ready: ServerParts | null = null
   core.then(

@@ -35,6 +35,8 @@ function servedWith(args: readonly string[]) {
     host: settings.host ?? SERVER_DEFAULTS.host,
     port: settings.port ?? SERVER_DEFAULTS.port,
     secretEnv: settings.secretEnv,
+    // API keys are read from the environment by the CLI, like the secret.
+    apiKeyEnvs: settings.apiKeyEnvs,
     // The CLI opens PostgreSQL storage itself and hands it to the server.
     postgresUrl: settings.postgresUrl,
     postgresSchema: settings.postgresSchema,
@@ -67,7 +69,8 @@ function helpEntryOf(help: string, command: string, name: string): string {
 /** Two values each list flag accepts (a list flag has no default: absent is the empty list). */
 const LIST_SAMPLES: Record<string, readonly [string, string]> = {
   'allow-origin': ['https://a.example', 'https://b.example'],
-  'trust-proxy': ['loopback', '10.0.0.0/8']
+  'trust-proxy': ['loopback', '10.0.0.0/8'],
+  'api-key-env': ['QUIRE_KEY_A', 'QUIRE_KEY_B']
 }
 
 /** A value a text flag accepts other than its default, where not any text will do. */
@@ -131,6 +134,7 @@ describe('the quire serve flag table', () => {
       host: SERVER_DEFAULTS.host,
       port: SERVER_DEFAULTS.port,
       secretEnv: undefined,
+      apiKeyEnvs: [],
       postgresUrl: undefined,
       postgresSchema: undefined,
       redisUrl: undefined,

@@ -287,6 +287,7 @@ function slowThread(ms: number): CompactionThread & { runs: Array<{ startedAt: n
       run.endedAt = performance.now()
       return Y.mergeUpdates(updates)
     },
+    documentJson: async () => '{}',
     close: async () => {}
   }
 }

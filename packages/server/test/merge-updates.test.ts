@@ -56,8 +56,8 @@ describe('a burst of thousands of updates in one turn', () => {
   it('reaches the other peer of the room as one merged relay (found stalling flooded servers)', async () => {
     const received: Uint8Array[] = []
     const room = createDetachedRoom('burst', relays)
-    const writer: Peer = { id: 1, acknowledging: false, send: () => {}, sendAll: () => {}, acknowledge: () => {} }
-    const reader: Peer = { id: 2, acknowledging: false, send: (frame) => received.push(frame), sendAll: (frames) => received.push(...frames), acknowledge: () => {} }
+    const writer: Peer = { id: 1, acknowledging: false, send: () => {}, sendAll: () => {}, acknowledge: () => {}, disconnect: () => {} }
+    const reader: Peer = { id: 2, acknowledging: false, send: (frame) => received.push(frame), sendAll: (frames) => received.push(...frames), acknowledge: () => {}, disconnect: () => {} }
     room.join(writer)
     room.join(reader)
     const doc = new Y.Doc()

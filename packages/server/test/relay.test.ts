@@ -23,6 +23,7 @@ function recordingPeer(id: number): Peer & { writes: Uint8Array[][] } {
     acknowledging: false,
     send: (frame) => writes.push([frame]),
     sendAll: (frames) => writes.push([...frames]),
+    disconnect: () => {},
     acknowledge: () => {}
   }
 }

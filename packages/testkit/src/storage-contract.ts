@@ -161,6 +161,129 @@ export function describeStorageContract(name: string, options: StorageContractOp
       await storage.close()
     })
 
+    describe('what the document API needs', () => {
+      const sizeOf = (updates: readonly Uint8Array[]): number => updates.reduce((sum, u) => sum + u.byteLength, 0)
+
+      it('tells a stored document\'s bytes, last change time and last sequence number, and nothing of an unknown one', async () => {
+        const storage = await options.create()
+        expect(await storage.info('nothing here')).toBeNull()
+        const before = Date.now()
+        const first = [textUpdate('one'), textUpdate('two', 2)]
+        // Large enough to take LevelDB's direct path, beside a small one in a commit record.
+        const large = textUpdate('x'.repeat(6000), 3)
+        await storage.append([{ doc: 'd', updates: first }, { doc: 'big', updates: [large] }])
+        const info = await storage.info('d')
+        expect(info).toMatchObject({ name: 'd', bytes: sizeOf(first), lastSeq: (await storage.load('d')).lastSeq })
+        expect(info!.updatedAt).toBeGreaterThanOrEqual(before - 1000)
+        expect(info!.updatedAt).toBeLessThanOrEqual(Date.now() + 1000)
+        expect(await storage.info('big')).toMatchObject({ bytes: large.byteLength })
+        const more = textUpdate('three', 4)
+        await storage.append([{ doc: 'd', updates: [more] }])
+        const later = await storage.info('d')
+        expect(later!.bytes).toBe(sizeOf([...first, more]))
+        expect(later!.lastSeq).toBeGreaterThan(info!.lastSeq)
+        expect(later!.updatedAt).toBeGreaterThanOrEqual(info!.updatedAt!)
+        // A compaction changes the bytes, not what the document is.
+        const snapshot = Y.mergeUpdates([...first, more])
+        await storage.replace('d', snapshot, later!.lastSeq)
+        expect(await storage.info('d')).toMatchObject({ bytes: snapshot.byteLength, lastSeq: later!.lastSeq })
+        await storage.delete('d')
+        expect(await storage.info('d')).toBeNull()
+        await storage.close()
+      })
+
+      it('lists documents a page at a time by name, each once, with a prefix', async () => {
+        const storage = await options.create()
+        await storage.append(TRICKY_NAMES.map((doc, i) => ({ doc, updates: [textUpdate(`doc ${i}`)] })))
+        await storage.append([{ doc: 'gone', updates: [textUpdate('gone')] }])
+        await storage.delete('gone', { refuseUntil: Date.now() + 60_000 })
+        const readAll = async (prefix: string | undefined, limit: number): Promise<string[]> => {
+          const names: string[] = []
+          let after: string | undefined
+          for (let pages = 0; pages < 100; pages++) {
+            const page = await storage.listDocuments({ ...(prefix === undefined ? {} : { prefix }), ...(after === undefined ? {} : { after }), limit })
+            expect(page.documents.length).toBeLessThanOrEqual(limit)
+            names.push(...page.documents.map((d) => d.name))
+            if (!page.more) return names
+            after = page.documents.at(-1)!.name
+          }
+          throw new Error('listing did not end')
+        }
+        for (const limit of [1, 3, 100]) {
+          const names = await readAll(undefined, limit)
+          expect([...names].sort(), `limit ${limit}`).toEqual([...TRICKY_NAMES].sort())
+          expect(new Set(names).size).toBe(names.length)
+        }
+        const withA = await readAll('a', 2)
+        expect(withA.sort()).toEqual(TRICKY_NAMES.filter((n) => n.startsWith('a')).sort())
+        expect(await readAll('nope', 5)).toEqual([])
+        const page = await storage.listDocuments({ prefix: 'ab', limit: 10 })
+        expect(page).toEqual({ documents: [{ name: 'ab', bytes: textUpdate('doc 3').byteLength, updatedAt: expect.any(Number), lastSeq: expect.any(Number) }], more: false })
+        await storage.close()
+      })
+
+      it('keeps a tombstone until it expires, and an explicit create clears it', async () => {
+        let storage = await options.create()
+        await storage.append([{ doc: 'd', updates: [textUpdate('old')] }, { doc: 'other', updates: [textUpdate('other')] }])
+        const until = Date.now() + 30 * 24 * 3600 * 1000
+        await storage.delete('d', { refuseUntil: until })
+        expect(await storage.tombstone('d')).toBe(until)
+        expect(await storage.tombstone('other')).toBeNull()
+        expect(await storage.tombstone('never')).toBeNull()
+        expect(await storage.list()).toEqual(['other'])
+        if (options.reopen) storage = await options.reopen(storage)
+        expect(await storage.tombstone('d')).toBe(until)
+        expect(await storage.create('d')).toBe(true)
+        expect(await storage.tombstone('d')).toBeNull()
+        // Created empty, and listed.
+        expect(await storage.info('d')).toMatchObject({ name: 'd', bytes: 0 })
+        expect((await storage.load('d')).updates).toEqual([])
+        expect((await storage.list()).sort()).toEqual(['d', 'other'])
+        expect(await storage.create('d')).toBe(false)
+        expect(await storage.create('other')).toBe(false)
+        expect(await storage.create('fresh')).toBe(true)
+        await storage.close()
+      })
+
+      it('keeps a tombstone through an append (only create clears it)', async () => {
+        const storage = await options.create()
+        await storage.append([{ doc: 'd', updates: [textUpdate('old')] }])
+        const until = Date.now() + 60_000
+        await storage.delete('d', { refuseUntil: until })
+        // A write that raced the delete (another clone's) is kept, and the room stays refused.
+        await storage.append([{ doc: 'd', updates: [textUpdate('late', 2)] }])
+        expect(await storage.tombstone('d')).toBe(until)
+        expect(await storage.create('d')).toBe(false)
+        expect(await storage.tombstone('d')).toBeNull()
+        await storage.close()
+      })
+
+      it('ignores an expired tombstone and keeps none without refuseUntil', async () => {
+        const storage = await options.create()
+        await storage.append([{ doc: 'a', updates: [textUpdate('a')] }, { doc: 'b', updates: [textUpdate('b')] }])
+        await storage.delete('a', { refuseUntil: Date.now() - 1 })
+        await storage.delete('b')
+        expect(await storage.tombstone('a')).toBeNull()
+        expect(await storage.tombstone('b')).toBeNull()
+        // Asked twice: the first answer may have cleaned it up.
+        expect(await storage.tombstone('a')).toBeNull()
+        await storage.close()
+      })
+
+      it('does not bring a document back from a compaction read before its delete, after an explicit create', async () => {
+        const storage = await options.create()
+        await storage.append([{ doc: 'd', updates: [textUpdate('old')] }])
+        const before = await storage.load('d')
+        await storage.delete('d', { refuseUntil: Date.now() + 60_000 })
+        await storage.create('d')
+        const fresh = textUpdate('new', 2)
+        await storage.append([{ doc: 'd', updates: [fresh] }])
+        await storage.replace('d', Y.mergeUpdates(before.updates), before.lastSeq)
+        expect((await storage.load('d')).updates).toEqual([fresh])
+        await storage.close()
+      })
+    })
+
     describe('what server clones need', () => {
       const openBoth = async (): Promise<[Storage, Storage]> => {
         const first = await options.create()

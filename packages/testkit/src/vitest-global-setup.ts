@@ -6,7 +6,8 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
- * Vitest global setup: builds `@quire/protocol` and `@quire/server` once, before any test
+ * Vitest global setup: builds `@quire/protocol`, `@quire/server`, `@quire/postgres` and
+ * `@quire/redis` once, before any test
  * file runs, so every test that spawns the built CLI (`quire serve`, `quire token`,
  * `quire compact`, ...) runs the code in the working tree, never an older `dist`.
  *
@@ -15,14 +16,16 @@ import { fileURLToPath } from 'node:url'
  * file (as before) let other files, in parallel workers, spawn the previous build.
  *
  * The build is skipped when a stamp says `dist` was built from exactly these sources: a
- * hash of the sources and configs of both packages and a hash of their `dist`, so an
+ * hash of the sources and configs of these packages and a hash of their `dist`, so an
  * edit, a checkout, a deleted `dist` or a `pnpm build` of other sources all rebuild. A
  * failed build fails the run with the compiler's output. A test that starts a nested
  * vitest on fixtures that spawn no CLI sets QUIRE_TEST_SKIP_CLI_BUILD=1 for it.
  */
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
-const packages = ['packages/protocol', 'packages/server']
+// The CLI loads @quire/postgres and @quire/redis from their dist (--postgres, --redis):
+// a test of clones must not run a build older than their sources.
+const packages = ['packages/protocol', 'packages/server', 'packages/postgres', 'packages/redis']
 const stampFile = join(root, 'node_modules/.cache/quire/cli-build-stamp.json')
 
 interface Stamp {
@@ -77,7 +80,7 @@ export function ensureCliBuilt(): void {
   const started = performance.now()
   try {
     // flock: one build at a time when several test runs start together on this machine.
-    execFileSync('flock', [join(tmpdir(), 'quire-build.lock'), 'pnpm', '--filter', '@quire/protocol', '--filter', '@quire/server', 'build'], {
+    execFileSync('flock', [join(tmpdir(), 'quire-build.lock'), 'pnpm', ...packages.flatMap((pkg) => ['--filter', `./${pkg}`]), 'build'], {
       cwd: root,
       stdio: 'pipe',
       encoding: 'utf8'
@@ -91,7 +94,7 @@ export function ensureCliBuilt(): void {
   const built: Stamp = { sources: before.sources, dist: currentStamp().dist }
   mkdirSync(join(stampFile, '..'), { recursive: true })
   writeFileSync(stampFile, JSON.stringify(built))
-  console.log(`[quire] built @quire/protocol and @quire/server for the CLI tests in ${Math.round(performance.now() - started)} ms`)
+  console.log(`[quire] built ${packages.join(', ')} for the CLI tests in ${Math.round(performance.now() - started)} ms`)
 }
 
 export default function setup(): void {

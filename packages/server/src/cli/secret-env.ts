@@ -11,6 +11,13 @@ export function secretEnvFlag<S>(row: { readonly help: string; readonly default?
   return { kind: 'text', name: 'secret-env', aliases: ['auth-secret-env'], placeholder: '<NAME>', ...row }
 }
 
+/** A document API key from the environment variable `name`, refused when unset or empty. */
+export function readApiKeyFromEnv(name: string): string {
+  const key = process.env[name] ?? ''
+  if (key.trim() === '') throw new Error(`the environment variable ${name} (--api-key-env) is empty or unset: it must hold an API key (e.g. from: openssl rand -base64 32)`)
+  return key
+}
+
 /** The secret from the environment variable `name`, refused when unset or too short. */
 export function readSecretFromEnv(name: string): string {
   const secret = process.env[name] ?? ''

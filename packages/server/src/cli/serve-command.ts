@@ -8,7 +8,7 @@ import { SERVER_DEFAULTS, type ServerOptions } from '../server-options.js'
 import { parseTrustedProxies, TRUSTED_PROXY_FORMS } from '../transport/trusted-proxies.js'
 import { readFlags, type CliFlag } from './cli-flags.js'
 import { createPinoLogger, DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, logToPino } from './pino-log.js'
-import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
+import { readApiKeyFromEnv, readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
 import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
@@ -31,10 +31,24 @@ export interface ServeSettings {
   redisPrefix: string | undefined
   /** The least level logged (the CLI's logger; the server only calls it). */
   logLevel: LogLevel | undefined
+  /** Environment variables each holding a key of the document API. */
+  apiKeyEnvs: readonly string[]
 }
 
 export function createServeSettings(): ServeSettings {
-  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined, logLevel: undefined }
+  return {
+    options: {},
+    limits: {},
+    host: undefined,
+    port: undefined,
+    secretEnv: undefined,
+    postgresUrl: undefined,
+    postgresSchema: undefined,
+    redisUrl: undefined,
+    redisPrefix: undefined,
+    logLevel: undefined,
+    apiKeyEnvs: []
+  }
 }
 
 /**
@@ -104,6 +118,20 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
     set: (s, name) => { s.secretEnv = name }
   }),
+  {
+    kind: 'list',
+    name: 'api-key-env',
+    placeholder: '<NAME>',
+    help: 'a key of the document API (/api/v1) is read from\nthe environment variable NAME (repeatable); sent\nas Authorization: Bearer <key>. Without keys or\n--secret-env the API is open to everyone.',
+    set: (s, names) => { s.apiKeyEnvs = names }
+  },
+  {
+    kind: 'whole',
+    name: 'tombstone-days',
+    help: 'days a document deleted over the API is refused\n(clients closed with 4404); 0 keeps none',
+    default: SERVER_DEFAULTS.tombstoneDays,
+    set: (s, days) => { s.options.tombstoneDays = days }
+  },
   {
     kind: 'list',
     name: 'allow-origin',
@@ -218,6 +246,7 @@ export async function serve(args: readonly string[]): Promise<number> {
   const log = logToPino(logger)
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
+  const apiKeys = settings.apiKeyEnvs.map(readApiKeyFromEnv)
   const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
   const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, log)
   const redisUrl = redisUrlFrom(settings.redisUrl, process.env)
@@ -227,7 +256,12 @@ export async function serve(args: readonly string[]): Promise<number> {
   }
   const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, log)
   const options = serverOptionsFrom(settings, secret, log)
-  const server = createServer({ ...options, ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
+  const server = createServer({
+    ...options,
+    ...(apiKeys.length === 0 ? {} : { apiKeys }),
+    ...(storage === null ? {} : { storage }),
+    ...(fanout === null ? {} : { fanout })
+  })
   const { url, metricsUrl } = await server.listen(settings.port, settings.host)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   // Whatever the level: scripts and tests wait for this line (JSON on a pipe, text on a terminal).
@@ -245,6 +279,7 @@ export async function serve(args: readonly string[]): Promise<number> {
       ? 'open access: no authentication configured, anyone who can reach this port can read and write every room (use --secret-env NAME)'
       : `token authentication on (secret from $${secretEnv}); read-only share links at /api/share`
   )
+  log('info', describeApiAccess(apiKeys.length, settings.apiKeyEnvs, secret !== null))
   log(
     'info',
     allowedOrigins === undefined
@@ -290,4 +325,11 @@ export async function serve(args: readonly string[]): Promise<number> {
     process.exit(exitCode)
   }
   return exitCode
+}
+
+/** What `quire serve` says at start-up about who may use the document API. */
+function describeApiAccess(keys: number, envs: readonly string[], tokens: boolean): string {
+  if (keys === 0 && !tokens) return 'open access to the document API at /api/v1: anyone who can reach this port can read, write, delete and list every document (use --api-key-env NAME)'
+  const keyText = keys === 0 ? 'no API key (listing documents is refused)' : `API keys from ${envs.map((e) => `$${e}`).join(', ')}`
+  return `document API at /api/v1: ${keyText}${tokens ? '; room tokens open their own room' : ''}`
 }

@@ -3,11 +3,16 @@ import { encodeUpdatePack } from '../storage/update-pack.js'
 
 interface CompactionRequest {
   readonly id: number
+  /** 'compact': `pack` is an update pack; 'json': `pack` is one update, to render as JSON. */
+  readonly kind: 'compact' | 'json'
   /** The updates as one update pack (storage/update-pack.ts), its buffer transferred. */
   readonly pack: Uint8Array
 }
 
-type CompactionResponse = { readonly id: number; readonly snapshot: Uint8Array } | { readonly id: number; readonly error: string }
+type CompactionResponse =
+  | { readonly id: number; readonly snapshot: Uint8Array }
+  | { readonly id: number; readonly json: string }
+  | { readonly id: number; readonly error: string }
 
 /**
  * A worker thread that compacts one log at a time, started on demand and stopped after
@@ -22,6 +27,12 @@ type CompactionResponse = { readonly id: number; readonly snapshot: Uint8Array }
  */
 export interface CompactionThread {
   compact(updates: Uint8Array[]): Promise<Uint8Array>
+  /**
+   * `Y.Doc#toJSON()` of the document `update` holds, as a JSON string (see
+   * document-json.js), for `GET /api/v1/documents/<room>?format=json`: building a Y.Doc
+   * is the work the server keeps off its event loop, so the API borrows this thread.
+   */
+  documentJson(update: Uint8Array): Promise<string>
   close(): Promise<void>
 }
 
@@ -48,7 +59,7 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
     idleTimer.unref()
   }
   let nextId = 1
-  const waiting = new Map<number, { resolve: (s: Uint8Array) => void; reject: (e: Error) => void }>()
+  const waiting = new Map<number, { resolve: (response: CompactionResponse) => void; reject: (e: Error) => void }>()
 
   const start = (): Worker => {
     // Plain JS beside this module, in src and in dist alike.
@@ -59,8 +70,8 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
       const job = waiting.get(response.id)
       if (!job) return
       waiting.delete(response.id)
-      if ('snapshot' in response) job.resolve(response.snapshot)
-      else job.reject(new Error(`compaction failed: ${response.error}`))
+      if ('error' in response) job.reject(new Error(`worker failed: ${response.error}`))
+      else job.resolve(response)
       stopWhenIdle()
     })
     w.on('error', (error) => failAll(error))
@@ -76,18 +87,29 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
     waiting.clear()
   }
 
+  const run = (kind: CompactionRequest['kind'], pack: Uint8Array): Promise<CompactionResponse> => {
+    if (idleTimer !== null) clearTimeout(idleTimer)
+    idleTimer = null
+    worker ??= start()
+    const id = nextId++
+    const request: CompactionRequest = { id, kind, pack }
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject })
+      worker?.postMessage(request, [pack.buffer as ArrayBuffer])
+    })
+  }
+
   return {
-    compact(updates) {
-      if (idleTimer !== null) clearTimeout(idleTimer)
-      idleTimer = null
-      worker ??= start()
-      const id = nextId++
-      const pack = encodeUpdatePack(updates)
-      const request: CompactionRequest = { id, pack }
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject })
-        worker?.postMessage(request, [pack.buffer as ArrayBuffer])
-      })
+    async compact(updates) {
+      const response = await run('compact', encodeUpdatePack(updates))
+      if (!('snapshot' in response)) throw new Error('compaction failed: the worker answered no snapshot')
+      return response.snapshot
+    },
+    async documentJson(update) {
+      // A copy: the buffer is transferred, and the caller's bytes may be the room's state.
+      const response = await run('json', update.slice())
+      if (!('json' in response)) throw new Error('the worker answered no JSON')
+      return response.json
     },
     async close() {
       if (idleTimer !== null) clearTimeout(idleTimer)

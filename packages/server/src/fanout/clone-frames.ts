@@ -8,7 +8,14 @@ import type { RemoteClone, Room } from '../room/room.js'
  * one (logged, skipped) when broken, so a bad entry on the bus costs nothing but itself.
  * Updates enter as already durable (the publishing clone committed them first).
  */
-export function receiveCloneFrames(room: Room, frames: readonly Uint8Array[], clone: RemoteClone, log: Log): void {
+export function receiveCloneFrames(
+  room: Room,
+  frames: readonly Uint8Array[],
+  clone: RemoteClone,
+  log: Log,
+  /** The other clone deleted the room's document: its peers here must go (with 4404) and the room too. */
+  deleted: (room: Room) => void
+): void {
   for (const frame of frames) {
     const decoded = decodeMessage(frame)
     if (!decoded.ok) {
@@ -26,6 +33,9 @@ export function receiveCloneFrames(room: Room, frames: readonly Uint8Array[], cl
         if (presence.ok) room.applyClonePresence(presence.entries, frame, clone)
         break
       }
+      case 'quire-deleted':
+        deleted(room)
+        return
       default:
         log('warn', `skipped a ${message.type} frame from clone ${clone.clone} for "${room.name}": clones publish updates and presence only`, { room: room.name, clone: clone.clone })
     }

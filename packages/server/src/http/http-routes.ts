@@ -21,6 +21,8 @@ export interface HttpRoutesOptions {
   readonly readiness: () => Promise<Readiness>
   /** `GET /metrics`; null when metrics are off or served on a port of their own. */
   readonly metrics: RenderMetrics | null
+  /** The document API under `/api/v1/` (api/document-api.ts). */
+  readonly documentApi?: RequestHandler
 }
 
 /** The Prometheus exposition text of a server's metrics. */
@@ -34,7 +36,7 @@ export async function writeMetrics(render: RenderMetrics, response: ServerRespon
   response.end(body)
 }
 
-/** The server's HTTP routes: `/healthz`, `/readyz`, `/metrics`, the share endpoint, then static files if any. */
+/** The server's HTTP routes: `/healthz`, `/readyz`, `/metrics`, the share endpoint, the document API, then static files if any. */
 export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
   const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : null
   return async (request, response) => {
@@ -58,6 +60,7 @@ export function createHttpRoutes(options: HttpRoutesOptions): RequestHandler {
       await handleShareRequest(options.shareTokens, request, response)
       return true
     }
+    if (options.documentApi && (await options.documentApi(request, response))) return true
     return staticHandler ? staticHandler(request, response) : false
   }
 }

@@ -36,7 +36,8 @@ export function createTrafficCounters(): TrafficCounters {
       'query-awareness': 0,
       'auth-permission-denied': 0,
       'quire-hello': 0,
-      'quire-saved': 0
+      'quire-saved': 0,
+      'quire-deleted': 0
     },
     bytesIn: 0,
     bytesOut: 0,

@@ -17,4 +17,6 @@ export interface Peer {
   readonly acknowledging: boolean
   /** `updates` (all sent by this peer, with what validation learned of them) are now durable. */
   acknowledge(updates: readonly InspectedUpdate[]): void
+  /** The room is going away for good (its document was deleted): close with `code` and `reason`. */
+  disconnect(code: number, reason: string): void
 }

@@ -1,9 +1,10 @@
-import { updateMetaOf } from '@quire/protocol'
+import { CLOSE_DOCUMENT_DELETED, updateMetaOf } from '@quire/protocol'
 import type { CommitQueue } from '../commit/commit-queue.js'
 import { receiveCloneFrames } from '../fanout/clone-frames.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { Log } from '../log.js'
 import type { TrafficCounters } from '../metrics/traffic-counters.js'
+import { QuireError } from '../quire-error.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
 import type { RelayScheduler } from './relay-scheduler.js'
 import { createRoom, type RemoteClone, type Room, type RoomOptions } from './room.js'
@@ -33,6 +34,18 @@ export interface RoomRegistry {
   catchUpFromStorage(): Promise<void>
   /** A clone stopped: the presence it brought leaves every room. */
   removeClonePresence(clone: string): void
+  /**
+   * `name`'s document is being deleted: from now until `allow(name)`, opening it fails
+   * with QuireError 'document-deleted' (storage's tombstone takes over once written), and
+   * the room, if open, leaves memory at once with its peers closed with 4404.
+   */
+  refuse(name: string): void
+  allow(name: string): void
+  /**
+   * Updates of `name` are durable now. A room opened while the store did not hold its
+   * document reports it created (`onCreated`) the first time.
+   */
+  committed(name: string): void
 }
 
 export interface RoomRegistryOptions {
@@ -45,6 +58,8 @@ export interface RoomRegistryOptions {
   readonly onEvicted?: (name: string) => void
   /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
   readonly onQuiet?: (name: string) => boolean
+  /** Told when the first write of a room opened while the store did not hold it is durable. */
+  readonly onCreated?: (name: string) => void
   /** The traffic between clones; absent in a single process. */
   readonly fanout?: Fanout
   /** Where rooms count what they relay; null without metrics. */
@@ -68,12 +83,35 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     return known
   }
 
+  // Documents being deleted (see refuse).
+  const refused = new Set<string>()
+  // Open rooms whose document the store did not hold when they opened (see committed).
+  const unborn = new Set<string>()
+  const deletedError = (name: string): QuireError => new QuireError('document-deleted', `the document ${JSON.stringify(name)} was deleted`)
+
+  /** `room` leaves memory now, its peers closed with 4404: its document was deleted (here or by another clone). */
+  const dropDeleted = (room: Room): void => {
+    room.disconnectAll(CLOSE_DOCUMENT_DELETED, 'document deleted')
+    if (rooms.get(room.name) !== room) return
+    rooms.delete(room.name)
+    unborn.delete(room.name)
+    fanout?.unsubscribe(room.name)
+    options.onEvicted?.(room.name)
+  }
+
   const load = async (name: string): Promise<Room> => {
     // The position first, then the load (see Fanout): nothing committed in between is missed.
     const position = fanout ? await fanout.position(name) : null
     loads++
-    const loaded = await options.storage.load(name)
+    // The tombstone beside the load, not after it: a room opens as fast as before.
+    const [loaded, refusedUntil] = await Promise.all([options.storage.load(name), options.storage.tombstone(name)])
+    if (refusedUntil !== null || refused.has(name)) throw deletedError(name)
     const { updates } = options.prepareLog ? await options.prepareLog(name, loaded) : loaded
+    // Deleted while it loaded.
+    if (refused.has(name)) throw deletedError(name)
+    // Only a room that opens empty asks (an explicit create leaves an empty document that exists).
+    const isNew = options.onCreated !== undefined && loaded.updates.length === 0 && (await options.storage.info(name)) === null
+    if (refused.has(name)) throw deletedError(name)
     const room = createRoom({
       name,
       storedUpdates: updates,
@@ -84,8 +122,9 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       ...(publishPresence ? { publishPresence } : {})
     })
     rooms.set(name, room)
+    if (isNew) unborn.add(name)
     if (fanout && position !== null) {
-      fanout.subscribe(name, position, (frames, clone) => receiveCloneFrames(room, frames, cloneNamed(clone), log))
+      fanout.subscribe(name, position, (frames, clone) => receiveCloneFrames(room, frames, cloneNamed(clone), log, dropDeleted))
     }
     return room
   }
@@ -109,6 +148,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       const eviction = options.commitQueue.whenCommitted().then(() => {
         if (room.peerCount > 0 || rooms.get(room.name) !== room) return
         rooms.delete(room.name)
+        unborn.delete(room.name)
         fanout?.unsubscribe(room.name)
         options.onEvicted?.(room.name)
       })
@@ -131,6 +171,17 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
         // Durable already: kept and relayed where the room lacks it, not stored again.
         for (const update of updates) room.accept(update, updateMetaOf(update), null)
       }
+    },
+    refuse(name) {
+      refused.add(name)
+      const room = rooms.get(name)
+      if (room) dropDeleted(room)
+    },
+    allow(name) {
+      refused.delete(name)
+    },
+    committed(name) {
+      if (unborn.delete(name)) options.onCreated?.(name)
     },
     removeClonePresence(clone) {
       const known = clones.get(clone)

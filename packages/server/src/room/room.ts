@@ -32,6 +32,8 @@ export interface Room {
   stateVector(): Uint8Array
   /** What a peer whose state vector is `stateVector` lacks: the sync step 2 it gets. */
   syncReply(stateVector: Uint8Array): Uint8Array
+  /** The whole document as one update (what the document API serves). */
+  snapshot(): Uint8Array
   /** Every known presence state, for a newcomer or a query. */
   presence(): AwarenessEntry[]
   /**
@@ -52,6 +54,8 @@ export interface Room {
   /** `clone` stopped: the presence it brought goes, and the peers here are told. */
   removeClonePresence(clone: RemoteClone): void
   join(peer: Peer): void
+  /** Every peer is disconnected with `code` and `reason` (the document was deleted). */
+  disconnectAll(code: number, reason: string): void
   /** Removes `peer` and tells the others its presence is gone. */
   leave(peer: Peer): void
   /**
@@ -173,6 +177,10 @@ class OpenRoom implements Room {
     return this.state.diff(stateVector)
   }
 
+  snapshot(): Uint8Array {
+    return this.state.snapshot()
+  }
+
   presence(): AwarenessEntry[] {
     return this.awareness.entries()
   }
@@ -239,6 +247,11 @@ class OpenRoom implements Room {
 
   join(peer: Peer): void {
     this.peers.add(peer)
+  }
+
+  disconnectAll(code: number, reason: string): void {
+    // A copy: a peer that disconnects leaves the set.
+    for (const peer of [...this.peers]) peer.disconnect(code, reason)
   }
 
   leave(peer: Peer): void {

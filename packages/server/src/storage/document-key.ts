@@ -8,8 +8,10 @@
  *   update key:   'u' • varUint(nameLength) • name as UTF-16BE • seq as 8 bytes BE
  *   pack key:     an update key • 'p'   (the value holds several updates, see update-pack.ts)
  *   snapshot key: an update key • 's'   (the value is a compaction snapshot, written by replace)
- *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list())
- *   tombstone key:'x' • name as UTF-16BE              (value: the last sequence number when the document was deleted)
+ *   doc key:      'd' • name as UTF-16BE              (one per stored document, for list(); value: its last
+ *                                                      change time, ms as 8 bytes BE, empty before Quire kept it)
+ *   tombstone key:'x' • name as UTF-16BE              (value: the last sequence number when the document was
+ *                                                      deleted, then, while it is refused, until when: ms, 8 bytes)
  *   commit key:   'c' • seq as 8 bytes BE             (one group commit across documents, see commit-record.ts)
  *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
  */

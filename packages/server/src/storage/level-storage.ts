@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import type { Log } from '../log.js'
-import type { AppendEntry, Storage, StoredLog } from './storage.js'
+import type { AppendEntry, DocumentInfo, DocumentPage, Storage, StoredLog } from './storage.js'
 import { encodeCommitRecord, readCommitSpans, readUpdateList, type CommitEntry } from './commit-record.js'
 import {
   COMMIT_KEY_RANGE,
@@ -135,6 +135,13 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
     spans.push(seq, start, end)
   }
 
+  /** When `doc`'s newest pending update was committed, or 0 when none is pending. */
+  const pendingSince = (doc: string): number => {
+    const spans = pending.get(doc)
+    if (!spans || spans.length === 0) return 0
+    return (records.get(spans[spans.length - 3] as number) as PendingRecord).at
+  }
+
   /** `doc`'s pending updates after `afterSeq`, in order, as views into the commit records. */
   const pendingUpdates = (doc: string, afterSeq = 0): { updates: Uint8Array[]; lastSeq: number } => {
     const updates: Uint8Array[] = []
@@ -208,6 +215,8 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
       }
       const { updates, lastSeq: seq } = pendingUpdates(doc)
       ops.push(logRecord(doc, seq, updates))
+      // The document's last change time goes with it, here and not in the commit: the hot path stays one record.
+      ops.push({ type: 'put', key: encodeDocKey(doc), value: encodeSeq(pendingSince(doc)) })
       for (const update of updates) bytes += update.byteLength
       const { deletes, release } = planRelease(doc, taken)
       ops.push(...deletes)
@@ -247,12 +256,27 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
    */
   const isStaleSnapshot = async (doc: string, upToSeq: number): Promise<boolean> => {
     const tombstone = await db.get(encodeTombstoneKey(doc))
-    if (tombstone !== undefined && upToSeq <= decodeSeq(tombstone)) return true
+    if (tombstone !== undefined && upToSeq <= decodeTombstone(tombstone).seq) return true
     for await (const key of db.keys({ ...updateKeyRange(doc), limit: 1 })) {
       const first = decodeLogKey(doc, key)
       return first.kind === 'snapshot' && first.seq >= upToSeq
     }
     return false
+  }
+
+  /**
+   * What the API shows of `doc`: read from its log as `load` reads it (the store keeps no
+   * running byte count: that would be one more write per document in every commit).
+   */
+  const documentInfo = async (doc: string): Promise<DocumentInfo | null> => {
+    const written = await db.get(encodeDocKey(doc))
+    if (written === undefined) return null
+    const log = await storage.load(doc)
+    let bytes = 0
+    for (const update of log.updates) bytes += update.byteLength
+    const recorded = written.byteLength === 8 ? decodeSeq(written) : 0
+    const updatedAt = Math.max(recorded, pendingSince(doc))
+    return { name: doc, bytes, updatedAt: updatedAt === 0 ? null : updatedAt, lastSeq: log.lastSeq }
   }
 
   // Commit records a crash left behind: pending again, except what a document's log
@@ -280,7 +304,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
   }
   await serialized(drain)
 
-  return {
+  const storage: Storage = {
     async load(doc: string): Promise<StoredLog> {
       for (;;) {
         const startEpoch = epoch
@@ -316,15 +340,17 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         const releases: Array<() => void> = []
         const taken = new Map<number, number>()
         const newlyListed: string[] = []
+        const now = encodeSeq(Date.now())
         for (const { doc, updates } of batch) {
           if (updates.length === 0) continue
-          if (!listed.has(doc)) {
-            newlyListed.push(doc)
-            ops.push({ type: 'put', key: encodeDocKey(doc), value: new Uint8Array(0) })
-          }
           let bytes = 0
           for (const update of updates) bytes += update.byteLength
-          if (bytes < DIRECT_WRITE_BYTES) {
+          const direct = bytes >= DIRECT_WRITE_BYTES
+          // The doc key holds the last change time: written with a direct write, and by
+          // the checkpoint for updates in commit records (see checkpointStep).
+          if (!listed.has(doc) || direct) ops.push({ type: 'put', key: encodeDocKey(doc), value: now })
+          if (!listed.has(doc)) newlyListed.push(doc)
+          if (!direct) {
             committed.push({ doc, updates })
             continue
           }
@@ -379,7 +405,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
       return names
     },
 
-    delete(doc: string): Promise<void> {
+    delete(doc: string, deletion = {}): Promise<void> {
       return serialized(async () => {
         // No commit record may still name the document once its log is gone.
         await drain()
@@ -387,12 +413,62 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         const ops: BatchOperation[] = [
           { type: 'del', key: encodeDocKey(doc) },
           // Every number of the deleted log is at most lastSeq (see isStaleSnapshot).
-          { type: 'put', key: encodeTombstoneKey(doc), value: encodeSeq(lastSeq) }
+          { type: 'put', key: encodeTombstoneKey(doc), value: encodeTombstone(lastSeq, deletion.refuseUntil) }
         ]
         for await (const key of db.keys(updateKeyRange(doc))) ops.push({ type: 'del', key })
         await db.batch(ops, writeOptions)
         epoch++
       })
+    },
+
+    async tombstone(doc: string): Promise<number | null> {
+      const value = await db.get(encodeTombstoneKey(doc))
+      const until = value === undefined ? null : decodeTombstone(value).refuseUntil
+      if (until === null || until > Date.now()) return until
+      // Expired: the refusal goes, the sequence number a stale compaction is checked against stays.
+      await serialized(async () => {
+        const current = await db.get(encodeTombstoneKey(doc))
+        if (current === undefined) return
+        const tombstone = decodeTombstone(current)
+        if (tombstone.refuseUntil !== null && tombstone.refuseUntil <= Date.now()) {
+          await db.put(encodeTombstoneKey(doc), encodeTombstone(tombstone.seq), writeOptions)
+        }
+      })
+      return null
+    },
+
+    create(doc: string): Promise<boolean> {
+      return serialized(async () => {
+        const ops: BatchOperation[] = []
+        const existed = (await db.get(encodeDocKey(doc))) !== undefined
+        if (!existed) ops.push({ type: 'put', key: encodeDocKey(doc), value: encodeSeq(Date.now()) })
+        const tombstone = await db.get(encodeTombstoneKey(doc))
+        if (tombstone !== undefined) ops.push({ type: 'put', key: encodeTombstoneKey(doc), value: encodeTombstone(decodeTombstone(tombstone).seq) })
+        if (ops.length > 0) await db.batch(ops, writeOptions)
+        listed.add(doc)
+        return !existed
+      })
+    },
+
+    info(doc: string): Promise<DocumentInfo | null> {
+      return documentInfo(doc)
+    },
+
+    async listDocuments({ prefix = '', after, limit }): Promise<DocumentPage> {
+      const prefixKey = encodeDocKey(prefix)
+      // Keys sort as the names' UTF-16 code units, as JS compares strings.
+      const range = after !== undefined && after >= prefix ? { gt: encodeDocKey(after), lt: DOC_KEY_RANGE.lt } : { gte: prefixKey, lt: DOC_KEY_RANGE.lt }
+      const names: string[] = []
+      for await (const key of db.keys(range)) {
+        if (!startsWith(key, prefixKey) || names.length > limit) break
+        names.push(decodeDocKey(key))
+      }
+      const documents: DocumentInfo[] = []
+      for (const name of names.slice(0, limit)) {
+        const info = await documentInfo(name)
+        if (info) documents.push(info)
+      }
+      return { documents, more: names.length > limit }
     },
 
     async close(): Promise<void> {
@@ -402,6 +478,26 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
       await db.close()
     }
   }
+  return storage
+}
+
+/** A tombstone's value: the last sequence number at the delete, then (if refused) until when, 8 bytes each. */
+function encodeTombstone(seq: number, refuseUntil?: number): Uint8Array {
+  if (refuseUntil === undefined) return encodeSeq(seq)
+  const bytes = new Uint8Array(16)
+  bytes.set(encodeSeq(seq), 0)
+  bytes.set(encodeSeq(refuseUntil), 8)
+  return bytes
+}
+
+function decodeTombstone(value: Uint8Array): { seq: number; refuseUntil: number | null } {
+  return { seq: decodeSeq(value.subarray(0, 8)), refuseUntil: value.byteLength >= 16 ? decodeSeq(value.subarray(8, 16)) : null }
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.byteLength < prefix.byteLength) return false
+  for (let i = 0; i < prefix.byteLength; i++) if (bytes[i] !== prefix[i]) return false
+  return true
 }
 
 /** One record of a document's log: a single update, or a pack of several. */

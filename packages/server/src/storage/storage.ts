@@ -22,6 +22,36 @@ export interface AppendEntry {
   readonly updates: readonly Uint8Array[]
 }
 
+/** What the document API shows of a stored document. */
+export interface DocumentInfo {
+  readonly name: string
+  /** Bytes of the stored log: its updates and snapshot as stored, without the store's own overhead. */
+  readonly bytes: number
+  /**
+   * When the document was last written (ms since the epoch), or null when the store does
+   * not know (a LevelDB document last written before Quire recorded it).
+   */
+  readonly updatedAt: number | null
+  /** `StoredLog.lastSeq` of the document: it grows with every append. */
+  readonly lastSeq: number
+}
+
+export interface DocumentListing {
+  /** Only names starting with this. Default: every name. */
+  readonly prefix?: string
+  /** Only names after this one in the store's order (the last name of the previous page). */
+  readonly after?: string
+  /** At most this many documents. */
+  readonly limit: number
+}
+
+export interface DocumentPage {
+  /** In the store's order of names (the same on every page). */
+  readonly documents: DocumentInfo[]
+  /** Whether names past the last of this page match too. */
+  readonly more: boolean
+}
+
 export interface Storage {
   load(doc: string): Promise<StoredLog>
   /** Appends every entry in one atomic, durable write. */
@@ -36,7 +66,24 @@ export interface Storage {
    */
   replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void>
   list(): Promise<string[]>
-  delete(doc: string): Promise<void>
+  /**
+   * Deletes `doc`'s log. With `refuseUntil` (ms since the epoch) the store keeps a
+   * tombstone until then: `tombstone(doc)` reports it and the server refuses the room, so
+   * a stale offline copy cannot bring the document back. An expired tombstone counts as
+   * none (and is cleaned up when next asked about).
+   */
+  delete(doc: string, options?: { readonly refuseUntil?: number }): Promise<void>
+  /** Until when `doc` is refused (ms since the epoch), or null when it has no live tombstone. */
+  tombstone(doc: string): Promise<number | null>
+  /**
+   * Makes `doc` exist (listed, with an empty log if it had none) and removes its
+   * tombstone: an explicit create. Resolves true when it did not exist before.
+   */
+  create(doc: string): Promise<boolean>
+  /** Null for a document that is not stored (never written, or deleted). */
+  info(doc: string): Promise<DocumentInfo | null>
+  /** Stored documents by name, one page at a time. */
+  listDocuments(listing: DocumentListing): Promise<DocumentPage>
   close(): Promise<void>
   /**
    * Rejects when the store cannot be reached now: asked by the readiness check. A store

@@ -1,5 +1,6 @@
 import type { RawData, WebSocket } from 'ws'
 import {
+  CLOSE_DOCUMENT_DELETED,
   CLOSE_INTERNAL_ERROR,
   CLOSE_POLICY_VIOLATION,
   CLOSE_TRY_AGAIN_LATER,
@@ -23,6 +24,7 @@ import { createSlowConsumerWatch, type SlowConsumerWatch, type WatchedConsumer }
 import type { UnsentBytesAccount, UnsentBytesBudget } from '../limits/unsent-bytes-budget.js'
 import type { Log, LogFields } from '../log.js'
 import { countClose, type TrafficCounters } from '../metrics/traffic-counters.js'
+import { QuireError } from '../quire-error.js'
 import type { Peer } from '../room/peer.js'
 import type { RoomRegistry } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
@@ -129,6 +131,10 @@ class Connection implements Peer, WatchedConsumer {
     registry.open(roomName).then(
       (room) => this.joined(room),
       (error: unknown) => {
+        if (error instanceof QuireError && error.code === 'document-deleted') {
+          this.close(CLOSE_DOCUMENT_DELETED, 'document deleted')
+          return
+        }
         log('error', `cannot load "${roomName}": ${error instanceof Error ? error.message : String(error)}`, this.logFields())
         this.close(CLOSE_INTERNAL_ERROR, 'the document could not be loaded from storage; try again later')
       }
@@ -170,6 +176,10 @@ class Connection implements Peer, WatchedConsumer {
       if (counters !== null) for (const message of messages) countSends(counters, message.byteLength, 1)
     }
     this.sent()
+  }
+
+  disconnect(code: number, reason: string): void {
+    this.close(code, reason)
   }
 
   acknowledge(updates: readonly InspectedUpdate[]): void {
@@ -338,6 +348,7 @@ class Connection implements Peer, WatchedConsumer {
         return
       case 'auth-permission-denied':
       case 'quire-saved':
+      case 'quire-deleted':
         this.close(CLOSE_POLICY_VIOLATION, `unexpected ${message.type} message from a client`)
         return
     }

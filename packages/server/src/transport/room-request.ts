@@ -23,15 +23,7 @@ export function readRoomRequest(request: IncomingMessage): RoomRequest {
   const path = queryStart < 0 ? raw : raw.slice(0, queryStart)
   const query = new URLSearchParams(queryStart < 0 ? '' : raw.slice(queryStart + 1))
   const encoded = path.startsWith('/') ? path.slice(1) : path
-  let room = query.get('room')
-  if (room === null) {
-    try {
-      room = decodeURIComponent(encoded)
-    } catch {
-      // Stock y-websocket clients put the room name in the path unencoded; keep it as sent.
-      room = encoded
-    }
-  }
+  const room = query.get('room') ?? decodeRoomName(encoded)
   const header = request.headers.authorization
   const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null
   const flag = query.get(QUIRE_EXTENSION_PARAM)
@@ -39,5 +31,18 @@ export function readRoomRequest(request: IncomingMessage): RoomRequest {
     room,
     token: query.get('token') ?? bearer,
     extension: flag !== null && flag !== '0' && flag !== 'false'
+  }
+}
+
+/**
+ * A room name from its percent-encoded path segment (`a%2Fb` is the room `a/b`), as the
+ * WebSocket and the document API read it. Stock y-websocket clients put the room name
+ * in the path unencoded; one that does not decode is kept as sent.
+ */
+export function decodeRoomName(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return encoded
   }
 }

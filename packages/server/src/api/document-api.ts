@@ -1,0 +1,237 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import * as Y from 'yjs'
+import { encodeMessage, inspectUpdate, isEmptyUpdate } from '@quire/protocol'
+import type { Authenticate } from '../authenticate.js'
+import type { Fanout } from '../fanout/fanout.js'
+import type { Log } from '../log.js'
+import { QuireError } from '../quire-error.js'
+import { mergeUpdates } from '../room/merge-updates.js'
+import type { Room } from '../room/room.js'
+import type { ServerParts } from '../server-wiring.js'
+import { createApiAccess } from './api-access.js'
+import { apiError, writeApiError, writeJson, type ApiError } from './api-error.js'
+import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './api-request.js'
+import { createApiWriter } from './api-writer.js'
+import { documentEtag, matchesEtag } from './document-etag.js'
+import { notifyDocumentEvent, type DocumentEvents } from './document-events.js'
+import { readRequestBody } from './request-body.js'
+
+export interface DocumentApiOptions {
+  /** The server's parts, once storage is open; a rejection answers 503. */
+  readonly parts: Promise<ServerParts>
+  readonly fanout: Fanout | undefined
+  readonly apiKeys: readonly string[]
+  readonly authenticate: Authenticate | undefined
+  /** A written update may be as large as a WebSocket frame may be. */
+  readonly maxMessageBytes: number
+  readonly maxRoomNameBytes: number
+  readonly maxRooms: number
+  /** 0: a deleted document leaves no tombstone. */
+  readonly tombstoneDays: number
+  readonly saveTimeoutMs: number
+  readonly documentEvents: DocumentEvents | undefined
+  readonly isClosing: () => boolean
+  readonly log: Log
+}
+
+/** Answers requests under `/api/v1/` and resolves true; resolves false for any other path. */
+export type DocumentApi = (request: IncomingMessage, response: ServerResponse) => Promise<boolean>
+
+/** What a write waits for before it is durable or the bounded wait is over. */
+type SaveOutcome = 'saved' | 'timeout'
+
+const EMPTY_UPDATE = Uint8Array.of(0, 0)
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/**
+ * The document HTTP API (see the README's "HTTP API"): read a document as one Yjs update
+ * or as JSON, its state vector, write an update (answered once durable), create, delete
+ * with a tombstone, list. A request is decoded once (api-request.ts), checked
+ * (api-access.ts), then served here; every refusal is an `ApiError` answered as JSON.
+ *
+ * Writes enter the room through `Room.accept` like a socket's updates, after the same
+ * validation and size limit, so they are relayed to the room's clients at once and
+ * stored by the same group commit. The room is opened through the registry (one load
+ * however many ask) and released when idle, as a connection's room is.
+ *
+ * Reads of an open room come from its state; others from storage, merged here as a room
+ * merges its log when it opens. Only the JSON form builds a Y.Doc, in the worker thread.
+ */
+export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
+  const access = createApiAccess({ apiKeys: options.apiKeys, authenticate: options.authenticate })
+  const { log } = options
+  let nextWriterId = -1
+
+  const notify = (event: 'created' | 'deleted', doc: string): void => notifyDocumentEvent(options.documentEvents, event, doc, log)
+
+  /** The document as one update and its state vector, or why there is none. */
+  const readDocument = async (parts: ServerParts, room: string): Promise<{ update: Uint8Array; stateVector: Uint8Array } | ApiError> => {
+    const open = parts.registry.get(room)
+    if (open) return { update: open.snapshot(), stateVector: open.stateVector() }
+    const [stored, refusedUntil] = await Promise.all([parts.storage.load(room), parts.storage.tombstone(room)])
+    if (refusedUntil !== null) return deletedError(room, refusedUntil)
+    if (stored.updates.length === 0) {
+      if ((await parts.storage.info(room)) === null) return apiError('document-not-found', `no document ${JSON.stringify(room)}`)
+      return { update: EMPTY_UPDATE, stateVector: Y.encodeStateVectorFromUpdate(EMPTY_UPDATE) }
+    }
+    const update = mergeUpdates(stored.updates)
+    return { update, stateVector: Y.encodeStateVectorFromUpdate(update) }
+  }
+
+  const read = async (parts: ServerParts, wanted: Extract<ApiRequest, { kind: 'read' | 'state-vector' }>, request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const document = await readDocument(parts, wanted.room)
+    if ('code' in document) return writeApiError(response, document)
+    const variant = wanted.kind === 'state-vector' ? 'sv' : wanted.format
+    const etag = documentEtag(document.stateVector, wanted.kind === 'state-vector' ? null : document.update, variant)
+    if (matchesEtag(request.headers['if-none-match'], etag)) {
+      response.writeHead(304, { etag, 'cache-control': 'no-cache' })
+      response.end()
+      return
+    }
+    if (wanted.kind === 'read' && wanted.format === 'json') {
+      const json = await parts.thread.documentJson(document.update)
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), etag, 'cache-control': 'no-cache' })
+      response.end(json)
+      return
+    }
+    const body = wanted.kind === 'state-vector' ? document.stateVector : document.update
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.byteLength, etag, 'cache-control': 'no-cache' })
+    response.end(body)
+  }
+
+  const write = async (parts: ServerParts, room: string, request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const body = await readRequestBody(request, options.maxMessageBytes)
+    if (!body.ok) {
+      if (body.reason === 'aborted') return
+      return writeApiError(response, apiError('payload-too-large', `the update is larger than the limit of ${options.maxMessageBytes} bytes (--max-message-bytes)`))
+    }
+    const inspection = inspectUpdate(body.bytes)
+    if (!inspection.ok) return writeApiError(response, apiError('invalid-update', `not a well-formed Yjs update: ${inspection.problem}`))
+    const { registry, storage } = parts
+    if (registry.get(room) === undefined && registry.size >= options.maxRooms) {
+      return writeApiError(response, apiError('too-many-rooms', `try again later: this server has ${options.maxRooms} rooms open`, { 'retry-after': '5' }))
+    }
+    let opened: Room
+    try {
+      opened = await registry.open(room)
+    } catch (error) {
+      if (error instanceof QuireError && error.code === 'document-deleted') {
+        return writeApiError(response, deletedError(room, await storage.tombstone(room).catch(() => null)))
+      }
+      throw error
+    }
+    try {
+      if (opened.savingStalled) {
+        return writeApiError(response, apiError('storage-unavailable', 'storage has been failing for a while: try again later (nothing was accepted)', { 'retry-after': '5' }))
+      }
+      if (isEmptyUpdate(body.bytes)) return writeJson(response, 200, { saved: true })
+      const writer = createApiWriter(nextWriterId--)
+      opened.accept(body.bytes, inspection.meta, writer)
+      const outcome = await savedWithin(writer.saved, options.saveTimeoutMs)
+      if (outcome === 'timeout') {
+        return writeApiError(
+          response,
+          apiError('not-saved-yet', `the update was accepted and relayed but is not durable after ${options.saveTimeoutMs} ms (storage is failing); it stays queued and is written once storage is back. Sending it again is safe.`, { 'retry-after': '5' })
+        )
+      }
+      // The first write of a new document is reported created by the registry, as one over a WebSocket is.
+      writeJson(response, 200, { saved: true })
+    } finally {
+      registry.releaseIfIdle(opened)
+    }
+  }
+
+  const create = async (parts: ServerParts, room: string, response: ServerResponse): Promise<void> => {
+    const created = await parts.storage.create(room)
+    if (created) notify('created', room)
+    writeJson(response, created ? 201 : 200, { created })
+  }
+
+  const remove = async (parts: ServerParts, room: string, response: ServerResponse): Promise<void> => {
+    const { registry, storage, commitQueue } = parts
+    const refusedUntil = await storage.tombstone(room)
+    if (refusedUntil !== null) return writeApiError(response, deletedError(room, refusedUntil))
+    if (registry.get(room) === undefined && (await storage.info(room)) === null) {
+      return writeApiError(response, apiError('document-not-found', `no document ${JSON.stringify(room)}`))
+    }
+    // From here the room is refused (its clients closed with 4404), until the tombstone is written.
+    registry.refuse(room)
+    try {
+      // What its clients wrote before is stored first, so the delete removes it too.
+      if ((await savedWithin(commitQueue.whenCommitted(), options.saveTimeoutMs)) === 'timeout') {
+        return writeApiError(response, apiError('storage-unavailable', `storage has not committed for ${options.saveTimeoutMs} ms: the document was not deleted; try again later`, { 'retry-after': '5' }))
+      }
+      const until = options.tombstoneDays > 0 ? Date.now() + options.tombstoneDays * DAY_MS : undefined
+      await storage.delete(room, until === undefined ? {} : { refuseUntil: until })
+      // Every other clone with the room open closes its clients too (a room message on the fan-out).
+      options.fanout?.publish(room, [encodeMessage({ type: 'quire-deleted' })])
+      notify('deleted', room)
+      writeJson(response, 200, { deleted: true, refusedUntil: until === undefined ? null : new Date(until).toISOString() })
+    } finally {
+      registry.allow(room)
+    }
+  }
+
+  const list = async (parts: ServerParts, wanted: Extract<ApiRequest, { kind: 'list' }>, response: ServerResponse): Promise<void> => {
+    const page = await parts.storage.listDocuments({ prefix: wanted.prefix, limit: wanted.limit, ...(wanted.after === undefined ? {} : { after: wanted.after }) })
+    const last = page.documents.at(-1)
+    writeJson(response, 200, {
+      documents: page.documents.map((d) => ({ name: d.name, bytes: d.bytes, updatedAt: d.updatedAt === null ? null : new Date(d.updatedAt).toISOString(), lastSeq: d.lastSeq })),
+      nextCursor: page.more && last !== undefined ? encodeCursor(last.name) : null
+    })
+  }
+
+  const serve = async (wanted: ApiRequest, request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const refused = await access.check(request, wanted)
+    if (refused !== null) return writeApiError(response, refused)
+    if (options.isClosing()) return writeApiError(response, apiError('server-closing', 'the server is shutting down: try again (another clone, or this one restarted)', { 'retry-after': '1' }))
+    let parts: ServerParts
+    try {
+      parts = await options.parts
+    } catch {
+      return writeApiError(response, apiError('storage-unavailable', 'storage could not be opened'))
+    }
+    switch (wanted.kind) {
+      case 'list':
+        return list(parts, wanted, response)
+      case 'read':
+      case 'state-vector':
+        return read(parts, wanted, request, response)
+      case 'write':
+        return write(parts, wanted.room, request, response)
+      case 'create':
+        return create(parts, wanted.room, response)
+      case 'delete':
+        return remove(parts, wanted.room, response)
+    }
+  }
+
+  return async (request, response) => {
+    const url = request.url ?? '/'
+    if (!isApiPath(url)) return false
+    const decoded = decodeApiRequest(request.method ?? 'GET', url, options.maxRoomNameBytes)
+    try {
+      if (!decoded.ok) writeApiError(response, decoded.error)
+      else await serve(decoded.request, request, response)
+    } catch (error) {
+      // Storage failing, the worker failing: logged here, answered without the details.
+      log('error', `HTTP ${request.method} ${url}: ${error instanceof Error ? error.message : String(error)}`)
+      if (!response.headersSent) writeApiError(response, apiError('storage-unavailable', 'the document could not be read or written now; try again later', { 'retry-after': '5' }))
+      else response.end()
+    }
+    return true
+  }
+}
+
+function deletedError(room: string, refusedUntil: number | null): ApiError {
+  const until = refusedUntil === null ? '' : ` (refused until ${new Date(refusedUntil).toISOString()})`
+  return apiError('document-deleted', `the document ${JSON.stringify(room)} was deleted${until}; create it again with PUT before writing to it`)
+}
+
+function savedWithin(saved: Promise<void>, timeoutMs: number): Promise<SaveOutcome> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<SaveOutcome>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  return Promise.race([saved.then((): SaveOutcome => 'saved'), timeout]).finally(() => clearTimeout(timer))
+}
