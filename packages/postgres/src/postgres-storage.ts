@@ -1,7 +1,8 @@
 import pg from 'pg'
-import type { AppendEntry, Log, Storage, StoredLog } from '@quire/server'
+import type { AppendEntry, ChangeMark, Log, Storage, StoredLog } from '@quire/server'
 import { decodeDocumentName, encodeDocumentName } from './document-name.js'
 import { inTransaction } from './in-transaction.js'
+import { createPostgresOutbox } from './postgres-outbox.js'
 import { migrateSchema, quoteIdentifier } from './postgres-schema.js'
 
 export interface PostgresStorageOptions {
@@ -59,6 +60,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   const s = quoteIdentifier(schema)
   const documents = `${s}.quire_documents`
   const updates = `${s}.quire_updates`
+  const marks = `${s}.quire_webhook_marks`
 
   const appendStatement = `
     WITH docs AS (
@@ -66,6 +68,12 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       SELECT name, count, true FROM unnest($1::bytea[], $2::bigint[]) AS b(name, count) ORDER BY name
       ON CONFLICT (name) DO UPDATE SET last_seq = d.last_seq + excluded.last_seq, live = true
       RETURNING d.id, d.name, d.last_seq
+    ),
+    -- Webhooks' change marks, in the same transaction as the updates they announce.
+    marks AS (
+      INSERT INTO ${marks} AS m (name, token, created)
+      SELECT name, token, created FROM unnest($6::bytea[], $7::text[], $8::boolean[]) AS k(name, token, created) ORDER BY name
+      ON CONFLICT (name) DO UPDATE SET token = excluded.token, created = m.created OR excluded.created, marked_at = now()
     )
     INSERT INTO ${updates} (doc_id, seq, data)
     SELECT docs.id, docs.last_seq - u.back, u.data
@@ -73,6 +81,8 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     JOIN docs ON docs.name = u.name`
 
   return {
+    webhookOutbox: createPostgresOutbox(pool, s),
+
     async load(doc: string): Promise<StoredLog> {
       const { rows } = await pool.query<{ seq: string; snapshot: boolean; data: Buffer }>(
         `SELECT u.seq, u.snapshot, u.data FROM ${updates} u JOIN ${documents} d ON d.id = u.doc_id
@@ -90,8 +100,10 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     async append(batch: readonly AppendEntry[]): Promise<void> {
       // One entry per document (a batch may name one twice), in batch order within it.
       const byDoc = new Map<string, Uint8Array[]>()
-      for (const { doc, updates: docUpdates } of batch) {
+      const changeMarks = new Map<string, ChangeMark>()
+      for (const { doc, updates: docUpdates, changeMark } of batch) {
         if (docUpdates.length === 0) continue
+        if (changeMark) changeMarks.set(doc, changeMark)
         const list = byDoc.get(doc)
         if (list) list.push(...docUpdates)
         else byDoc.set(doc, [...docUpdates])
@@ -114,7 +126,17 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         }
       }
       // One statement is one transaction: the whole batch commits or none of it.
-      await pool.query(appendStatement, [names, counts, updateNames, backs, data])
+      const marked = [...changeMarks]
+      await pool.query(appendStatement, [
+        names,
+        counts,
+        updateNames,
+        backs,
+        data,
+        marked.map(([doc]) => encodeDocumentName(doc)),
+        marked.map(([, mark]) => mark.token),
+        marked.map(([, mark]) => mark.created)
+      ])
     },
 
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {

@@ -20,6 +20,7 @@ import {
   updateKeyRange
 } from './document-key.js'
 import { decodeUpdatePack, encodeUpdatePack } from './update-pack.js'
+import { changeMarkOperation, createLevelOutbox, readMarkCreated } from '../webhooks/level-outbox.js'
 
 export interface LevelStorageOptions {
   /**
@@ -281,6 +282,8 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
   await serialized(drain)
 
   return {
+    webhookOutbox: createLevelOutbox({ db, serialized, sync: writeOptions.sync }),
+
     async load(doc: string): Promise<StoredLog> {
       for (;;) {
         const startEpoch = epoch
@@ -310,14 +313,19 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
 
     append(batch: readonly AppendEntry[]): Promise<void> {
       return serialized(async () => {
+        // A change mark replacing one that says "created" keeps saying it.
+        const markedCreated = new Set<string>()
+        for (const { doc, changeMark } of batch) if (changeMark && (await readMarkCreated(db, doc))) markedCreated.add(doc)
         const ops: BatchOperation[] = []
         const seq = lastSeq + 1
         const committed: CommitEntry[] = []
         const releases: Array<() => void> = []
         const taken = new Map<number, number>()
         const newlyListed: string[] = []
-        for (const { doc, updates } of batch) {
+        for (const { doc, updates, changeMark } of batch) {
           if (updates.length === 0) continue
+          // Webhooks: at most once per document per coalescing window, in this same batch.
+          if (changeMark) ops.push(changeMarkOperation(doc, changeMark, markedCreated.has(doc)))
           if (!listed.has(doc)) {
             newlyListed.push(doc)
             ops.push({ type: 'put', key: encodeDocKey(doc), value: new Uint8Array(0) })

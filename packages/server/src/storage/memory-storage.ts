@@ -1,3 +1,4 @@
+import { createMemoryOutbox } from '../webhooks/memory-outbox.js'
 import type { AppendEntry, Storage, StoredLog } from './storage.js'
 
 /**
@@ -9,7 +10,9 @@ export function createMemoryStorage(): Storage {
   // A deleted document's last number: a snapshot up to it was read before the delete.
   const deletedThrough = new Map<string, number>()
   let lastSeq = 0
+  const webhookOutbox = createMemoryOutbox()
   return {
+    webhookOutbox,
     async load(doc: string): Promise<StoredLog> {
       const log = docs.get(doc) ?? []
       return { updates: log.map((e) => e.update), lastSeq: log.at(-1)?.seq ?? 0, startsWithSnapshot: log[0]?.snapshot ?? false }
@@ -20,6 +23,7 @@ export function createMemoryStorage(): Storage {
         let log = docs.get(entry.doc)
         if (!log) docs.set(entry.doc, (log = []))
         for (const update of entry.updates) log.push({ seq: ++lastSeq, update: update.slice(), snapshot: false })
+        if (entry.changeMark) webhookOutbox.writeMark(entry.doc, entry.changeMark)
       }
     },
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {
