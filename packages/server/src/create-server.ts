@@ -11,6 +11,8 @@ import { createServerWiring } from './server-wiring.js'
 import { startHeartbeat } from './transport/heartbeat.js'
 import { createUpgradeAdmission } from './transport/upgrade-admission.js'
 import { createUpgradeHandler } from './transport/upgrade-handler.js'
+import type { Webhooks } from './webhooks/create-webhooks.js'
+import { createDeliveriesRoute } from './webhooks/deliveries-route.js'
 
 export type { ServerOptions } from './server-options.js'
 
@@ -33,6 +35,8 @@ export interface QuireServer {
   /** Compacts one document's stored log now. */
   compact(doc: string): Promise<void>
   stats(): ServerStats
+  /** The webhooks (counters, queue depth, the API's document events), or null without `webhooks` options or before storage is open. */
+  webhooks(): Webhooks | null
   /** Stops accepting, closes every socket, flushes writes, closes storage it opened. */
   close(): Promise<void>
 }
@@ -94,12 +98,24 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     unsentBytes: unsentBytes.measure(),
     roomsLoaded: wiring.ready?.registry.loads ?? 0
   })
-  const handleRequest = createHttpRoutes({
+  const routes = createHttpRoutes({
     staticDir: resolved.staticDir,
     shareTokens: resolved.shareTokens,
     health: () => ({ ok: !closing, ...stats() }),
     readiness: createReadinessCheck({ draining: () => closing, parts: () => wiring.ready, fanout: resolved.fanout })
   })
+  // Mounted behind `webhooks.authorize` (the API's key check, once there is one).
+  const webhookOptions = resolved.webhooks
+  const deliveriesRoute = webhookOptions
+    ? createDeliveriesRoute({
+        outbox: () => wiring.ready?.webhooks?.outbox ?? null,
+        authorize: webhookOptions.authorize,
+        requeued: () => wiring.ready?.webhooks?.wake()
+      })
+    : null
+  const handleRequest: typeof routes = deliveriesRoute
+    ? async (request, response) => (await deliveriesRoute(request, response)) || routes(request, response)
+    : routes
   const stopHeartbeat = startHeartbeat(sockets, resolved.heartbeatMs)
   const attach = (server: Server): void => attachToHttpServer(server, handleUpgrade, handleRequest, log)
 
@@ -131,6 +147,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       await compaction.compact(doc)
     },
     stats,
+    webhooks: () => wiring.ready?.webhooks ?? null,
     async close() {
       if (closing) return
       closing = true

@@ -8,6 +8,7 @@ import { quietLog, type Log } from './log.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
 import { parseTrustedProxies, type TrustedProxies } from './transport/trusted-proxies.js'
+import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from './webhooks/webhook-options.js'
 
 export interface ServerOptions {
   /** LevelDB directory used when no `storage` is given. Default `./data`. */
@@ -68,6 +69,8 @@ export interface ServerOptions {
    * its heap flags here.
    */
   readonly onWorkerStarted?: () => void
+  /** Send webhooks for document events (see webhooks/webhook-options.ts); none without it. */
+  readonly webhooks?: WebhookOptions
 }
 
 /** The defaults of the server's scalar options, and where `listen()` listens when not told. */
@@ -124,6 +127,7 @@ export interface ResolvedServerOptions {
   readonly trustedProxies: TrustedProxies
   readonly log: Log
   readonly onWorkerStarted: (() => void) | undefined
+  readonly webhooks: ResolvedWebhookOptions | undefined
 }
 
 /**
@@ -160,6 +164,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     limits: resolveLimits(options.limits),
     trustedProxies: trusted.proxies,
     log: options.log ?? quietLog,
-    onWorkerStarted: options.onWorkerStarted
+    onWorkerStarted: options.onWorkerStarted,
+    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks)
   }
 }

@@ -8,6 +8,7 @@ import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
 import type { ResolvedServerOptions } from './server-options.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
+import { createStateVectorReader, createWebhooks, type Webhooks } from './webhooks/create-webhooks.js'
 
 /**
  * The parts behind the sockets, and who tells whom what: the commit queue tells the
@@ -22,6 +23,8 @@ export interface ServerParts {
   readonly commitQueue: CommitQueue
   readonly registry: RoomRegistry
   readonly compaction: CompactionScheduler
+  /** Null without `webhooks` options. */
+  readonly webhooks: Webhooks | null
 }
 
 export interface ServerWiring {
@@ -49,11 +52,20 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
   const relays = createRelayScheduler()
 
   const core = storagePromise.then((storage) => {
+    const outbox = storage.webhookOutbox
+    if (options.webhooks && outbox === undefined) {
+      throw new Error('webhooks need a storage that keeps a webhook outbox (the LevelDB, PostgreSQL and memory stores do)')
+    }
+    const webhooks = options.webhooks && outbox
+      ? createWebhooks({ options: options.webhooks, outbox, stateVectorOf: createStateVectorReader(storage, (doc) => registry.get(doc)), log })
+      : null
     const commitQueue = createCommitQueue({
       storage,
       log,
       maxUnsavedBytes: options.maxUnsavedBytes,
+      ...(webhooks ? { changeMarkFor: (doc: string) => webhooks.changeMarkFor(doc) } : {}),
       onCommitted: (appended) => {
+        webhooks?.committed(appended)
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
           // Published only once durable: a clone that receives an update never stores it again.
@@ -65,8 +77,14 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       storage,
       commitQueue,
       relays,
-      prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
-      onEvicted: (name) => compaction.forget(name),
+      prepareLog: (name, stored) => {
+        webhooks?.roomOpened(name, stored.updates.length === 0)
+        return compaction.prepareOpen(name, stored)
+      },
+      onEvicted: (name) => {
+        compaction.forget(name)
+        webhooks?.roomEvicted(name)
+      },
       onQuiet: (name) => compaction.noteQuiet(name),
       ...(fanout ? { fanout } : {}),
       log
@@ -91,7 +109,7 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       )
     }
     fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
-    return { storage, commitQueue, registry, compaction }
+    return { storage, commitQueue, registry, compaction, webhooks }
   })
   let ready: ServerParts | null = null
   core.then(
@@ -110,6 +128,8 @@ export function createServerWiring(options: ResolvedServerOptions): ServerWiring
       const c = await core.catch(() => null)
       if (c) {
         await c.commitQueue.whenCommitted()
+        // Before storage closes: open windows are announced (their state vectors read) now.
+        await c.webhooks?.close()
         await c.registry.settled()
         await c.compaction.idle()
       }

@@ -11,11 +11,13 @@ import { readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
 import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
+import { WEBHOOK_FLAGS, webhookOptionsFrom, type WebhookSettings } from './webhook-flags.js'
+import type { WebhookOptions } from '../webhooks/webhook-options.js'
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** What `quire serve`'s flags asked for; whatever they left out, the server's defaults decide. */
-export interface ServeSettings {
+export interface ServeSettings extends WebhookSettings {
   readonly options: Writable<ServerOptions>
   readonly limits: Writable<Partial<Limits>>
   host: string | undefined
@@ -31,7 +33,7 @@ export interface ServeSettings {
 }
 
 export function createServeSettings(): ServeSettings {
-  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined }
+  return { options: {}, limits: {}, host: undefined, port: undefined, secretEnv: undefined, postgresUrl: undefined, postgresSchema: undefined, redisUrl: undefined, redisPrefix: undefined, webhookUrls: [], webhookSecretEnv: undefined, webhook: {} }
 }
 
 /**
@@ -152,13 +154,15 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     default: SERVER_DEFAULTS.compactAfter,
     set: (s, n) => { s.options.compactAfter = n }
   },
-  { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } }
+  { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } },
+  ...WEBHOOK_FLAGS
 ]
 
 /** The server's options for `settings`: token auth when a secret is named, the console log, the heap flags. */
-export function serverOptionsFrom(settings: ServeSettings, secret: string | null): ServerOptions {
+export function serverOptionsFrom(settings: ServeSettings, secret: string | null, webhooks: WebhookOptions | null = null): ServerOptions {
   return {
     ...settings.options,
+    ...(webhooks === null ? {} : { webhooks }),
     limits: settings.limits,
     ...(secret === null
       ? {}
@@ -176,6 +180,7 @@ export async function serve(args: readonly string[]): Promise<number> {
   readFlags('serve', SERVE_FLAGS, args, settings)
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
+  const webhooks = webhookOptionsFrom(settings, process.env)
   const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
   const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, consoleLog)
   const redisUrl = redisUrlFrom(settings.redisUrl, process.env)
@@ -184,7 +189,7 @@ export async function serve(args: readonly string[]): Promise<number> {
     throw new Error('--redis relays between clones that share their documents: give them --postgres <url> too (or QUIRE_POSTGRES_URL)')
   }
   const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, consoleLog)
-  const server = createServer({ ...serverOptionsFrom(settings, secret), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
+  const server = createServer({ ...serverOptionsFrom(settings, secret, webhooks), ...(storage === null ? {} : { storage }), ...(fanout === null ? {} : { fanout }) })
   const { url } = await server.listen(settings.port, settings.host)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   process.stdout.write(`quire listening on ${url}\n`)
