@@ -126,11 +126,11 @@ export function createPostgresOutbox(pool: pg.Pool, schema: string): WebhookOutb
 
     async nextDueInMs() {
       const { rows } = await pool.query<{ wait: number | null }>(
-        `SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS wait FROM ${deliveries}
+        `SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS wait FROM ${deliveries}
          WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= now())`
       )
       const wait = rows[0]?.wait
-      return wait === null || wait === undefined ? null : Math.ceil(wait)
+      return wait === null || wait === undefined ? null : Math.max(0, Math.ceil(wait))
     }
   }
 }

@@ -111,13 +111,23 @@ export function createLevelOutbox(options: LevelOutboxOptions): WebhookOutbox {
     const lease = leases.get(id)
     return lease !== undefined && lease.until > now
   }
-  /** The lease `owner` holds on `id`, taken out of the map (the caller settles it). */
-  const takeLease = (id: string, owner: string): Lease | null => {
+  /** The lease `owner` holds on `id`, if it does. */
+  const leaseOf = (id: string, owner: string): Lease | null => {
     const lease = leases.get(id)
-    if (lease === undefined || lease.owner !== owner) return null
-    leases.delete(id)
-    return lease
+    return lease === undefined || lease.owner !== owner ? null : lease
   }
+  /**
+   * Writes an attempt's outcome, then ends the lease. In the write order, as claims are:
+   * a claim never reads a delivery whose lease is gone before its new record is written.
+   */
+  const settle = (id: string, owner: string, ops: (lease: Lease) => BatchOperation[]): Promise<boolean> =>
+    serialized(async () => {
+      const lease = leaseOf(id, owner)
+      if (lease === null) return false
+      await db.batch(ops(lease), writeOptions)
+      leases.delete(id)
+      return true
+    })
   /** Pending deliveries in due order, with their keys, while `keep` says go on. */
   const scanPending = async (until: number | null, keep: (key: Uint8Array, delivery: Delivery) => boolean): Promise<void> => {
     const range = until === null ? PENDING_RANGE : { gte: PENDING_RANGE.gte, lt: pendingKey(until + 1, '') }
@@ -163,51 +173,42 @@ export function createLevelOutbox(options: LevelOutboxOptions): WebhookOutbox {
       })
     },
 
-    async claim(limit, leaseMs, owner) {
-      const now = Date.now()
-      const claimed: Delivery[] = []
-      await scanPending(now, (key, delivery) => {
-        if (!leased(delivery.id, now)) {
-          leases.set(delivery.id, { owner, until: now + leaseMs, key, delivery })
-          claimed.push(delivery)
-        }
-        return claimed.length < limit
+    claim(limit, leaseMs, owner) {
+      return serialized(async () => {
+        const now = Date.now()
+        const claimed: Delivery[] = []
+        await scanPending(now, (key, delivery) => {
+          if (!leased(delivery.id, now)) {
+            leases.set(delivery.id, { owner, until: now + leaseMs, key, delivery })
+            claimed.push(delivery)
+          }
+          return claimed.length < limit
+        })
+        return claimed
       })
-      return claimed
     },
 
     delivered(id, owner) {
-      return serialized(async () => {
-        const lease = takeLease(id, owner)
-        if (lease === null) return false
-        await db.batch([{ type: 'del', key: lease.key }], writeOptions)
-        return true
-      })
+      return settle(id, owner, (lease) => [{ type: 'del', key: lease.key }])
     },
 
     retry(id, owner, delayMs, error) {
-      return serialized(async () => {
-        const lease = takeLease(id, owner)
-        if (lease === null) return false
+      return settle(id, owner, (lease) => {
         const due = Date.now() + delayMs
         const next: Delivery = { ...lease.delivery, attempts: lease.delivery.attempts + 1, nextAttemptAt: due, lastError: error }
-        await db.batch([{ type: 'del', key: lease.key }, { type: 'put', key: pendingKey(due, id), value: encodeJson(next) }], writeOptions)
-        return true
+        return [{ type: 'del', key: lease.key }, { type: 'put', key: pendingKey(due, id), value: encodeJson(next) }]
       })
     },
 
     fail(id, owner, error) {
-      return serialized(async () => {
-        const lease = takeLease(id, owner)
-        if (lease === null) return false
+      return settle(id, owner, (lease) => {
         const failed: Delivery = { ...lease.delivery, status: 'failed', attempts: lease.delivery.attempts + 1, nextAttemptAt: Date.now(), lastError: error }
-        await db.batch([{ type: 'del', key: lease.key }, { type: 'put', key: failedKey(id), value: encodeJson(failed) }], writeOptions)
-        return true
+        return [{ type: 'del', key: lease.key }, { type: 'put', key: failedKey(id), value: encodeJson(failed) }]
       })
     },
 
     async release(id, owner) {
-      takeLease(id, owner)
+      if (leaseOf(id, owner) !== null) leases.delete(id)
     },
 
     requeue(which) {
