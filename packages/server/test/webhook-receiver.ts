@@ -20,6 +20,8 @@ export interface WebhookReceiver {
   readonly url: string
   readonly port: number
   readonly requests: ReceivedRequest[]
+  /** The most requests that were open (arrived, not yet answered or abandoned) at one time. */
+  readonly maxOpen: number
   /** Accepted deliveries' bodies by delivery id (the Quire-Delivery header). */
   readonly accepted: Map<string, { body: string; headers: IncomingHttpHeaders; times: number }>
   /** Accepted bodies, parsed, in order of first acceptance. */
@@ -34,7 +36,11 @@ export async function startWebhookReceiver(
   const requests: ReceivedRequest[] = []
   const accepted = new Map<string, { body: string; headers: IncomingHttpHeaders; times: number }>()
   const hanging = new Set<ServerResponse>()
+  let open = 0
+  let maxOpen = 0
   const server = createServer((request, response) => {
+    maxOpen = Math.max(maxOpen, ++open)
+    response.once('close', () => open--)
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
     request.on('end', () => {
@@ -62,6 +68,9 @@ export async function startWebhookReceiver(
     url: `http://127.0.0.1:${actual}/hook`,
     port: actual,
     requests,
+    get maxOpen() {
+      return maxOpen
+    },
     accepted,
     events: () => [...accepted.values()].map((a) => JSON.parse(a.body) as ReturnType<WebhookReceiver['events']>[number]),
     async close() {
