@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net'
 
 /**
  * A webhook receiver on 127.0.0.1 for tests: it records every request, answers as
- * `respond` says for each (in arrival order: `accept` 200, `fail` 500, `hang` never),
+ * `respond` says for each (in arrival order: `accept` 204, `slow` 204 after 50 ms, `fail`
+ * 500, `hang` never),
  * and keeps what a receiver keeps: the deliveries it accepted, by id, with how many
  * times each id was accepted (a correct sender's retries never make that more than one
  * once accepted).
  */
-export type ReceiverAnswer = 'accept' | 'fail' | 'hang'
+export type ReceiverAnswer = 'accept' | 'slow' | 'fail' | 'hang'
 
 export interface ReceivedRequest {
   readonly headers: IncomingHttpHeaders
@@ -55,11 +56,15 @@ export async function startWebhookReceiver(
         response.writeHead(500).end('no')
         return
       }
-      const id = String(request.headers['quire-delivery'])
-      const known = accepted.get(id)
-      if (known) known.times++
-      else accepted.set(id, { body, headers: request.headers, times: 1 })
-      response.writeHead(204).end()
+      const accept = (): void => {
+        const id = String(request.headers['quire-delivery'])
+        const known = accepted.get(id)
+        if (known) known.times++
+        else accepted.set(id, { body, headers: request.headers, times: 1 })
+        response.writeHead(204).end()
+      }
+      if (answer === 'slow') setTimeout(accept, 50)
+      else accept()
     })
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
