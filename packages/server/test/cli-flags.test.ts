@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_LIMITS, verifyRoomToken } from '@quire/server'
+import { DEFAULT_LIMITS, DEFAULT_WEBHOOK_SETTINGS, verifyRoomToken } from '@quire/server'
 import { QUIRE_BIN, spawnQuireServer } from '@quire/testkit'
 import { readFlags, spellingsOf, type CliFlag } from '../src/cli/cli-flags.js'
 import { createServeSettings, SERVE_FLAGS, serverOptionsFrom } from '../src/cli/serve-command.js'
@@ -39,7 +39,11 @@ function servedWith(args: readonly string[]) {
     postgresSchema: settings.postgresSchema,
     // And the traffic between clones.
     redisUrl: settings.redisUrl,
-    redisPrefix: settings.redisPrefix
+    redisPrefix: settings.redisPrefix,
+    // Webhooks are the server's only with a secret from the environment: what the flags chose.
+    webhookUrls: settings.webhookUrls,
+    webhookSecretEnv: settings.webhookSecretEnv,
+    webhook: { ...DEFAULT_WEBHOOK_SETTINGS, ...settings.webhook }
   }
 }
 
@@ -64,7 +68,15 @@ function helpEntryOf(help: string, command: string, name: string): string {
 /** Two values each list flag accepts (a list flag has no default: absent is the empty list). */
 const LIST_SAMPLES: Record<string, readonly [string, string]> = {
   'allow-origin': ['https://a.example', 'https://b.example'],
-  'trust-proxy': ['loopback', '10.0.0.0/8']
+  'trust-proxy': ['loopback', '10.0.0.0/8'],
+  'webhook-url': ['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b']
+}
+
+/** A value a text flag accepts, where not any text does. */
+const TEXT_SAMPLES: Record<string, string> = {
+  'webhook-debounce': '3s',
+  'webhook-max-wait': '20s',
+  'webhook-retry-base': '500ms'
 }
 
 /** A value the flag accepts that is not its default. */
@@ -81,7 +93,7 @@ function otherValueOf(flag: CliFlag<never>): string[] {
       return [`--${flag.name}`, samples[0], `--${flag.name}`, samples[1]]
     }
     case 'text':
-      return [`--${flag.name}`, 'something-else']
+      return [`--${flag.name}`, TEXT_SAMPLES[flag.name] ?? 'something-else']
   }
 }
 
@@ -172,6 +184,11 @@ describe('quire serve and quire token refuse bad arguments before doing anything
     [['serve', '--data'], "quire serve: Option '--data <value>' argument missing"],
     [['serve', '--postgres', 'postgres://postgres@127.0.0.1:1/test'], 'cannot open the PostgreSQL store: connect ECONNREFUSED 127.0.0.1:1 (is PostgreSQL running and the URL right?)'],
     [['serve', '--trust-proxy', 'loopback', '--trust-proxy', 'localhost'], 'quire serve: --trust-proxy must be an address (192.0.2.7, ::1), a CIDR range (10.0.0.0/8, fd00::/8) or loopback, got "localhost"'],
+    [['serve', '--webhook-url', 'http://127.0.0.1:9/hook'], 'quire serve: --webhook-url needs --webhook-secret-env NAME'],
+    [['serve', '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-secret-env', 'UNSET_WEBHOOK_SECRET'], 'quire serve: the environment variable UNSET_WEBHOOK_SECRET is empty or unset'],
+    [['serve', '--webhook-url', 'ftp://127.0.0.1/hook', '--webhook-secret-env', 'QUIRE_SECRET'], 'quire serve: --webhook-url must be an http: or https: URL, got "ftp://127.0.0.1/hook"'],
+    [['serve', '--webhook-debounce', 'soon'], '--webhook-debounce must be a duration like 500ms, 2s, 10m or 1h, got "soon"'],
+    [['serve', '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-secret-env', 'QUIRE_SECRET', '--webhook-debounce', '20s'], 'quire serve: --webhook-max-wait (10s) must be at least --webhook-debounce (20s)'],
     [['token', '--room', 'r', '--access', 'read', '--ttl', 'soon'], '--ttl must be a duration like 90s, 30m, 1h or 7d, got "soon"'],
     [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write'],
     [['token', '--room', 'r', '--access', 'read', '--secret-env', 'A', '--auth-secret-env', 'B'], 'quire token: --secret-env and --auth-secret-env are the same flag; give it once']
