@@ -98,7 +98,7 @@ describe.each(BACKENDS)('the webhook outbox on $name', (backend) => {
     const second = await outbox.claim(5, 60_000, 'two')
     expect(second.map((d) => d.id)).toEqual(['x', 'y', 'z'].filter((id) => !first.some((d) => d.id === id)))
     expect(await outbox.claim(5, 60_000, 'three')).toEqual([])
-    const [a, b] = first as [NewDelivery, NewDelivery]
+    const [a, b] = first as unknown as [NewDelivery, NewDelivery]
     expect(await outbox.delivered(a.id, 'two')).toBe(false)
     expect(await outbox.delivered(a.id, 'one')).toBe(true)
     expect(await outbox.delivered(a.id, 'one')).toBe(false)

@@ -100,7 +100,10 @@ export function createMemoryOutbox(): MemoryOutbox {
     async count() {
       let pending = 0
       let failed = 0
-      for (const d of deliveries.values()) d.status === 'pending' ? pending++ : failed++
+      for (const d of deliveries.values()) {
+        if (d.status === 'pending') pending++
+        else failed++
+      }
       return { pending, failed }
     },
     async nextDueInMs() {
