@@ -116,6 +116,29 @@ describe('webhooks of the quire serve process', () => {
   })
 })
 
+describe('webhooks of the quire serve process, stopped with SIGTERM', () => {
+  it('announces the windows still open: their events wait in the outbox, no change mark is left', async () => {
+    const dataDir = await tempDir()
+    const hook = await receiver(() => 'accept')
+    const server = await spawn(dataDir, hook, ['--webhook-debounce', '20s', '--webhook-max-wait', '60s'])
+    const writer = join(server, 'stopped')
+    await writer.synced()
+    writer.doc.getText('t').insert(0, 'unannounced')
+    await acknowledged(writer)
+    await server.kill('SIGTERM')
+    expect(server.output()).not.toMatch(/error/i)
+    expect(hook.requests).toHaveLength(0)
+    const storage = await createLevelStorage(dataDir, { fsync: false })
+    try {
+      const outbox = storage.webhookOutbox
+      expect((await outbox?.list('pending', 10))?.map((d) => d.event).sort()).toEqual(['document.created', 'document.updated'])
+      expect(await outbox?.claimMarks(0, 10)).toEqual([])
+    } finally {
+      await storage.close()
+    }
+  })
+})
+
 const run = promisify(execFile)
 
 async function quireWebhooks(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -58,7 +58,7 @@ export interface Webhooks {
   queueDepth(): Promise<DeliveryCounts>
   /** Deliveries were re-queued: look for due ones now. */
   wake(): void
-  /** Announces every open window, waits for the outbox writes, stops the dispatcher. */
+  /** Stops the dispatcher, announces every open window and waits for those outbox writes. */
   close(): Promise<void>
 }
 
@@ -178,10 +178,13 @@ export function createWebhooks({ options, outbox, stateVectorOf, log }: CreateWe
     wake: () => dispatcher.wake(),
     async close() {
       clearInterval(scan)
+      // First the dispatcher: attempts in flight are cut short and given back (sent again
+      // after the restart, with the same delivery id), and the events written below wait
+      // for the next start rather than being half sent now.
+      await dispatcher.stop()
       coalescer.closeAll()
       closing = true
       await Promise.allSettled([...announcing])
-      await dispatcher.stop()
       coalescer.stop()
     }
   }
