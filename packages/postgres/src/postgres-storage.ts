@@ -62,23 +62,25 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   const updates = `${s}.quire_updates`
   const marks = `${s}.quire_webhook_marks`
 
-  const appendStatement = `
+  // With change marks (webhooks) the same statement writes them too, in its transaction.
+  const appendStatementWith = (marked: boolean): string => `
     WITH docs AS (
       INSERT INTO ${documents} AS d (name, last_seq, live)
       SELECT name, count, true FROM unnest($1::bytea[], $2::bigint[]) AS b(name, count) ORDER BY name
       ON CONFLICT (name) DO UPDATE SET last_seq = d.last_seq + excluded.last_seq, live = true
       RETURNING d.id, d.name, d.last_seq
-    ),
-    -- Webhooks' change marks, in the same transaction as the updates they announce.
+    )${marked ? `,
     marks AS (
       INSERT INTO ${marks} AS m (name, token, created)
       SELECT name, token, created FROM unnest($6::bytea[], $7::text[], $8::boolean[]) AS k(name, token, created) ORDER BY name
       ON CONFLICT (name) DO UPDATE SET token = excluded.token, created = m.created OR excluded.created, marked_at = now()
-    )
+    )` : ''}
     INSERT INTO ${updates} (doc_id, seq, data)
     SELECT docs.id, docs.last_seq - u.back, u.data
     FROM unnest($3::bytea[], $4::bigint[], $5::bytea[]) AS u(name, back, data)
     JOIN docs ON docs.name = u.name`
+  const appendStatement = appendStatementWith(false)
+  const appendMarkingStatement = appendStatementWith(true)
 
   return {
     webhookOutbox: createPostgresOutbox(pool, s),
@@ -126,8 +128,12 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         }
       }
       // One statement is one transaction: the whole batch commits or none of it.
+      if (changeMarks.size === 0) {
+        await pool.query(appendStatement, [names, counts, updateNames, backs, data])
+        return
+      }
       const marked = [...changeMarks]
-      await pool.query(appendStatement, [
+      await pool.query(appendMarkingStatement, [
         names,
         counts,
         updateNames,
