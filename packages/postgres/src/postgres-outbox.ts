@@ -12,9 +12,9 @@ import { decodeDocumentName, encodeDocumentName } from './document-name.js'
  *   statement ends. Outcomes are recorded only by the lease's owner, so a clone that
  *   lost its lease (it stalled past it, another took over) changes nothing.
  * - Every time is the database's `now()`: clones' clocks may disagree, its does not.
- * - `enqueue` settles at most one change mark (the one of the document its events
- *   announce), so it holds one mark row's lock at a time and cannot deadlock with a
- *   commit, which locks its documents' rows, then their marks, in name order.
+ * - `enqueue` locks the change marks it settles in name order before deleting them, as
+ *   a commit locks the marks it writes (after its documents' rows, which `enqueue`
+ *   never locks): two writers of marks cannot wait for each other in a cycle.
  */
 export function createPostgresOutbox(pool: pg.Pool, schema: string): WebhookOutbox {
   const marks = `${schema}.quire_webhook_marks`
@@ -27,23 +27,27 @@ export function createPostgresOutbox(pool: pg.Pool, schema: string): WebhookOutb
     WITH added AS (
       INSERT INTO ${deliveries} (id, url, event, room, body)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+    ),
+    settled AS (
+      SELECT m.name FROM ${marks} m JOIN unnest($6::bytea[], $7::text[]) AS k(name, token) ON m.name = k.name AND m.token = k.token
+      ORDER BY m.name FOR UPDATE OF m
     )
-    DELETE FROM ${marks} WHERE $6::bytea IS NOT NULL AND name = $6 AND token = $7`
+    DELETE FROM ${marks} WHERE name IN (SELECT name FROM settled)`
 
   const settle = async (sql: string, params: unknown[]): Promise<boolean> => ((await pool.query(sql, params)).rowCount ?? 0) > 0
 
   return {
     shared: true,
 
-    async enqueue(added: readonly NewDelivery[], settles?: StoredChangeMark) {
+    async enqueue(added: readonly NewDelivery[], settles: readonly StoredChangeMark[] = []) {
       await pool.query(enqueueStatement, [
         added.map((d) => d.id),
         added.map((d) => d.url),
         added.map((d) => d.event),
         added.map((d) => encodeDocumentName(d.room)),
         added.map((d) => d.body),
-        settles === undefined ? null : encodeDocumentName(settles.doc),
-        settles?.token ?? null
+        settles.map((mark) => encodeDocumentName(mark.doc)),
+        settles.map((mark) => mark.token)
       ])
     },
 

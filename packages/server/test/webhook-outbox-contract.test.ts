@@ -80,11 +80,23 @@ describe.each(BACKENDS)('the webhook outbox on $name', (backend) => {
     expect(await outbox.claimMarks(60_000, 10)).toEqual([])
     // A later window's mark replaces it and keeps "created".
     await storage.append([{ doc: 'a', updates: [update], changeMark: { token: 't2', created: false } }])
-    await outbox.enqueue([delivery('d1', 'a')], { doc: 'a', token: 't1', created: true })
+    await outbox.enqueue([delivery('d1', 'a')], [{ doc: 'a', token: 't1', created: true }])
     expect(await outbox.claimMarks(0, 10)).toEqual([{ doc: 'a', token: 't2', created: true }])
-    await outbox.enqueue([delivery('d2', 'a')], { doc: 'a', token: 't2', created: true })
+    await outbox.enqueue([delivery('d2', 'a')], [{ doc: 'a', token: 't2', created: true }])
     expect(await outbox.claimMarks(0, 10)).toEqual([])
-    expect(await outbox.count()).toEqual({ pending: 2, failed: 0 })
+    // Several marks settled in one write, a stale one among them.
+    await storage.append([
+      { doc: 'c', updates: [update], changeMark: { token: 'c1', created: false } },
+      { doc: 'd', updates: [update], changeMark: { token: 'd1', created: false } },
+      { doc: 'e', updates: [update], changeMark: { token: 'e1', created: false } }
+    ])
+    await outbox.enqueue([delivery('d3', 'c'), delivery('d4', 'd')], [
+      { doc: 'd', token: 'd1', created: false },
+      { doc: 'c', token: 'c1', created: false },
+      { doc: 'e', token: 'stale', created: false }
+    ])
+    expect(await outbox.claimMarks(0, 10)).toEqual([{ doc: 'e', token: 'e1', created: false }])
+    expect(await outbox.count()).toEqual({ pending: 4, failed: 0 })
   })
 
   it('a claim leases deliveries to one owner until it settles, releases or outlives them', async () => {

@@ -10,6 +10,7 @@ import {
   verifyWebhookSignature,
   type QuireServer,
   type ServerOptions,
+  type Storage,
   type WebhookOptions
 } from '@quire/server'
 import { describeUnsaved, foldSaved } from './saved-state.js'
@@ -173,6 +174,32 @@ describe('webhooks', () => {
     expect(deleted).toMatchObject({ room: 'existing' })
     expect(deleted?.stateVector).toBeUndefined()
     expect(hook.events().find((e) => e.room === 'made by the API')).toMatchObject({ event: 'document.created', stateVector: 'AA==' })
+  })
+
+  it('windows that close together are written to the outbox together', async () => {
+    const hook = await receiver()
+    const storage = createMemoryStorage()
+    const outbox = storage.webhookOutbox
+    if (outbox === undefined) throw new Error('the memory store keeps an outbox')
+    const writes: number[] = []
+    const observed: Storage = {
+      ...storage,
+      webhookOutbox: {
+        ...outbox,
+        enqueue(deliveries, settles) {
+          writes.push(settles?.length ?? 0)
+          return outbox.enqueue(deliveries, settles)
+        }
+      }
+    }
+    const { url } = await start({ urls: [hook.url], debounceMs: 200, maxWaitMs: 1000 }, { storage: observed })
+    const writers = Array.from({ length: 10 }, (_, i) => join(url, `together ${i}`))
+    await Promise.all(writers.map((w) => w.synced()))
+    // In one turn: one group commit for all ten, ten windows closing at the same moment.
+    for (const w of writers) w.doc.getText('t').insert(0, 'x')
+    await waitUntil(() => hook.accepted.size === 20, { describe: () => `${hook.accepted.size} accepted` })
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(10)
+    expect(writes.length).toBeLessThan(10)
   })
 
   it('after the last attempt a delivery is failed; the HTTP route lists it and re-queues it', async () => {

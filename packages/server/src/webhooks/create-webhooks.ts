@@ -32,7 +32,7 @@ import type { ChangeMark, DeliveryCounts, NewDelivery, StoredChangeMark, Webhook
  * CPU, one more row of the same PostgreSQL statement), once per document per window,
  * no extra write, no extra fsync, nothing more for the acknowledgement to wait for. When
  * the window closes, its events and the removal of its mark are one atomic write
- * (`WebhookOutbox.enqueue`). A process that dies in between leaves the mark, and a
+ * (`WebhookOutbox.enqueue`), shared by the windows that closed in the same turn. A process that dies in between leaves the mark, and a
  * recovery scan turns it into the events: at start-up for a store of one process
  * (LevelDB, memory), and every few seconds for marks older than any live window could
  * leave (a clone that died, on PostgreSQL; an enqueue that kept failing). An event may
@@ -105,14 +105,45 @@ export function createWebhooks({ options, outbox, stateVectorOf, log }: CreateWe
     return deliveries
   }
 
+  /**
+   * Events wait for the outbox's next write: one write (one fsync on LevelDB, one
+   * statement on PostgreSQL) for every window that closed meanwhile, at most one write in
+   * flight. It runs beside the commits, never before an acknowledgement.
+   */
+  let waiting: Array<{ deliveries: NewDelivery[]; settles: StoredChangeMark | undefined; done: (error?: unknown) => void }> = []
+  let writing = false
+  const writeWaiting = (): void => {
+    if (writing || waiting.length === 0) return
+    writing = true
+    const batch = waiting
+    waiting = []
+    const settles = batch.flatMap((w) => (w.settles === undefined ? [] : [w.settles]))
+    outbox.enqueue(batch.flatMap((w) => w.deliveries), settles).then(
+      () => {
+        for (const w of batch) w.done()
+        dispatcher.wake()
+      },
+      (error: unknown) => {
+        for (const w of batch) w.done(error)
+      }
+    ).finally(() => {
+      writing = false
+      writeWaiting()
+    })
+  }
+  const enqueue = (deliveries: NewDelivery[], settles: StoredChangeMark | undefined): Promise<void> =>
+    new Promise((resolve, reject) => {
+      waiting.push({ deliveries, settles, done: (error) => (error === undefined ? resolve() : reject(error)) })
+      setImmediate(writeWaiting)
+    })
+
   /** Writes the events to the outbox, trying again until it succeeds (or the server closes: a mark stays for the next start). */
   const announce = (events: readonly WebhookEvent[], doc: string, settles?: StoredChangeMark): Promise<void> => {
     const run = async (): Promise<void> => {
       for (let failures = 0; ; failures++) {
         try {
           const stateVector = events.includes('document.deleted') ? null : await stateVectorOf(doc)
-          await outbox.enqueue(deliveriesFor(events, doc, stateVector), settles)
-          dispatcher.wake()
+          await enqueue(deliveriesFor(events, doc, stateVector), settles)
           return
         } catch (error) {
           const delay = Math.min(ENQUEUE_RETRY_MAX_MS, 500 * 2 ** failures)

@@ -139,17 +139,17 @@ export function createLevelOutbox(options: LevelOutboxOptions): WebhookOutbox {
   return {
     shared: false,
 
-    enqueue(added: readonly NewDelivery[], settles?: StoredChangeMark) {
+    enqueue(added: readonly NewDelivery[], settles: readonly StoredChangeMark[] = []) {
       return serialized(async () => {
         const now = Date.now()
         const ops: BatchOperation[] = added.map((d) => {
           const delivery: Delivery = { ...d, status: 'pending', attempts: 0, nextAttemptAt: now, createdAt: now, lastError: null }
           return { type: 'put', key: pendingKey(now, d.id), value: encodeJson(delivery) }
         })
-        if (settles !== undefined) {
-          const key = markKey(settles.doc)
+        for (const settled of settles) {
+          const key = markKey(settled.doc)
           const stored = await db.get(key)
-          if (stored !== undefined && (JSON.parse(fromUtf8.decode(stored)) as StoredMark).token === settles.token) ops.push({ type: 'del', key })
+          if (stored !== undefined && (JSON.parse(fromUtf8.decode(stored)) as StoredMark).token === settled.token) ops.push({ type: 'del', key })
         }
         if (ops.length > 0) await db.batch(ops, writeOptions)
       })

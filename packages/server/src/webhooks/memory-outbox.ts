@@ -37,10 +37,10 @@ export function createMemoryOutbox(): MemoryOutbox {
       const earlier = marks.get(doc)
       marks.set(doc, { mark: { token: mark.token, created: mark.created || (earlier?.mark.created ?? false) }, at: Date.now() })
     },
-    async enqueue(added: readonly NewDelivery[], settles?: StoredChangeMark) {
+    async enqueue(added: readonly NewDelivery[], settles: readonly StoredChangeMark[] = []) {
       const now = Date.now()
       for (const d of added) deliveries.set(d.id, { ...d, status: 'pending', attempts: 0, nextAttemptAt: now, createdAt: now, lastError: null })
-      if (settles !== undefined && marks.get(settles.doc)?.mark.token === settles.token) marks.delete(settles.doc)
+      for (const settled of settles) if (marks.get(settled.doc)?.mark.token === settled.token) marks.delete(settled.doc)
     },
     async claimMarks(olderThanMs, limit) {
       const now = Date.now()

@@ -62,10 +62,10 @@ export interface WebhookOutbox {
   /** Several processes use this outbox at once (PostgreSQL): claims and marks need leases. */
   readonly shared: boolean
   /**
-   * Adds `deliveries`, and removes `settles` (the change mark those events announce) if
-   * its token is still the one stored, in one atomic, durable write.
+   * Adds `deliveries`, and removes each change mark of `settles` (the marks those events
+   * announce) whose token is still the one stored, in one atomic, durable write.
    */
-  enqueue(deliveries: readonly NewDelivery[], settles?: StoredChangeMark): Promise<void>
+  enqueue(deliveries: readonly NewDelivery[], settles?: readonly StoredChangeMark[]): Promise<void>
   /**
    * Change marks written at least `olderThanMs` ago (by when they were written or last
    * claimed), at most `limit`: their changes were never announced (the process that
