@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
 import { createServer, type QuireServer } from '@quire/server'
 import { createPostgresStorage } from '@quire/postgres'
-import { createTestSchema } from '@quire/testkit'
+import { createTestSchema, queryPostgres } from '@quire/testkit'
 import { createStockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 import { startWebhookReceiver } from './webhook-receiver.js'
@@ -58,5 +59,36 @@ describe('webhooks of two servers on one PostgreSQL schema', () => {
     // Both took part: the other's events too, since either may claim any delivery.
     expect(delivered.every((n) => n > 0)).toBe(true)
     expect(hook.events().map((e) => e.event).filter((e) => e === 'document.created')).toHaveLength(10)
+  })
+
+  it("a change mark a dead clone left behind is announced by another, and a live clone's is left alone", async () => {
+    const schema = await createTestSchema('webhook_orphans')
+    cleanups.push(() => schema.drop())
+    const hook = await startWebhookReceiver()
+    cleanups.push(() => hook.close())
+    const content = new Y.Doc()
+    content.getText('t').insert(0, 'written by a clone that died')
+    const update = Y.encodeStateAsUpdate(content)
+    // What a clone's commits leave: one mark an hour old (its clone is gone), one just written.
+    const writer = await createPostgresStorage({ connectionString: schema.url })
+    await writer.append([
+      { doc: 'orphan', updates: [update], changeMark: { token: 'dead.1', created: true } },
+      { doc: 'alive', updates: [update], changeMark: { token: 'alive.1', created: false } }
+    ])
+    await writer.close()
+    await queryPostgres(schema.url, `UPDATE quire_webhook_marks SET marked_at = now() - interval '1 hour' WHERE token = 'dead.1'`)
+
+    const storage = await createPostgresStorage({ connectionString: schema.url })
+    const server = createServer({ storage, webhooks: { urls: [hook.url], secret: SECRET, debounceMs: 20, maxWaitMs: 100 } })
+    await server.listen(0, '127.0.0.1')
+    cleanups.push(async () => {
+      await server.close()
+      await storage.close()
+    })
+    await waitUntil(() => hook.accepted.size === 2, { describe: () => `${hook.accepted.size} accepted` })
+    expect(hook.events().map((e) => `${e.event} ${e.room}`).sort()).toEqual(['document.created orphan', 'document.updated orphan'])
+    expect(hook.events()[0]?.stateVector).toBe(Buffer.from(Y.encodeStateVector(content)).toString('base64'))
+    const rows = await queryPostgres<{ token: string }>(schema.url, 'SELECT token FROM quire_webhook_marks ORDER BY token')
+    expect(rows.map((row) => row.token)).toEqual(['alive.1'])
   })
 })
