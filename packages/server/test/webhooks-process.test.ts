@@ -174,7 +174,7 @@ describe.each(STORES)('quire webhooks on $name', ({ create }) => {
     const store = await create()
     let accepting = false
     const hook = await receiver(() => (accepting ? 'accept' : 'fail'))
-    const serveOnce = async (): Promise<{ url: string; close: () => Promise<void> }> => {
+    const serveOnce = async (): Promise<{ url: string; server: ReturnType<typeof createServer>; close: () => Promise<void> }> => {
       const storage = await store.open()
       const server = createServer({ storage, webhooks: { urls: [hook.url], secret: SECRET, maxAttempts: 2, retryBaseMs: 20, debounceMs: 20, maxWaitMs: 100 } })
       const { url } = await server.listen(0, '127.0.0.1')
@@ -182,13 +182,15 @@ describe.each(STORES)('quire webhooks on $name', ({ create }) => {
         await server.close()
         await storage.close()
       }
-      return { url: url.replace(/^http/, 'ws'), close }
+      return { url: url.replace(/^http/, 'ws'), server, close }
     }
     let served = await serveOnce()
     const writer = createStockClient(served.url, 'given up')
     await writer.synced()
     writer.doc.getText('t').insert(0, 'x')
-    await waitUntil(() => hook.requests.length === 4)
+    // Both tried twice, and the second failure recorded (an attempt cut short by close would not count).
+    await waitUntil(async () => (await served.server.webhooks()?.queueDepth())?.failed === 2)
+    expect(hook.requests).toHaveLength(4)
     writer.destroy()
     await served.close()
 

@@ -110,7 +110,7 @@ export function createWebhooks({ options, outbox, stateVectorOf, log }: CreateWe
    * statement on PostgreSQL) for every window that closed meanwhile, at most one write in
    * flight. It runs beside the commits, never before an acknowledgement.
    */
-  let waiting: Array<{ deliveries: NewDelivery[]; settles: StoredChangeMark | undefined; done: (error?: unknown) => void }> = []
+  let waiting: Array<{ deliveries: NewDelivery[]; settles: StoredChangeMark | undefined; resolve: () => void; reject: (error: unknown) => void }> = []
   let writing = false
   const writeWaiting = (): void => {
     if (writing || waiting.length === 0) return
@@ -118,13 +118,13 @@ export function createWebhooks({ options, outbox, stateVectorOf, log }: CreateWe
     const batch = waiting
     waiting = []
     const settles = batch.flatMap((w) => (w.settles === undefined ? [] : [w.settles]))
-    outbox.enqueue(batch.flatMap((w) => w.deliveries), settles).then(
+    void outbox.enqueue(batch.flatMap((w) => w.deliveries), settles).then(
       () => {
-        for (const w of batch) w.done()
+        for (const w of batch) w.resolve()
         dispatcher.wake()
       },
       (error: unknown) => {
-        for (const w of batch) w.done(error)
+        for (const w of batch) w.reject(error)
       }
     ).finally(() => {
       writing = false
@@ -133,7 +133,7 @@ export function createWebhooks({ options, outbox, stateVectorOf, log }: CreateWe
   }
   const enqueue = (deliveries: NewDelivery[], settles: StoredChangeMark | undefined): Promise<void> =>
     new Promise((resolve, reject) => {
-      waiting.push({ deliveries, settles, done: (error) => (error === undefined ? resolve() : reject(error)) })
+      waiting.push({ deliveries, settles, resolve, reject })
       setImmediate(writeWaiting)
     })
 

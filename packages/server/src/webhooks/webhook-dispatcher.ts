@@ -10,8 +10,9 @@ import type { Delivery, WebhookOutbox } from './webhook-outbox.js'
  * sockets and never delays a commit or a relay. Deliveries are claimed with a lease
  * (see WebhookOutbox.claim): with several clones on one PostgreSQL schema each delivery
  * goes to one of them, and one that dies mid-attempt loses its lease to another after
- * `leaseMs`. Between claims it sleeps until the next delivery is due, or `pollMs` at
- * most (a clone sees others' new deliveries that way); an enqueue here wakes it at once.
+ * `leaseMs`. Between claims it sleeps until the next delivery is due, and on a shared
+ * outbox `pollMs` at most (a clone sees others' new deliveries that way); an enqueue or
+ * a requeue here wakes it at once.
  */
 export interface WebhookDispatcher {
   /** Something may be due now. */
@@ -105,7 +106,9 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       if (claimed.length === free) return // full: a finished attempt wakes us
     } while (again)
     const next = await outbox.nextDueInMs()
-    arm(Math.min(next ?? options.pollMs, options.pollMs))
+    // Only a shared outbox gets deliveries this process does not enqueue (and wake for).
+    if (outbox.shared) arm(Math.min(next ?? options.pollMs, options.pollMs))
+    else if (next !== null) arm(next)
   }
 
   function wake(): void {
