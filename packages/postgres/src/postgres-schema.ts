@@ -42,6 +42,37 @@ const MIGRATIONS: readonly string[] = [
     -- A deleted document (live = false) is refused until then; NULL: not refused.
     ADD COLUMN refused_until timestamptz;
   UPDATE quire_documents d SET stored_bytes = coalesce((SELECT sum(octet_length(u.data)) FROM quire_updates u WHERE u.doc_id = d.id), 0);
+  `,
+  // 3: the webhook outbox (see postgres-outbox.ts).
+  `
+  CREATE TABLE quire_webhook_marks (
+    -- A document (name in WTF-8) whose committed changes no event announces yet,
+    -- written in the same statement as the updates (see AppendEntry.changeMark).
+    name bytea PRIMARY KEY,
+    token text NOT NULL,
+    created boolean NOT NULL,
+    -- When written or last claimed by a recovery scan.
+    marked_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE quire_webhook_deliveries (
+    id text PRIMARY KEY,
+    url text NOT NULL,
+    event text NOT NULL,
+    room bytea NOT NULL,
+    -- The JSON body, exactly as signed and sent.
+    body text NOT NULL,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'failed')),
+    attempts integer NOT NULL DEFAULT 0,
+    -- Pending: when due. Failed: when it failed.
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    -- The clone trying it, until when (see WebhookOutbox.claim).
+    lease_owner text,
+    lease_until timestamptz,
+    last_error text,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX quire_webhook_deliveries_due ON quire_webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX quire_webhook_deliveries_failed ON quire_webhook_deliveries (next_attempt_at) WHERE status = 'failed';
   `
 ]
 

@@ -1,7 +1,8 @@
 import pg from 'pg'
-import type { AppendEntry, DocumentInfo, DocumentPage, Log, Storage, StoredLog } from '@quire/server'
+import type { AppendEntry, ChangeMark, DocumentInfo, DocumentPage, Log, Storage, StoredLog } from '@quire/server'
 import { decodeDocumentName, encodeDocumentName } from './document-name.js'
 import { inTransaction } from './in-transaction.js'
+import { createPostgresOutbox } from './postgres-outbox.js'
 import { migrateSchema, quoteIdentifier } from './postgres-schema.js'
 
 export interface PostgresStorageOptions {
@@ -59,21 +60,32 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   const s = quoteIdentifier(schema)
   const documents = `${s}.quire_documents`
   const updates = `${s}.quire_updates`
+  const marks = `${s}.quire_webhook_marks`
 
-  const appendStatement = `
+  // With change marks (webhooks) the same statement writes them too, in its transaction.
+  const appendStatementWith = (marked: boolean): string => `
     WITH docs AS (
       INSERT INTO ${documents} AS d (name, last_seq, live, stored_bytes, updated_at)
       SELECT name, count, true, bytes, now() FROM unnest($1::bytea[], $2::bigint[], $6::bigint[]) AS b(name, count, bytes) ORDER BY name
       ON CONFLICT (name) DO UPDATE SET last_seq = d.last_seq + excluded.last_seq, live = true,
         stored_bytes = d.stored_bytes + excluded.stored_bytes, updated_at = excluded.updated_at
       RETURNING d.id, d.name, d.last_seq
-    )
+    )${marked ? `,
+    marks AS (
+      INSERT INTO ${marks} AS m (name, token, created)
+      SELECT name, token, created FROM unnest($7::bytea[], $8::text[], $9::boolean[]) AS k(name, token, created) ORDER BY name
+      ON CONFLICT (name) DO UPDATE SET token = excluded.token, created = m.created OR excluded.created, marked_at = now()
+    )` : ''}
     INSERT INTO ${updates} (doc_id, seq, data)
     SELECT docs.id, docs.last_seq - u.back, u.data
     FROM unnest($3::bytea[], $4::bigint[], $5::bytea[]) AS u(name, back, data)
     JOIN docs ON docs.name = u.name`
+  const appendStatement = appendStatementWith(false)
+  const appendMarkingStatement = appendStatementWith(true)
 
   return {
+    webhookOutbox: createPostgresOutbox(pool, s),
+
     async load(doc: string): Promise<StoredLog> {
       const { rows } = await pool.query<{ seq: string; snapshot: boolean; data: Buffer }>(
         `SELECT u.seq, u.snapshot, u.data FROM ${updates} u JOIN ${documents} d ON d.id = u.doc_id
@@ -91,8 +103,10 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     async append(batch: readonly AppendEntry[]): Promise<void> {
       // One entry per document (a batch may name one twice), in batch order within it.
       const byDoc = new Map<string, Uint8Array[]>()
-      for (const { doc, updates: docUpdates } of batch) {
+      const changeMarks = new Map<string, ChangeMark>()
+      for (const { doc, updates: docUpdates, changeMark } of batch) {
         if (docUpdates.length === 0) continue
+        if (changeMark) changeMarks.set(doc, changeMark)
         const list = byDoc.get(doc)
         if (list) list.push(...docUpdates)
         else byDoc.set(doc, [...docUpdates])
@@ -119,7 +133,22 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
         }
       }
       // One statement is one transaction: the whole batch commits or none of it.
-      await pool.query(appendStatement, [names, counts, updateNames, backs, data, sizes])
+      if (changeMarks.size === 0) {
+        await pool.query(appendStatement, [names, counts, updateNames, backs, data, sizes])
+        return
+      }
+      const marked = [...changeMarks]
+      await pool.query(appendMarkingStatement, [
+        names,
+        counts,
+        updateNames,
+        backs,
+        data,
+        sizes,
+        marked.map(([doc]) => encodeDocumentName(doc)),
+        marked.map(([, mark]) => mark.token),
+        marked.map(([, mark]) => mark.created)
+      ])
     },
 
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {

@@ -2,7 +2,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
+import { createApiAccess } from './api/api-access.js'
 import { createDocumentApi } from './api/document-api.js'
+import { joinDocumentEvents } from './api/document-events.js'
 import { createAccessWatch, type GrantedAccess } from './auth/access-watch.js'
 import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
@@ -15,6 +17,9 @@ import { createServerWiring } from './server-wiring.js'
 import { startHeartbeat } from './transport/heartbeat.js'
 import { createUpgradeAdmission } from './transport/upgrade-admission.js'
 import { createUpgradeHandler } from './transport/upgrade-handler.js'
+import type { Webhooks } from './webhooks/create-webhooks.js'
+import { createDeliveriesRoute } from './webhooks/deliveries-route.js'
+import { registerWebhookMetrics } from './webhooks/webhook-metrics.js'
 
 export type { ServerOptions } from './server-options.js'
 
@@ -46,6 +51,8 @@ export interface QuireServer {
   /** Compacts one document's stored log now. */
   compact(doc: string): Promise<void>
   stats(): ServerStats
+  /** The webhooks (counters, queue depth, the API's document events), or null without `webhooks` options or before storage is open. */
+  webhooks(): Webhooks | null
   /**
    * The server's Prometheus registry (null with `metrics: false`): other parts register
    * their own metrics on it, an embedder may serve it elsewhere.
@@ -107,6 +114,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     : null
   const counters = metrics?.counters ?? null
   const wiring = createServerWiring(resolved, metrics)
+  if (metrics !== null && resolved.webhooks !== undefined) registerWebhookMetrics(metrics.registry, () => wiring.ready?.webhooks ?? null)
   let ownServer: Server | null = null
   let metricsListener: MetricsListener | null = null
   let closing = false
@@ -139,7 +147,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     unsentBytes: unsentBytes.measure(),
     roomsLoaded: wiring.ready?.registry.loads ?? 0
   })
-  const handleRequest = createHttpRoutes({
+  const routes = createHttpRoutes({
     staticDir: resolved.staticDir,
     shareTokens: resolved.shareTokens,
     health: () => ({ ok: !closing, ...stats() }),
@@ -155,11 +163,24 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       maxRooms: limits.maxRooms,
       tombstoneDays: resolved.tombstoneDays,
       saveTimeoutMs: resolved.apiSaveTimeoutMs,
-      documentEvents: resolved.documentEvents,
+      documentEvents: joinDocumentEvents(resolved.documentEvents, () => wiring.ready?.webhooks?.documentEvents ?? null, log),
       isClosing: () => closing,
       log
     })
   })
+  // Operators only: an API key (or no access control at all), unless the embedder decides.
+  const webhookOptions = resolved.webhooks
+  const operators = createApiAccess({ apiKeys: resolved.apiKeys, authenticate: resolved.authenticate })
+  const deliveriesRoute = webhookOptions
+    ? createDeliveriesRoute({
+        outbox: () => wiring.ready?.webhooks?.outbox ?? null,
+        authorize: options.webhooks?.authorize ?? ((request) => operators.isOperator(request)),
+        requeued: () => wiring.ready?.webhooks?.wake()
+      })
+    : null
+  const handleRequest: typeof routes = deliveriesRoute
+    ? async (request, response) => (await deliveriesRoute(request, response)) || routes(request, response)
+    : routes
   const stopHeartbeat = startHeartbeat(sockets, resolved.heartbeatMs)
   const attach = (server: Server): void => attachToHttpServer(server, handleUpgrade, handleRequest, log)
 
@@ -203,6 +224,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
     },
     stats,
     metrics,
+    webhooks: () => wiring.ready?.webhooks ?? null,
     async close() {
       if (closing) return
       closing = true

@@ -29,3 +29,20 @@ export { consoleLog, quietLog } from './log.js'
 export type { Log, LogLevel, LogFields } from './log.js'
 export { redactUrl } from './redact-url.js'
 export type { QuireMetrics } from './metrics/server-metrics.js'
+export { verifyWebhookSignature, signWebhookBody, DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from './webhooks/webhook-signature.js'
+export type { WebhookSignatureCheck } from './webhooks/webhook-signature.js'
+export { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/webhook-options.js'
+export type { WebhookOptions } from './webhooks/webhook-options.js'
+export type { WebhookBody } from './webhooks/webhook-body.js'
+export type { Webhooks } from './webhooks/create-webhooks.js'
+export type { WebhookCounters } from './webhooks/webhook-dispatcher.js'
+export type {
+  ChangeMark,
+  Delivery,
+  DeliveryCounts,
+  DeliveryStatus,
+  NewDelivery,
+  StoredChangeMark,
+  WebhookEvent,
+  WebhookOutbox
+} from './webhooks/webhook-outbox.js'

@@ -9,6 +9,7 @@ import type { DocumentEvents } from './api/document-events.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
 import { parseTrustedProxies, type TrustedProxies } from './transport/trusted-proxies.js'
+import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from './webhooks/webhook-options.js'
 
 export interface ServerOptions {
   /** LevelDB directory used when no `storage` is given. Default `./data`. */
@@ -110,6 +111,8 @@ export interface ServerOptions {
    * its heap flags here.
    */
   readonly onWorkerStarted?: () => void
+  /** Send webhooks for document events (see webhooks/webhook-options.ts); none without it. */
+  readonly webhooks?: WebhookOptions
 }
 
 /** The defaults of the server's scalar options, and where `listen()` listens when not told. */
@@ -188,6 +191,7 @@ export interface ResolvedServerOptions {
   readonly metricsHost: string
   readonly drainTimeoutMs: number
   readonly onWorkerStarted: (() => void) | undefined
+  readonly webhooks: ResolvedWebhookOptions | undefined
 }
 
 /**
@@ -233,6 +237,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     metricsPort: options.metricsPort,
     metricsHost: options.metricsHost ?? SERVER_DEFAULTS.metricsHost,
     drainTimeoutMs: options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs,
-    onWorkerStarted: options.onWorkerStarted
+    onWorkerStarted: options.onWorkerStarted,
+    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks)
   }
 }

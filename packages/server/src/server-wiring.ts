@@ -10,6 +10,7 @@ import type { ServerMetrics } from './metrics/server-metrics.js'
 import type { ResolvedServerOptions } from './server-options.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
+import { createStateVectorReader, createWebhooks, type Webhooks } from './webhooks/create-webhooks.js'
 
 /**
  * The parts behind the sockets, and who tells whom what: the commit queue tells the
@@ -26,6 +27,8 @@ export interface ServerParts {
   readonly compaction: CompactionScheduler
   /** The worker thread for whole-document work (compaction, the API's JSON). */
   readonly thread: CompactionThread
+  /** Null without `webhooks` options. */
+  readonly webhooks: Webhooks | null
 }
 
 export interface ServerWiring {
@@ -56,12 +59,21 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
   const relays = createRelayScheduler()
 
   const core = storagePromise.then((storage) => {
+    const outbox = storage.webhookOutbox
+    if (options.webhooks && outbox === undefined) {
+      throw new Error('webhooks need a storage that keeps a webhook outbox (the LevelDB, PostgreSQL and memory stores do)')
+    }
+    const webhooks = options.webhooks && outbox
+      ? createWebhooks({ options: options.webhooks, outbox, stateVectorOf: createStateVectorReader(storage, (doc) => registry.get(doc)), log })
+      : null
     const commitQueue = createCommitQueue({
       storage,
       log,
       maxUnsavedBytes: options.maxUnsavedBytes,
       ...(metrics ? { observe: metrics.observeCommit } : {}),
+      ...(webhooks ? { changeMarkFor: (doc: string) => webhooks.changeMarkFor(doc) } : {}),
       onCommitted: (appended) => {
+        webhooks?.committed(appended)
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
           registry.committed(doc)
@@ -74,8 +86,14 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       storage,
       commitQueue,
       relays,
-      prepareLog: (name, stored) => compaction.prepareOpen(name, stored),
-      onEvicted: (name) => compaction.forget(name),
+      prepareLog: (name, stored) => {
+        webhooks?.roomOpened(name, stored.updates.length === 0)
+        return compaction.prepareOpen(name, stored)
+      },
+      onEvicted: (name) => {
+        compaction.forget(name)
+        webhooks?.roomEvicted(name)
+      },
       onQuiet: (name) => compaction.noteQuiet(name),
       ...(options.documentEvents ? { onCreated: (name: string) => notifyDocumentEvent(options.documentEvents, 'created', name, log) } : {}),
       ...(fanout ? { fanout } : {}),
@@ -102,7 +120,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       )
     }
     fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
-    return { storage, commitQueue, registry, compaction, thread }
+    return { storage, commitQueue, registry, compaction, thread, webhooks }
   })
   let ready: ServerParts | null = null
   core.then(
@@ -121,6 +139,8 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       const c = await core.catch(() => null)
       if (c) {
         await c.commitQueue.whenCommitted()
+        // Before storage closes: open windows are announced (their state vectors read) now.
+        await c.webhooks?.close()
         await c.registry.settled()
         await c.compaction.idle()
       }

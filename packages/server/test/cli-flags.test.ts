@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_LIMITS, verifyRoomToken } from '@quire/server'
+import { DEFAULT_LIMITS, DEFAULT_WEBHOOK_SETTINGS, verifyRoomToken } from '@quire/server'
 import { QUIRE_BIN, spawnQuireServer } from '@quire/testkit'
 import { readFlags, spellingsOf, type CliFlag } from '../src/cli/cli-flags.js'
 import { DEFAULT_LOG_LEVEL } from '../src/cli/pino-log.js'
@@ -44,7 +44,11 @@ function servedWith(args: readonly string[]) {
     redisUrl: settings.redisUrl,
     redisPrefix: settings.redisPrefix,
     // The CLI builds the logger at this level and hands the server its Log.
-    logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL
+    logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
+    // Webhooks are the server's only with a secret from the environment: what the flags chose.
+    webhookUrls: settings.webhookUrls,
+    webhookSecretEnv: settings.webhookSecretEnv,
+    webhook: { ...DEFAULT_WEBHOOK_SETTINGS, ...settings.webhook }
   }
 }
 
@@ -70,12 +74,16 @@ function helpEntryOf(help: string, command: string, name: string): string {
 const LIST_SAMPLES: Record<string, readonly [string, string]> = {
   'allow-origin': ['https://a.example', 'https://b.example'],
   'trust-proxy': ['loopback', '10.0.0.0/8'],
-  'api-key-env': ['QUIRE_KEY_A', 'QUIRE_KEY_B']
+  'api-key-env': ['QUIRE_KEY_A', 'QUIRE_KEY_B'],
+  'webhook-url': ['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b']
 }
 
 /** A value a text flag accepts other than its default, where not any text will do. */
 const TEXT_SAMPLES: Record<string, string> = {
-  'log-level': 'debug'
+  'log-level': 'debug',
+  'webhook-debounce': '3s',
+  'webhook-max-wait': '20s',
+  'webhook-retry-base': '500ms'
 }
 
 /** A value the flag accepts that is not its default. */
@@ -185,6 +193,11 @@ describe('quire serve and quire token refuse bad arguments before doing anything
     [['serve', '--data'], "quire serve: Option '--data <value>' argument missing"],
     [['serve', '--postgres', 'postgres://postgres@127.0.0.1:1/test'], 'cannot open the PostgreSQL store: connect ECONNREFUSED 127.0.0.1:1 (is PostgreSQL running and the URL right?)'],
     [['serve', '--trust-proxy', 'loopback', '--trust-proxy', 'localhost'], 'quire serve: --trust-proxy must be an address (192.0.2.7, ::1), a CIDR range (10.0.0.0/8, fd00::/8) or loopback, got "localhost"'],
+    [['serve', '--webhook-url', 'http://127.0.0.1:9/hook'], 'quire serve: --webhook-url needs --webhook-secret-env NAME'],
+    [['serve', '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-secret-env', 'UNSET_WEBHOOK_SECRET'], 'quire serve: the environment variable UNSET_WEBHOOK_SECRET is empty or unset'],
+    [['serve', '--webhook-url', 'ftp://127.0.0.1/hook', '--webhook-secret-env', 'QUIRE_SECRET'], 'quire serve: --webhook-url must be an http: or https: URL, got "ftp://127.0.0.1/hook"'],
+    [['serve', '--webhook-debounce', 'soon'], '--webhook-debounce must be a duration like 500ms, 2s, 10m or 1h, got "soon"'],
+    [['serve', '--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-secret-env', 'QUIRE_SECRET', '--webhook-debounce', '20s'], 'quire serve: --webhook-max-wait (10s) must be at least --webhook-debounce (20s)'],
     [['token', '--room', 'r', '--access', 'read', '--ttl', 'soon'], '--ttl must be a duration like 90s, 30m, 1h or 7d, got "soon"'],
     [['token', '--room', 'r', '--access', 'admin'], 'quire token: --access must be read or write'],
     [['token', '--room', 'r', '--access', 'read', '--secret-env', 'A', '--auth-secret-env', 'B'], 'quire token: --secret-env and --auth-secret-env are the same flag; give it once']

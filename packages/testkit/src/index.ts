@@ -22,3 +22,4 @@ export { TEST_POSTGRES_URL, createTestSchema, holdTableLock } from './postgres-t
 export type { HeldTableLock, TestSchema } from './postgres-test-schema.js'
 export { TEST_REDIS_URL, createTestRedisPrefix, withRedis } from './redis-test-prefix.js'
 export type { TestRedisPrefix } from './redis-test-prefix.js'
+export { queryPostgres } from './postgres-query.js'

@@ -21,6 +21,11 @@ import type { ApiRequest } from './api-request.js'
 export interface ApiAccess {
   /** Null when `request` may do what `wanted` asks; otherwise the refusal (401 or 403). */
   check(request: IncomingMessage, wanted: ApiRequest): Promise<ApiError | null>
+  /**
+   * Whether `request` may use the operators' endpoints (webhook deliveries): it carries an
+   * API key, or no access control is configured at all. A room token never does.
+   */
+  isOperator(request: IncomingMessage): boolean
 }
 
 export interface ApiAccessOptions {
@@ -42,10 +47,17 @@ export function createApiAccess(options: ApiAccessOptions): ApiAccess {
     return match
   }
 
+  const bearerOf = (request: IncomingMessage): string | null => BEARER.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? null
+
   return {
+    isOperator(request) {
+      if (open) return true
+      const token = bearerOf(request)
+      return token !== null && isApiKey(token)
+    },
     async check(request, wanted) {
       if (open) return null
-      const token = BEARER.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? null
+      const token = bearerOf(request)
       if (token !== null && isApiKey(token)) return null
       if (wanted.kind === 'list') {
         return token === null

@@ -2,13 +2,14 @@ import { formatFlagUsage } from './cli-flags.js'
 import { DOCUMENT_COMMANDS_USAGE, runDocumentCommand } from './document-commands.js'
 import { serve, SERVE_FLAGS } from './serve-command.js'
 import { token, TOKEN_FLAGS } from './token-command.js'
+import { runWebhooksCommand, WEBHOOKS_USAGE } from './webhooks-command.js'
 
 const USAGE = `Usage: quire <command> [options]
 
 Commands:
   serve     Start the sync server
 ${formatFlagUsage(SERVE_FLAGS)}  token     Print a signed access token for quire serve --secret-env
-${formatFlagUsage(TOKEN_FLAGS)}${DOCUMENT_COMMANDS_USAGE}  help      Show this text
+${formatFlagUsage(TOKEN_FLAGS)}${DOCUMENT_COMMANDS_USAGE}${WEBHOOKS_USAGE}  help      Show this text
 `
 
 /** The only code that reads argv and the environment. Returns the exit code. */
@@ -24,6 +25,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     case 'import':
     case 'compact':
       return runDocumentCommand(command, rest)
+    case 'webhooks':
+      return runWebhooksCommand(rest)
     case undefined:
     case 'help':
     case '--help':

@@ -9,3 +9,13 @@ export function parseDuration(text: string): number {
   }
   return seconds
 }
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** Reads `50ms`, `2s`, `10m`, `1h`, `1d` (a bare number is seconds) as milliseconds (> 0); the error names `flag`. */
+export function parseDurationMs(text: string, flag: string): number {
+  const match = /^(\d+)(ms|[smhd]?)$/.exec(text.trim())
+  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] || 's'] ?? 1000) : NaN
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new Error(`--${flag} must be a duration like 500ms, 2s, 10m or 1h, got "${text}"`)
+  return ms
+}

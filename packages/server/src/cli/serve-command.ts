@@ -12,11 +12,13 @@ import { readApiKeyFromEnv, readSecretFromEnv, secretEnvFlag } from './secret-en
 import { applyServeHeapFlags } from './serve-heap-flags.js'
 import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
+import { WEBHOOK_FLAGS, webhookOptionsFrom, type WebhookSettings } from './webhook-flags.js'
+import type { WebhookOptions } from '../webhooks/webhook-options.js'
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** What `quire serve`'s flags asked for; whatever they left out, the server's defaults decide. */
-export interface ServeSettings {
+export interface ServeSettings extends WebhookSettings {
   readonly options: Writable<ServerOptions>
   readonly limits: Writable<Partial<Limits>>
   host: string | undefined
@@ -47,7 +49,10 @@ export function createServeSettings(): ServeSettings {
     redisUrl: undefined,
     redisPrefix: undefined,
     logLevel: undefined,
-    apiKeyEnvs: []
+    apiKeyEnvs: [],
+    webhookUrls: [],
+    webhookSecretEnv: undefined,
+    webhook: {}
   }
 }
 
@@ -210,13 +215,15 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     help: 'on SIGTERM, seconds to flush writes after closing\nclients with 1012; then exit anyway (code 1),\nlogging how many updates were unsaved',
     default: SERVER_DEFAULTS.drainTimeoutMs / 1000,
     set: (s, seconds) => { s.options.drainTimeoutMs = seconds * 1000 }
-  }
+  },
+  ...WEBHOOK_FLAGS
 ]
 
-/** The server's options for `settings`: token auth when a secret is named, `log`, the heap flags. */
-export function serverOptionsFrom(settings: ServeSettings, secret: string | null, log: Log = consoleLog): ServerOptions {
+/** The server's options for `settings`: token auth when a secret is named, `log`, the webhooks, the heap flags. */
+export function serverOptionsFrom(settings: ServeSettings, secret: string | null, log: Log = consoleLog, webhooks: WebhookOptions | null = null): ServerOptions {
   return {
     ...settings.options,
+    ...(webhooks === null ? {} : { webhooks }),
     limits: settings.limits,
     ...(secret === null
       ? {}
@@ -247,6 +254,7 @@ export async function serve(args: readonly string[]): Promise<number> {
   const { secretEnv } = settings
   const secret = secretEnv === undefined ? null : readSecretFromEnv(secretEnv)
   const apiKeys = settings.apiKeyEnvs.map(readApiKeyFromEnv)
+  const webhooks = webhookOptionsFrom(settings, process.env)
   const postgresUrl = postgresUrlFrom(settings.postgresUrl, process.env)
   const storage = await openPostgresStorage({ postgresUrl, postgresSchema: settings.postgresSchema }, log)
   const redisUrl = redisUrlFrom(settings.redisUrl, process.env)
@@ -255,7 +263,7 @@ export async function serve(args: readonly string[]): Promise<number> {
     throw new Error('--redis relays between clones that share their documents: give them --postgres <url> too (or QUIRE_POSTGRES_URL)')
   }
   const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, log)
-  const options = serverOptionsFrom(settings, secret, log)
+  const options = serverOptionsFrom(settings, secret, log, webhooks)
   const server = createServer({
     ...options,
     ...(apiKeys.length === 0 ? {} : { apiKeys }),

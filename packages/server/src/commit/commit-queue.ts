@@ -2,6 +2,7 @@ import type { UpdateMeta } from '@quire/protocol'
 import type { Log } from '../log.js'
 import type { Peer } from '../room/peer.js'
 import type { AppendEntry, Storage } from '../storage/storage.js'
+import type { ChangeMark } from '../webhooks/webhook-outbox.js'
 
 /**
  * Group commit. Updates accepted across all rooms go to storage in one atomic batch; at
@@ -56,6 +57,8 @@ export interface CommitQueueOptions {
   readonly log: Log
   /** Told after each durable batch what it appended, per document. */
   readonly onCommitted?: (appended: readonly CommittedUpdates[]) => void
+  /** Asked, per document of a batch being built, for a change mark it must carry (webhooks; see AppendEntry.changeMark). */
+  readonly changeMarkFor?: (doc: string) => ChangeMark | undefined
   /** Delay before retrying a failed batch, by attempt number. */
   readonly retryDelay?: (attempt: number) => number
   /** Least time between the starts of two batches (default 10 ms). */
@@ -140,7 +143,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     const batch = pending
     pending = []
     inFlight = true
-    const appended = groupByDoc(batch)
+    const appended = groupByDoc(batch, options.changeMarkFor)
     options.storage.append(appended).then(
       () => {
         inFlight = false
@@ -229,12 +232,15 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   }
 }
 
-function groupByDoc(batch: readonly Entry[]): CommittedUpdates[] {
-  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number }>()
+function groupByDoc(batch: readonly Entry[], changeMarkFor: CommitQueueOptions['changeMarkFor']): CommittedUpdates[] {
+  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number; changeMark?: ChangeMark }>()
   for (const entry of batch) {
     if (!entry.stored) continue
     let appended = byDoc.get(entry.doc)
-    if (!appended) byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0 }))
+    if (!appended) {
+      const changeMark = changeMarkFor?.(entry.doc)
+      byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0, ...(changeMark ? { changeMark } : {}) }))
+    }
     appended.updates.push(entry.update)
     appended.joinableStructs += entry.meta.joinableStructs
   }

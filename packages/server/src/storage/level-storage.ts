@@ -20,6 +20,7 @@ import {
   updateKeyRange
 } from './document-key.js'
 import { decodeUpdatePack, encodeUpdatePack } from './update-pack.js'
+import { changeMarkOperation, createLevelOutbox, readMarkCreated } from '../webhooks/level-outbox.js'
 
 export interface LevelStorageOptions {
   /**
@@ -305,6 +306,8 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
   await serialized(drain)
 
   const storage: Storage = {
+    webhookOutbox: createLevelOutbox({ db, serialized, sync: writeOptions.sync }),
+
     async load(doc: string): Promise<StoredLog> {
       for (;;) {
         const startEpoch = epoch
@@ -334,6 +337,9 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
 
     append(batch: readonly AppendEntry[]): Promise<void> {
       return serialized(async () => {
+        // A change mark replacing one that says "created" keeps saying it.
+        const markedCreated = new Set<string>()
+        for (const { doc, changeMark } of batch) if (changeMark && (await readMarkCreated(db, doc))) markedCreated.add(doc)
         const ops: BatchOperation[] = []
         const seq = lastSeq + 1
         const committed: CommitEntry[] = []
@@ -341,8 +347,10 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         const taken = new Map<number, number>()
         const newlyListed: string[] = []
         const now = encodeSeq(Date.now())
-        for (const { doc, updates } of batch) {
+        for (const { doc, updates, changeMark } of batch) {
           if (updates.length === 0) continue
+          // Webhooks: at most once per document per coalescing window, in this same batch.
+          if (changeMark) ops.push(changeMarkOperation(doc, changeMark, markedCreated.has(doc)))
           let bytes = 0
           for (const update of updates) bytes += update.byteLength
           const direct = bytes >= DIRECT_WRITE_BYTES

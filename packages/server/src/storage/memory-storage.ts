@@ -1,3 +1,4 @@
+import { createMemoryOutbox } from '../webhooks/memory-outbox.js'
 import type { AppendEntry, DocumentInfo, DocumentPage, Storage, StoredLog } from './storage.js'
 
 interface MemoryDocument {
@@ -16,6 +17,7 @@ export function createMemoryStorage(): Storage {
   // Deleted documents refused until then (ms since the epoch).
   const tombstones = new Map<string, number>()
   let lastSeq = 0
+  const webhookOutbox = createMemoryOutbox()
 
   const infoOf = (name: string, doc: MemoryDocument): DocumentInfo => {
     let bytes = 0
@@ -24,6 +26,7 @@ export function createMemoryStorage(): Storage {
   }
 
   return {
+    webhookOutbox,
     async load(doc: string): Promise<StoredLog> {
       const log = docs.get(doc)?.log ?? []
       return { updates: log.map((e) => e.update), lastSeq: log.at(-1)?.seq ?? 0, startsWithSnapshot: log[0]?.snapshot ?? false }
@@ -36,6 +39,7 @@ export function createMemoryStorage(): Storage {
         if (!stored) docs.set(entry.doc, (stored = { log: [], updatedAt: now }))
         stored.updatedAt = now
         for (const update of entry.updates) stored.log.push({ seq: ++lastSeq, update: update.slice(), snapshot: false })
+        if (entry.changeMark) webhookOutbox.writeMark(entry.doc, entry.changeMark)
       }
     },
     async replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void> {

@@ -1,3 +1,5 @@
+import type { ChangeMark, WebhookOutbox } from '../webhooks/webhook-outbox.js'
+
 /**
  * Where documents live between process lifetimes. A document is an append-only log of
  * Yjs updates; compaction swaps a prefix of the log for one snapshot. Implementations
@@ -20,6 +22,13 @@ export interface StoredLog {
 export interface AppendEntry {
   readonly doc: string
   readonly updates: readonly Uint8Array[]
+  /**
+   * Also write this change mark for `doc`, in the same atomic write as its updates: the
+   * webhooks' promise that these changes will be announced, whatever happens after the
+   * commit (see webhooks/webhook-outbox.ts). It replaces the document's mark, if any,
+   * keeping `created` if either says so. Only a storage with a `webhookOutbox` is given one.
+   */
+  readonly changeMark?: ChangeMark
 }
 
 /** What the document API shows of a stored document. */
@@ -90,4 +99,6 @@ export interface Storage {
    * inside the process (LevelDB, memory) has none.
    */
   ping?(): Promise<void>
+  /** The webhook outbox kept in the same store (LevelDB, PostgreSQL and memory have one). */
+  readonly webhookOutbox?: WebhookOutbox
 }
