@@ -4,7 +4,6 @@ import type { WebSocket } from 'ws'
 import { CLOSE_SERVICE_RESTART } from '@quire/protocol'
 import { createApiAccess } from './api/api-access.js'
 import { createDocumentApi } from './api/document-api.js'
-import { joinDocumentEvents } from './api/document-events.js'
 import { createAccessWatch, type GrantedAccess } from './auth/access-watch.js'
 import { createReadinessCheck } from './http/readiness.js'
 import { attachToHttpServer, createHttpRoutes } from './http/http-routes.js'
@@ -163,7 +162,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       maxRooms: limits.maxRooms,
       tombstoneDays: resolved.tombstoneDays,
       saveTimeoutMs: resolved.apiSaveTimeoutMs,
-      documentEvents: joinDocumentEvents(resolved.documentEvents, () => wiring.ready?.webhooks?.documentEvents ?? null, log),
+      documentEvents: resolved.documentEvents,
+      webhookEvents: () => wiring.ready?.webhooks?.documentEvents ?? null,
       isClosing: () => closing,
       log
     })

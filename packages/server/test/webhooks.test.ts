@@ -204,6 +204,38 @@ describe('webhooks', () => {
     expect(metrics).toMatch(/^quire_webhook_queue_depth\{status="pending"\} 0$/m)
   })
 
+  it('a DELETE whose webhook event cannot be recorded in time deletes nothing (503); once it can, it deletes and the event is sent', async () => {
+    const hook = await receiver()
+    const storage = createMemoryStorage()
+    const outbox = storage.webhookOutbox
+    if (outbox === undefined) throw new Error('the memory store keeps an outbox')
+    let outboxFailing = false
+    const observed: Storage = {
+      ...storage,
+      webhookOutbox: {
+        ...outbox,
+        enqueue(deliveries, settles) {
+          if (outboxFailing) return Promise.reject(new Error('outbox write failed'))
+          return outbox.enqueue(deliveries, settles)
+        }
+      }
+    }
+    const { httpUrl, url } = await start({ urls: [hook.url], debounceMs: 50, maxWaitMs: 200 }, { storage: observed, apiSaveTimeoutMs: 300 })
+    const writer = join(url, 'kept')
+    await writer.synced()
+    writer.doc.getText('t').insert(0, 'still here')
+    await waitUntil(() => hook.events().some((e) => e.event === 'document.updated'))
+    outboxFailing = true
+    const refused = await fetch(`${httpUrl}/api/v1/documents/kept`, { method: 'DELETE' })
+    expect(refused.status).toBe(503)
+    const read = await fetch(`${httpUrl}/api/v1/documents/kept?format=json`)
+    expect(read.status).toBe(200)
+    expect(await read.json()).toEqual({ t: 'still here' })
+    outboxFailing = false
+    expect((await fetch(`${httpUrl}/api/v1/documents/kept`, { method: 'DELETE' })).status).toBe(200)
+    await waitUntil(() => hook.events().some((e) => e.event === 'document.deleted' && e.room === 'kept'))
+  })
+
   it('windows that close together are written to the outbox together', async () => {
     const hook = await receiver()
     const storage = createMemoryStorage()

@@ -13,7 +13,7 @@ import { apiError, writeApiError, writeJson, type ApiError } from './api-error.j
 import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './api-request.js'
 import { createApiWriter } from './api-writer.js'
 import { documentEtag, matchesEtag } from './document-etag.js'
-import { notifyDocumentEvent, type DocumentEvents } from './document-events.js'
+import { notifyDocumentEvent, type DocumentEvents, type RecordedDocumentEvents } from './document-events.js'
 import { readRequestBody } from './request-body.js'
 
 export interface DocumentApiOptions {
@@ -30,6 +30,8 @@ export interface DocumentApiOptions {
   readonly tombstoneDays: number
   readonly saveTimeoutMs: number
   readonly documentEvents: DocumentEvents | undefined
+  /** The webhooks' record of creations and deletions, once storage is open (null without webhooks). */
+  readonly webhookEvents?: () => RecordedDocumentEvents | null
   readonly isClosing: () => boolean
   readonly log: Log
 }
@@ -143,7 +145,12 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
 
   const create = async (parts: ServerParts, room: string, response: ServerResponse): Promise<void> => {
     const created = await parts.storage.create(room)
-    if (created) notify('created', room)
+    if (created) {
+      notify('created', room)
+      await options.webhookEvents?.()?.created(room).catch((error: unknown) => {
+        log('error', `the document was created but its webhook event could not be recorded: ${error instanceof Error ? error.message : String(error)}`, { room })
+      })
+    }
     writeJson(response, created ? 201 : 200, { created })
   }
 
@@ -160,6 +167,18 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       // What its clients wrote before is stored first, so the delete removes it too.
       if ((await savedWithin(commitQueue.whenCommitted(), options.saveTimeoutMs)) === 'timeout') {
         return writeApiError(response, apiError('storage-unavailable', `storage has not committed for ${options.saveTimeoutMs} ms: the document was not deleted; try again later`, { 'retry-after': '5' }))
+      }
+      // Recorded before the delete: a crash in between costs an event for a delete the
+      // caller never saw answered (and retries), never a delete without its event. The
+      // webhooks retry a failing outbox write by themselves; past the API's bound the
+      // delete is refused, and the event may still be written later (at least once).
+      const recording = options.webhookEvents?.()?.deleted(room)
+      if (recording !== undefined) {
+        const outcome = await savedWithin(recording, options.saveTimeoutMs).catch((): 'failed' => 'failed')
+        if (outcome !== 'saved') {
+          log('error', `the webhook event of a delete was not recorded within ${options.saveTimeoutMs} ms, so nothing was deleted`, { room })
+          return writeApiError(response, apiError('storage-unavailable', 'the deletion could not be recorded for the webhooks: the document was not deleted; try again later', { 'retry-after': '5' }))
+        }
       }
       const until = options.tombstoneDays > 0 ? Date.now() + options.tombstoneDays * DAY_MS : undefined
       await storage.delete(room, until === undefined ? {} : { refuseUntil: until })

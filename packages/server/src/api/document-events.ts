@@ -25,23 +25,13 @@ export function notifyDocumentEvent(events: DocumentEvents | undefined, event: k
   }
 }
 
-/** Where the webhooks hear of documents created and deleted through the API (see webhooks/create-webhooks.ts). */
-export interface AsyncDocumentEvents {
+/**
+ * Where the webhooks record the API's creations and deletions (see
+ * webhooks/create-webhooks.ts): each resolves once the event is durable in the outbox.
+ * The API records a deletion before it deletes, so a crash in between leaves the event
+ * (a retried DELETE then announces it again) rather than a deletion nobody hears of.
+ */
+export interface RecordedDocumentEvents {
   created(doc: string): Promise<void>
   deleted(doc: string): Promise<void>
-}
-
-/**
- * The events the document API reports, told to the embedder's `documentEvents` and to the
- * webhooks (which exist once storage is open). A webhook outbox write that fails is logged:
- * the API has answered by then.
- */
-export function joinDocumentEvents(embedder: DocumentEvents | undefined, webhooks: () => AsyncDocumentEvents | null, log: Log): DocumentEvents {
-  const tell = (event: keyof DocumentEvents, doc: string): void => {
-    notifyDocumentEvent(embedder, event, doc, log)
-    webhooks()?.[event](doc).catch((error: unknown) => {
-      log('error', `recording the webhook event document.${event} of ${JSON.stringify(doc)} failed: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
-    })
-  }
-  return { created: (doc) => tell('created', doc), deleted: (doc) => tell('deleted', doc) }
 }
