@@ -1,10 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import * as Y from 'yjs'
-import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
-import type { QuireSession } from '@quire/client'
-import { expectUnchangedFor, openSession, uniqueName, waitFor } from './client-fixture.js'
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
+import type { QuireServerFixture } from '@quire/testkit'
+import { expectUnchangedFor, uniqueName, waitFor } from './client-fixture.js'
+import { disposeAfterEachTest } from './test-resources.js'
 
 /**
  * A document deleted on the server (`DELETE /api/v1/documents/<room>`): its sessions are
@@ -12,28 +11,7 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
  * copy when it holds nothing unsaved, and otherwise keeps it and hands the application
  * the document to save a copy.
  */
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function server(): Promise<QuireServerFixture> {
-  const fixture = await startQuireServer()
-  cleanups.push(() => fixture.close())
-  return fixture
-}
-
-async function proxy(target: { port: number }): Promise<TcpProxy> {
-  const p = await startTcpProxy(target)
-  cleanups.push(() => p.close())
-  return p
-}
-
-function session(options: Parameters<typeof openSession>[0]): QuireSession {
-  const s = openSession(options)
-  cleanups.push(() => s.destroy())
-  return s
-}
+const { server, proxy, session } = disposeAfterEachTest()
 
 async function deleteOnServer(fixture: QuireServerFixture, room: string): Promise<void> {
   const response = await fetch(`${fixture.httpUrl}/api/v1/documents/${encodeURIComponent(room)}`, { method: 'DELETE' })

@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import * as Y from 'yjs'
-import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
-import { decodeSavedStateRecord, type QuireSession } from '@quire/client'
-import { openSession, readFromServer, uniqueName, waitFor } from './client-fixture.js'
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
+import { decodeSavedStateRecord } from '@quire/client'
+import { readFromServer, uniqueName, waitFor } from './client-fixture.js'
+import { disposeAfterEachTest } from './test-resources.js'
 import { installWebLocks } from './web-locks.js'
 
 /**
@@ -19,28 +18,7 @@ beforeAll(() => {
 })
 afterAll(() => uninstallLocks())
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function server(): Promise<QuireServerFixture> {
-  const fixture = await startQuireServer()
-  cleanups.push(() => fixture.close())
-  return fixture
-}
-
-async function proxy(target: { port: number }): Promise<TcpProxy> {
-  const p = await startTcpProxy(target)
-  cleanups.push(() => p.close())
-  return p
-}
-
-function tab(options: Parameters<typeof openSession>[0]): QuireSession {
-  const s = openSession(options)
-  cleanups.push(() => s.destroy())
-  return s
-}
+const { server, proxy, session: tab } = disposeAfterEachTest()
 
 /** The keys of the saved-state records in a database, as the next tab to load finds them. */
 async function recordKeys(databaseName: string): Promise<string[]> {

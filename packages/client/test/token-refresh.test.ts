@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createTokenAuthenticator, signRoomToken } from '@quire/server'
-import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
-import type { QuireClientError, QuireSession } from '@quire/client'
-import { expectUnchangedFor, openSession, uniqueName, waitFor } from './client-fixture.js'
-import { startTcpProxy } from './tcp-proxy.js'
+import type { QuireServerFixture } from '@quire/testkit'
+import type { QuireClientError } from '@quire/client'
+import { expectUnchangedFor, uniqueName, waitFor } from './client-fixture.js'
+import { disposeAfterEachTest } from './test-resources.js'
 
 /**
  * A page stays open longer than its token lives. With `token` as a function the session
@@ -13,21 +13,10 @@ import { startTcpProxy } from './tcp-proxy.js'
  */
 const SECRET = 'a-secret-of-at-least-thirty-two-bytes-for-tests'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const { server, proxy, session } = disposeAfterEachTest()
 
 async function serverWithRoomTokens(): Promise<QuireServerFixture> {
-  const fixture = await startQuireServer({ authenticate: createTokenAuthenticator({ secret: SECRET }) })
-  cleanups.push(() => fixture.close())
-  return fixture
-}
-
-function session(options: Parameters<typeof openSession>[0]): QuireSession {
-  const s = openSession(options)
-  cleanups.push(() => s.destroy())
-  return s
+  return server({ authenticate: createTokenAuthenticator({ secret: SECRET }) })
 }
 
 describe('@quire/client with a token function', () => {
@@ -71,8 +60,7 @@ describe('@quire/client with a token function', () => {
 
   it('a fresh token that the server refuses is final: `closed`, no further attempts', async () => {
     const fixture = await serverWithRoomTokens()
-    const net = await startTcpProxy(fixture)
-    cleanups.push(() => net.close())
+    const net = await proxy(fixture)
     const room = uniqueName('doc')
     const issued: string[] = []
     const editor = session({
