@@ -11,6 +11,7 @@ import { openMetricsListener, type MetricsListener } from './http/metrics-listen
 import { createUnsentBytesBudget } from './limits/unsent-bytes-budget.js'
 import { createServerMetrics, type QuireMetrics } from './metrics/server-metrics.js'
 import { QuireError } from './quire-error.js'
+import { resolveWithin } from './resolve-within.js'
 import { resolveServerOptions, SERVER_DEFAULTS, type ServerOptions } from './server-options.js'
 import { createServerWiring } from './server-wiring.js'
 import { startHeartbeat } from './transport/heartbeat.js'
@@ -268,11 +269,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
 
 /** Whether `work` settles within `ms` (its failure counts as settled: it is not waited for again). */
 function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  return Promise.race([work.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer))
+  return resolveWithin(work.then(() => true, () => true), ms, false)
 }
 
 /**

@@ -13,6 +13,7 @@ import { apiError, writeApiError, writeJson, type ApiError } from './api-error.j
 import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './api-request.js'
 import { createApiWriter } from './api-writer.js'
 import { documentEtag, matchesEtag } from './document-etag.js'
+import { resolveWithin } from '../resolve-within.js'
 import { notifyDocumentEvent, type DocumentEvents, type RecordedDocumentEvents } from './document-events.js'
 import { readRequestBody } from './request-body.js'
 
@@ -248,9 +249,5 @@ function deletedError(room: string, refusedUntil: number | null): ApiError {
 }
 
 function savedWithin(saved: Promise<void>, timeoutMs: number): Promise<SaveOutcome> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<SaveOutcome>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs)
-  })
-  return Promise.race([saved.then((): SaveOutcome => 'saved'), timeout]).finally(() => clearTimeout(timer))
+  return resolveWithin(saved.then((): SaveOutcome => 'saved'), timeoutMs, 'timeout')
 }

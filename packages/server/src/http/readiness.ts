@@ -1,3 +1,4 @@
+import { resolveWithin } from '../resolve-within.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { ServerParts } from '../server-wiring.js'
 
@@ -32,17 +33,14 @@ export function createReadinessCheck(options: ReadinessOptions): () => Promise<R
     if (storage.ping === undefined) return Promise.resolve(null)
     const now = Date.now()
     if (lastPing !== null && now - lastPing.at < PING_REUSE_MS) return lastPing.problem
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`storage did not answer within ${PING_TIMEOUT_MS} ms`), PING_TIMEOUT_MS)
-    })
-    const problem = Promise.race([
+    const problem = resolveWithin<string | null>(
       storage.ping().then(
         () => null,
         (error: unknown) => `storage unreachable: ${error instanceof Error ? error.message : String(error)}`
       ),
-      timeout
-    ]).finally(() => clearTimeout(timer))
+      PING_TIMEOUT_MS,
+      `storage did not answer within ${PING_TIMEOUT_MS} ms`
+    )
     lastPing = { at: now, problem }
     return problem
   }

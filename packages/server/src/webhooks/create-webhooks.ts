@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import * as Y from 'yjs'
+import type { RecordedDocumentEvents } from '../api/document-events.js'
 import type { Log } from '../log.js'
 import type { Storage } from '../storage/storage.js'
 import { createRetrySchedule } from './retry-schedule.js'
@@ -50,7 +51,7 @@ export interface Webhooks {
    * For the HTTP API, which creates and deletes documents: each resolves once the event
    * is durable in the outbox (so answer the request after it).
    */
-  readonly documentEvents: { created(doc: string): Promise<void>; deleted(doc: string): Promise<void> }
+  readonly documentEvents: RecordedDocumentEvents
   readonly outbox: WebhookOutbox
   /** Attempts by outcome since start (plain numbers, for the metrics registry). */
   readonly counters: Readonly<WebhookCounters>
