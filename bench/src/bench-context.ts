@@ -120,5 +120,10 @@ export interface Scenario {
   description: string
   /** Measures context.clusters instead of context.servers (which it then gets empty). */
   measuresClusters?: boolean
+  /**
+   * Runs only when --scenario names it: a tool for a question (an A/B of two builds)
+   * rather than a table every run should print. The smoke run still exercises it.
+   */
+  onlyWhenNamed?: boolean
   run(context: BenchContext): Promise<Table[]>
 }

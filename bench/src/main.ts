@@ -10,6 +10,7 @@ import { apiReadScenario } from './scenarios/api-read.js'
 import { coldLoadScenario } from './scenarios/cold-load.js'
 import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
+import { fanoutEqualLoadScenario } from './scenarios/fanout-equal-load.js'
 import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
 import { scaleOutScenario } from './scenarios/scale-out.js'
@@ -41,7 +42,8 @@ const SCENARIOS: Scenario[] = [
   durableWritesScenario,
   scaleOutScenario,
   reconnectStormScenario,
-  apiReadScenario
+  apiReadScenario,
+  fanoutEqualLoadScenario
 ]
 const SERVERS: ServerKind[] = [
   quireServer,
@@ -117,7 +119,7 @@ async function main(): Promise<number> {
   const repetitions = values.repetitions === undefined ? baseScale.repetitions : Number(values.repetitions)
   if (!Number.isInteger(repetitions) || repetitions < 1) throw new Error(`--repetitions wants a whole number of at least 1, got ${values.repetitions}`)
   const scale = { ...baseScale, repetitions }
-  const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
+  const scenarios = pick(SCENARIOS, values.scenario, 'scenario').filter((scenario) => values.scenario !== undefined || values.smoke || !scenario.onlyWhenNamed)
   checkTextInsertEncoding()
   const named = values.servers !== undefined
   // --servers names servers and clusters alike; each list keeps the names it knows.
