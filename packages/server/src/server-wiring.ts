@@ -10,6 +10,7 @@ import type { ServerMetrics } from './metrics/server-metrics.js'
 import type { ResolvedServerOptions } from './server-options.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
+import { createVersionHistory, DEFAULT_CHECKPOINT_EVERY, type VersionHistory } from './history/version-history.js'
 import { createStateVectorReader, createWebhooks, type Webhooks } from './webhooks/create-webhooks.js'
 
 /**
@@ -29,6 +30,8 @@ export interface ServerParts {
   readonly thread: CompactionThread
   /** Null without `webhooks` options. */
   readonly webhooks: Webhooks | null
+  /** Null for a storage that keeps no versions. */
+  readonly history: VersionHistory | null
 }
 
 export interface ServerWiring {
@@ -76,6 +79,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         webhooks?.committed(appended)
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
+          history?.noteCommitted(doc)
           registry.committed(doc)
           // Published only once durable: a clone that receives an update never stores it again.
           fanout?.publish(doc, updates.map((update) => encodeMessage({ type: 'sync-update', update })))
@@ -90,9 +94,10 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         webhooks?.roomOpened(name, stored.updates.length === 0)
         return compaction.prepareOpen(name, stored)
       },
-      onEvicted: (name) => {
+      onEvicted: (name, room) => {
         compaction.forget(name)
         webhooks?.roomEvicted(name)
+        history?.roomEvicted(name, room.takeAuthors())
       },
       onQuiet: (name) => compaction.noteQuiet(name),
       ...(options.documentEvents ? { onCreated: (name: string) => notifyDocumentEvent(options.documentEvents, 'created', name, log) } : {}),
@@ -109,6 +114,19 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       openRoom: (doc) => registry.get(doc),
       busy: () => relays.busy
     })
+    const history = storage.versions
+      ? createVersionHistory({
+          versions: storage.versions,
+          storage,
+          thread,
+          openRoom: (doc) => registry.get(doc),
+          idleMs: options.historyIdleMs,
+          maxIntervalMs: options.historyMaxIntervalMs,
+          retention: options.historyRetention,
+          checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
+          log
+        })
+      : null
     // Until it succeeds: storage may be down too (both outages at once).
     const catchUp = (): void => {
       registry.catchUpFromStorage().then(
@@ -120,7 +138,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       )
     }
     fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
-    return { storage, commitQueue, registry, compaction, thread, webhooks }
+    return { storage, commitQueue, registry, compaction, thread, webhooks, history }
   })
   let ready: ServerParts | null = null
   core.then(
@@ -143,6 +161,8 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         await c.webhooks?.close()
         await c.registry.settled()
         await c.compaction.idle()
+        // After the evictions: a room leaving with changes records its version first.
+        await c.history?.close()
       }
       await thread.close()
       relays.close()

@@ -69,7 +69,7 @@ export function createApiAccess(options: ApiAccessOptions): ApiAccess {
       }
       try {
         const granted = await authenticate({ request, room: wanted.room, token })
-        if (granted.access === 'write' || wanted.kind === 'read' || wanted.kind === 'state-vector') return null
+        if (granted.access === 'write' || isReadOnly(wanted.kind)) return null
         return apiError('forbidden', `read-only access to ${JSON.stringify(wanted.room)}: ${describe(wanted.kind)} needs write access`)
       } catch (error) {
         const refused = toQuireError(error, 'unauthorized')
@@ -85,8 +85,17 @@ function hashOf(text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
 
+/** The routes `read` access may use: the GETs. */
+function isReadOnly(kind: ApiRequest['kind']): boolean {
+  return kind === 'read' || kind === 'state-vector' || kind === 'versions' || kind === 'version'
+}
+
 function describe(kind: ApiRequest['kind']): string {
   switch (kind) {
+    case 'name-version':
+      return 'naming a version'
+    case 'restore':
+      return 'restoring a version'
     case 'write':
       return 'writing an update'
     case 'create':

@@ -21,6 +21,9 @@ export type ApiErrorCode =
   | 'storage-unavailable'
   | 'not-saved-yet' // accepted, not durable within the bounded wait
   | 'server-closing'
+  | 'invalid-body' // a JSON body that is not what the route takes
+  | 'version-not-found'
+  | 'not-implemented' // a route this server cannot serve (a storage without versions, no renderer)
 
 const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   'not-found': 404,
@@ -37,7 +40,10 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   'too-many-rooms': 503,
   'storage-unavailable': 503,
   'not-saved-yet': 503,
-  'server-closing': 503
+  'server-closing': 503,
+  'invalid-body': 400,
+  'version-not-found': 404,
+  'not-implemented': 501
 }
 
 export interface ApiError {

@@ -15,6 +15,14 @@ export type ApiRequest =
   | { readonly kind: 'write'; readonly room: string }
   | { readonly kind: 'create'; readonly room: string }
   | { readonly kind: 'delete'; readonly room: string }
+  | { readonly kind: 'versions'; readonly room: string }
+  | { readonly kind: 'name-version'; readonly room: string }
+  | { readonly kind: 'version'; readonly room: string; readonly id: number; readonly format: VersionFormat; readonly field: string | undefined }
+  | { readonly kind: 'restore'; readonly room: string; readonly id: number }
+
+/** How a version is shown: its content as one Yjs update, or rendered. */
+export type VersionFormat = 'update' | 'html' | 'markdown' | 'text'
+const VERSION_FORMATS: readonly VersionFormat[] = ['update', 'html', 'markdown', 'text']
 
 export type ApiRequestKind = ApiRequest['kind']
 
@@ -43,14 +51,12 @@ export function decodeApiRequest(method: string, url: string, maxRoomNameBytes: 
   if (!path.startsWith(`${DOCUMENTS}/`)) return fail(apiError('not-found', `no such route: ${path} (the API serves ${DOCUMENTS})`))
   // The raw path, split before decoding: a room's own slashes arrive as %2F.
   const [segment = '', sub, ...rest] = path.slice(DOCUMENTS.length + 1).split('/')
+  if (sub === 'versions') return decodeVersionsRoute(method, path, segment, rest, query, maxRoomNameBytes)
   if (rest.length > 0 || (sub !== undefined && sub !== 'state-vector' && sub !== 'updates')) {
     return fail(apiError('not-found', `no such route: ${path} (a room's own "/" is written %2F)`))
   }
-  if (segment === '') return fail(apiError('invalid-room-name', 'the room name is empty'))
-  const room = decodeRoomName(segment)
-  if (Buffer.byteLength(room) > maxRoomNameBytes) {
-    return fail(apiError('room-name-too-long', `room name longer than ${maxRoomNameBytes} bytes`))
-  }
+  const room = decodeRoom(segment, maxRoomNameBytes)
+  if (typeof room !== 'string') return room
   if (sub === 'state-vector') return isRead(method) ? ok({ kind: 'state-vector', room }) : notAllowed('GET')
   if (sub === 'updates') return method === 'POST' ? ok({ kind: 'write', room }) : notAllowed('POST')
   if (isRead(method)) {
@@ -61,6 +67,38 @@ export function decodeApiRequest(method: string, url: string, maxRoomNameBytes: 
   if (method === 'PUT') return ok({ kind: 'create', room })
   if (method === 'DELETE') return ok({ kind: 'delete', room })
   return notAllowed('GET, PUT, DELETE')
+}
+
+function decodeRoom(segment: string, maxRoomNameBytes: number): string | ApiRequestDecoding {
+  if (segment === '') return fail(apiError('invalid-room-name', 'the room name is empty'))
+  const room = decodeRoomName(segment)
+  if (Buffer.byteLength(room) > maxRoomNameBytes) return fail(apiError('room-name-too-long', `room name longer than ${maxRoomNameBytes} bytes`))
+  return room
+}
+
+/**
+ * `/documents/<room>/versions` (GET lists, POST names one), `.../versions/<id>` (GET
+ * shows one, `?format=update|html|markdown|text`, `&field=` for a rendering) and
+ * `.../versions/<id>/restore` (POST).
+ */
+function decodeVersionsRoute(method: string, path: string, segment: string, rest: readonly string[], query: URLSearchParams, maxRoomNameBytes: number): ApiRequestDecoding {
+  const [idText, action, ...more] = rest
+  if (more.length > 0 || (action !== undefined && action !== 'restore')) return fail(apiError('not-found', `no such route: ${path}`))
+  const room = decodeRoom(segment, maxRoomNameBytes)
+  if (typeof room !== 'string') return room
+  if (idText === undefined || idText === '') {
+    if (isRead(method)) return ok({ kind: 'versions', room })
+    return method === 'POST' ? ok({ kind: 'name-version', room }) : notAllowed('GET, POST')
+  }
+  const id = Number(idText)
+  if (!/^\d{1,15}$/.test(idText) || id < 1) return fail(apiError('invalid-query', `a version id is a whole number, not ${JSON.stringify(idText)}`))
+  if (action === 'restore') return method === 'POST' ? ok({ kind: 'restore', room, id }) : notAllowed('POST')
+  if (!isRead(method)) return notAllowed('GET')
+  const format = query.get('format') ?? 'update'
+  if (!(VERSION_FORMATS as readonly string[]).includes(format)) {
+    return fail(apiError('invalid-query', `format must be one of ${VERSION_FORMATS.map((f) => `"${f}"`).join(', ')}, not ${JSON.stringify(format)}`))
+  }
+  return ok({ kind: 'version', room, id, format: format as VersionFormat, field: query.get('field') ?? undefined })
 }
 
 function decodeListing(query: URLSearchParams): ApiRequestDecoding {

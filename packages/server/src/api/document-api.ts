@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
-import { encodeMessage, inspectUpdate, isEmptyUpdate } from '@quire/protocol'
+import { encodeMessage, inspectUpdate, isEmptyUpdate, type UpdateMeta } from '@quire/protocol'
 import type { Authenticate } from '../authenticate.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { Log } from '../log.js'
@@ -16,6 +16,7 @@ import { documentEtag, matchesEtag } from './document-etag.js'
 import { resolveWithin } from '../resolve-within.js'
 import { notifyDocumentEvent, type DocumentEvents, type RecordedDocumentEvents } from './document-events.js'
 import { readRequestBody } from './request-body.js'
+import { createVersionsApi } from './versions-api.js'
 
 export interface DocumentApiOptions {
   /** The server's parts, once storage is open; a rejection answers 503. */
@@ -44,6 +45,8 @@ export type DocumentApi = (request: IncomingMessage, response: ServerResponse) =
 type SaveOutcome = 'saved' | 'timeout'
 
 const EMPTY_UPDATE = Uint8Array.of(0, 0)
+/** A version's name is short: a body past this is refused. */
+const VERSION_BODY_BYTES = 64 * 1024
 const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
@@ -110,39 +113,47 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
     }
     const inspection = inspectUpdate(body.bytes)
     if (!inspection.ok) return writeApiError(response, apiError('invalid-update', `not a well-formed Yjs update: ${inspection.problem}`))
+    const refused = await acceptUpdate(parts, room, body.bytes, inspection.meta)
+    if (refused !== null) return writeApiError(response, refused)
+    // The first write of a new document is reported created by the registry, as one over a WebSocket is.
+    writeJson(response, 200, { saved: true })
+  }
+
+  /**
+   * `update` enters `room` through `Room.accept` as an API write (the room opened for it
+   * and released after), answered once durable: null then, or the refusal. A restore's
+   * update comes this way too.
+   */
+  const acceptUpdate = async (parts: ServerParts, room: string, update: Uint8Array, meta: UpdateMeta): Promise<ApiError | null> => {
     const { registry, storage } = parts
     if (registry.get(room) === undefined && registry.size >= options.maxRooms) {
-      return writeApiError(response, apiError('too-many-rooms', `try again later: this server has ${options.maxRooms} rooms open`, { 'retry-after': '5' }))
+      return apiError('too-many-rooms', `try again later: this server has ${options.maxRooms} rooms open`, { 'retry-after': '5' })
     }
     let opened: Room
     try {
       opened = await registry.open(room)
     } catch (error) {
-      if (error instanceof QuireError && error.code === 'document-deleted') {
-        return writeApiError(response, deletedError(room, await storage.tombstone(room).catch(() => null)))
-      }
+      if (error instanceof QuireError && error.code === 'document-deleted') return deletedError(room, await storage.tombstone(room).catch(() => null))
       throw error
     }
     try {
       if (opened.savingStalled) {
-        return writeApiError(response, apiError('storage-unavailable', 'storage has been failing for a while: try again later (nothing was accepted)', { 'retry-after': '5' }))
+        return apiError('storage-unavailable', 'storage has been failing for a while: try again later (nothing was accepted)', { 'retry-after': '5' })
       }
-      if (isEmptyUpdate(body.bytes)) return writeJson(response, 200, { saved: true })
+      if (isEmptyUpdate(update)) return null
       const writer = createApiWriter(nextWriterId--)
-      opened.accept(body.bytes, inspection.meta, writer)
+      opened.accept(update, meta, writer)
       const outcome = await savedWithin(writer.saved, options.saveTimeoutMs)
       if (outcome === 'timeout') {
-        return writeApiError(
-          response,
-          apiError('not-saved-yet', `the update was accepted and relayed but is not durable after ${options.saveTimeoutMs} ms (storage is failing); it stays queued and is written once storage is back. Sending it again is safe.`, { 'retry-after': '5' })
-        )
+        return apiError('not-saved-yet', `the update was accepted and relayed but is not durable after ${options.saveTimeoutMs} ms (storage is failing); it stays queued and is written once storage is back. Sending it again is safe.`, { 'retry-after': '5' })
       }
-      // The first write of a new document is reported created by the registry, as one over a WebSocket is.
-      writeJson(response, 200, { saved: true })
+      return null
     } finally {
       registry.releaseIfIdle(opened)
     }
   }
+
+  const versions = createVersionsApi({ acceptUpdate, readDocument, maxBodyBytes: VERSION_BODY_BYTES })
 
   const create = async (parts: ServerParts, room: string, response: ServerResponse): Promise<void> => {
     const created = await parts.storage.create(room)
@@ -183,6 +194,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       }
       const until = options.tombstoneDays > 0 ? Date.now() + options.tombstoneDays * DAY_MS : undefined
       await storage.delete(room, until === undefined ? {} : { refuseUntil: until })
+      parts.history?.forget(room)
       // Every other clone with the room open closes its clients too (a room message on the fan-out).
       options.fanout?.publish(room, [encodeMessage({ type: 'quire-deleted' })])
       notify('deleted', room)
@@ -223,6 +235,14 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
         return create(parts, wanted.room, response)
       case 'delete':
         return remove(parts, wanted.room, response)
+      case 'versions':
+        return versions.list(parts, wanted.room, response)
+      case 'name-version':
+        return versions.name(parts, wanted.room, request, response)
+      case 'version':
+        return versions.show(parts, wanted, response)
+      case 'restore':
+        return versions.restore(parts, wanted, response)
     }
   }
 

@@ -106,6 +106,10 @@ class Connection implements Peer, WatchedConsumer {
   private readonly unsent: UnsentBytesAccount
   private readonly slowConsumer: SlowConsumerWatch
 
+  get author(): string | null {
+    return this.options.user
+  }
+
   constructor(private readonly options: ConnectionOptions) {
     this.id = options.id
     this.acknowledging = options.extension
