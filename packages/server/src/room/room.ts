@@ -198,7 +198,7 @@ class OpenRoom implements Room {
 
   accept(update: Uint8Array, meta: UpdateMeta, writer: Peer | null, frame?: Uint8Array): void {
     if (isEmptyUpdate(update)) return
-    if (writer !== null) (this.authors ??= new RoomAuthors()).noteWriter(writer)
+    if (writer !== null) (this.authors ??= new RoomAuthors()).noteWriter(writer, this.awareness.statesOf(writer))
     // Only what the room lacks goes in: known clocks re-sent with other content break clients.
     const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
     if (fresh === update) {
@@ -241,6 +241,7 @@ class OpenRoom implements Room {
 
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
     this.awareness.apply(entries, from)
+    this.authors?.notePresence(from, this.awareness.statesOf(from))
     for (const peer of this.peers) if (peer !== from) peer.send(frame)
     this.publishPresence?.(this.name, frame)
   }
@@ -268,7 +269,6 @@ class OpenRoom implements Room {
 
   leave(peer: Peer): void {
     if (!this.peers.delete(peer)) return
-    this.authors?.noteLeaving(peer, this.awareness.statesOf(peer))
     const removed = this.awareness.removeOwner(peer)
     if (removed.length === 0) return
     // Other clones' peers see this one go too, even when nobody is left here.
