@@ -131,8 +131,8 @@ describe('version history', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 
-  it('records a version when a room leaves memory with changes not in a version yet', async () => {
-    const live = await startLive()
+  it('records the version of a room that left memory, from storage, with the authors it had', async () => {
+    const live = await startLive({ historyIdleMs: 400 })
     const ada = client(live, 'evicted', 'Ada')
     await ada.synced()
     ada.doc.getText('t').insert(0, 'written then gone')
@@ -142,7 +142,23 @@ describe('version history', () => {
       const versions = await listVersions(live, 'evicted')
       return versions.length === 1 ? versions : undefined
     }, { describe: () => 'no version after the room left memory' })
-    expect(version).toMatchObject({ kind: 'auto', authors: ['Ada'] })
+    expect(version).toMatchObject({ kind: 'auto', authors: ['Ada'], summary: { inserted: 17, deleted: 0 } })
+  })
+
+  it('records one version for many API writes (each opens and closes the room), as "api"', async () => {
+    const live = await startLive({ historyIdleMs: 300 })
+    const doc = new Y.Doc()
+    for (const word of ['one ', 'two ', 'three ']) {
+      const before = Y.encodeStateVector(doc)
+      doc.getText('t').insert(doc.getText('t').length, word)
+      expect((await fetch(`${live.http}/api/v1/documents/api-writes/updates`, { method: 'POST', body: Y.encodeStateAsUpdate(doc, before) })).status).toBe(200)
+    }
+    const versions = await pollUntil(async () => {
+      const listed = await listVersions(live, 'api-writes')
+      return listed.length > 0 ? listed : undefined
+    }, { describe: () => 'no version' })
+    expect(versions).toHaveLength(1)
+    expect(versions[0]).toMatchObject({ authors: ['api'], summary: { inserted: 14, deleted: 0 } })
   })
 
   it('names versions on request, changed or not, lists them newest first and refuses bad requests', async () => {

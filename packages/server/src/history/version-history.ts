@@ -14,9 +14,11 @@ import { versionsToThin, type RetentionPolicy } from './retention-policy.js'
  * commit queue). An automatic version is recorded once no commit came for `idleMs` (a
  * burst of editing ended), and at the latest `maxIntervalMs` after the first change
  * since the last version (a long session), if the document changed. A room leaving
- * memory with changes not yet in a version records one at once: nothing watches a
- * document whose room is closed, and its authors (who wrote, kept by the room) leave
- * with it. Named versions and restores are recorded on request, changed or not.
+ * memory does not cut a version: its authors (kept by the room) are kept here and the
+ * timers run on, reading the document from storage when they fire. (Recording at
+ * eviction made one version per write of a backend using the HTTP API, whose room opens
+ * and closes for each write.) A server that closes records what changed first. Named
+ * versions and restores are recorded on request, changed or not.
  *
  * **What.** Each version is stored as the diff from the previous version's state, made
  * in the worker by a Y.Doc (compaction/version-diff.js), with the whole state every
@@ -35,7 +37,7 @@ import { versionsToThin, type RetentionPolicy } from './retention-policy.js'
 export interface VersionHistory {
   /** `doc`'s updates were committed (by this process). */
   noteCommitted(doc: string): void
-  /** `doc`'s room left memory; `authors` are who wrote since its last version. */
+  /** `doc`'s room left memory; `authors` are who wrote since its last version (kept for it). */
   roomEvicted(doc: string, authors: readonly string[]): void
   /**
    * Records a version of `doc` as it is now. An automatic one only if it changed since
@@ -53,7 +55,7 @@ export interface VersionHistory {
   restoreUpdate(doc: string, id: number, current: Uint8Array): Promise<Uint8Array | null>
   /** `doc` was deleted: its pending timers and authors go (its versions went with it in storage). */
   forget(doc: string): void
-  /** Stops the timers and waits for versions being recorded. */
+  /** Records the documents that changed since their last version, stops the timers and waits. */
   close(): Promise<void>
 }
 
@@ -197,7 +199,6 @@ export function createVersionHistory(options: VersionHistoryOptions): VersionHis
         if (!pending) pendingAuthors.set(doc, (pending = new Set()))
         for (const author of authors) pending.add(author)
       }
-      if (changed.has(doc)) recordAuto(doc)
     },
 
     record(doc, request) {
@@ -259,8 +260,10 @@ export function createVersionHistory(options: VersionHistoryOptions): VersionHis
     },
 
     async close() {
+      // What changed since its last version is recorded now (the drain bounds the wait).
+      const pending = [...changed.keys()]
+      for (const doc of pending) recordAuto(doc)
       closed = true
-      for (const doc of [...changed.keys()]) clearTimers(doc)
       await Promise.all([...queues.values()])
     }
   }
