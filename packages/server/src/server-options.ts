@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROOM_NAME_BYTES } from '@quire/protocol'
 import type { IssueShareToken } from './auth/create-share-token-issuer.js'
@@ -113,6 +114,16 @@ export interface ServerOptions {
   readonly onWorkerStarted?: () => void
   /** Send webhooks for document events (see webhooks/webhook-options.ts); none without it. */
   readonly webhooks?: WebhookOptions
+  /**
+   * The schema documents are rendered with (`GET /api/v1/documents/<room>?format=html`):
+   * a module, as a file path or a URL, that exports `extensions` (Tiptap extensions) or
+   * `schema` (a ProseMirror Schema), or either as its default export. A module rather
+   * than the objects because rendering runs in a worker thread, which imports it itself
+   * (functions cannot be sent to a thread). Default: the demo's (Tiptap's StarterKit).
+   */
+  readonly renderExtensions?: string | URL
+  /** Bytes of rendered documents kept (least recently used out first). Default 64 MiB. */
+  readonly renderCacheBytes?: number
 }
 
 /** The defaults of the server's scalar options, and where `listen()` listens when not told. */
@@ -132,6 +143,7 @@ export interface ServerDefaults {
   readonly metrics: boolean
   readonly metricsHost: string
   readonly drainTimeoutMs: number
+  readonly renderCacheBytes: number
 }
 
 /**
@@ -156,7 +168,8 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   port: 1234,
   metrics: true,
   metricsHost: '127.0.0.1',
-  drainTimeoutMs: 10_000
+  drainTimeoutMs: 10_000,
+  renderCacheBytes: 64 * 1024 * 1024
 }
 
 /** `ServerOptions` with every default filled in: what the server's parts are built from. */
@@ -192,6 +205,9 @@ export interface ResolvedServerOptions {
   readonly drainTimeoutMs: number
   readonly onWorkerStarted: (() => void) | undefined
   readonly webhooks: ResolvedWebhookOptions | undefined
+  /** The render extensions module as a URL the worker can import, or undefined for the default. */
+  readonly renderExtensionsModule: string | undefined
+  readonly renderCacheBytes: number
 }
 
 /**
@@ -238,6 +254,15 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     metricsHost: options.metricsHost ?? SERVER_DEFAULTS.metricsHost,
     drainTimeoutMs: options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs,
     onWorkerStarted: options.onWorkerStarted,
-    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks)
+    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
+    renderExtensionsModule: moduleUrlOf(options.renderExtensions),
+    renderCacheBytes: options.renderCacheBytes ?? SERVER_DEFAULTS.renderCacheBytes
   }
+}
+
+/** A path (relative to the working directory) or a URL, as a URL for `import()`. */
+function moduleUrlOf(module: string | URL | undefined): string | undefined {
+  if (module === undefined) return undefined
+  if (module instanceof URL) return module.href
+  return /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(module).href
 }

@@ -17,6 +17,7 @@ export type ApiErrorCode =
   | 'document-deleted' // refused until created again (PUT)
   | 'payload-too-large'
   | 'invalid-update'
+  | 'not-renderable' // the field is a map or an array, not rich text or text
   | 'too-many-rooms'
   | 'storage-unavailable'
   | 'not-saved-yet' // accepted, not durable within the bounded wait
@@ -34,6 +35,7 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   'document-deleted': 410,
   'payload-too-large': 413,
   'invalid-update': 422,
+  'not-renderable': 422,
   'too-many-rooms': 503,
   'storage-unavailable': 503,
   'not-saved-yet': 503,
