@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROOM_NAME_BYTES } from '@quire/protocol'
 import type { IssueShareToken } from './auth/create-share-token-issuer.js'
@@ -127,6 +128,16 @@ export interface ServerOptions {
    * after). Named and restore versions are always kept.
    */
   readonly historyRetention?: string
+  /**
+   * The schema documents are rendered with (`GET /api/v1/documents/<room>?format=html`):
+   * a module, as a file path or a URL, that exports `extensions` (Tiptap extensions) or
+   * `schema` (a ProseMirror Schema), or either as its default export. A module rather
+   * than the objects because rendering runs in a worker thread, which imports it itself
+   * (functions cannot be sent to a thread). Default: the demo's (Tiptap's StarterKit).
+   */
+  readonly renderExtensions?: string | URL
+  /** Bytes of rendered documents kept (least recently used out first). Default 64 MiB. */
+  readonly renderCacheBytes?: number
 }
 
 /** The defaults of the server's scalar options, and where `listen()` listens when not told. */
@@ -149,6 +160,7 @@ export interface ServerDefaults {
   readonly historyIdleMs: number
   readonly historyMaxIntervalMs: number
   readonly historyRetention: string
+  readonly renderCacheBytes: number
 }
 
 /**
@@ -176,7 +188,8 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   drainTimeoutMs: 10_000,
   historyIdleMs: 5 * 60_000,
   historyMaxIntervalMs: 30 * 60_000,
-  historyRetention: DEFAULT_RETENTION
+  historyRetention: DEFAULT_RETENTION,
+  renderCacheBytes: 64 * 1024 * 1024
 }
 
 /** `ServerOptions` with every default filled in: what the server's parts are built from. */
@@ -215,6 +228,9 @@ export interface ResolvedServerOptions {
   readonly historyIdleMs: number
   readonly historyMaxIntervalMs: number
   readonly historyRetention: RetentionPolicy
+  /** The render extensions module as a URL the worker can import, or undefined for the default. */
+  readonly renderExtensionsModule: string | undefined
+  readonly renderCacheBytes: number
 }
 
 /**
@@ -269,6 +285,15 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
     historyIdleMs,
     historyMaxIntervalMs,
-    historyRetention: retention.policy
+    historyRetention: retention.policy,
+    renderExtensionsModule: moduleUrlOf(options.renderExtensions),
+    renderCacheBytes: options.renderCacheBytes ?? SERVER_DEFAULTS.renderCacheBytes
   }
+}
+
+/** A path (relative to the working directory) or a URL, as a URL for `import()`. */
+function moduleUrlOf(module: string | URL | undefined): string | undefined {
+  if (module === undefined) return undefined
+  if (module instanceof URL) return module.href
+  return /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(module).href
 }

@@ -195,20 +195,22 @@ describe('version history', () => {
     expect(await listVersions(live, 'named')).toHaveLength(2)
   })
 
-  it('answers rendered formats through the server\'s renderer, or 501 without one', async () => {
+  it('renders a version as HTML, Markdown and text with the server\'s renderer', async () => {
     const live = await startLive()
     const ada = client(live, 'render', 'Ada')
     await ada.synced()
-    ada.doc.getXmlFragment('default').insert(0, [paragraph('to render')])
+    ada.doc.getXmlFragment('default').insert(0, [paragraph('to <render>')])
     await waitUntil(async () => (await fetch(`${live.http}/api/v1/documents/render`)).status === 200)
     const version = await nameVersion(live, 'render', 'v')
-    const response = await fetch(versionsUrl(live, 'render', `/${version.id}?format=html`))
-    if (response.status === 501) {
-      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('not-implemented')
-    } else {
-      expect(response.status).toBe(200)
-      expect(await response.text()).toContain('to render')
-    }
+    ada.doc.getXmlFragment('default').insert(1, [paragraph('added after the version')])
+    const html = await fetch(versionsUrl(live, 'render', `/${version.id}?format=html`))
+    expect(html.status).toBe(200)
+    expect(html.headers.get('content-type')).toContain('text/html')
+    expect(await html.text()).toBe('<p>to &lt;render&gt;</p>')
+    const markdown = await fetch(versionsUrl(live, 'render', `/${version.id}?format=markdown`))
+    expect((await markdown.text()).trim()).toBe('to \\<render\\>')
+    const text = await fetch(versionsUrl(live, 'render', `/${version.id}?format=text`))
+    expect((await text.text()).trim()).toBe('to <render>')
   })
 
   it('restores a version on a live room: two connected clients and one offline client end with its content and the offline edits', async () => {

@@ -29,7 +29,9 @@ describe('retention policy', () => {
 
   it('keeps named versions and the newest, all of the last day, one a day, and drops past the last band', () => {
     const now = 100 * DAY
-    const policy = parseRetention('1d,3d:1d').ok ? (parseRetention('1d,3d:1d') as { policy: never }).policy : []
+    const parsed = parseRetention('1d,3d:1d')
+    if (!parsed.ok) throw new Error(parsed.message)
+    const policy = parsed.policy
     const at = (id: number, ageMs: number, kind: VersionInfo['kind'] = 'auto'): VersionInfo => ({
       id, createdAt: now - ageMs, name: kind === 'auto' ? null : 'n', kind, restoredFrom: null, authors: [], summary: { inserted: 0, deleted: 0 }, base: null, bytes: 1
     })

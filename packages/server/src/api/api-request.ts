@@ -1,3 +1,4 @@
+import type { RenderFormat } from '../render/render-thread.js'
 import { decodeRoomName } from '../transport/room-request.js'
 import { apiError, type ApiError } from './api-error.js'
 
@@ -11,6 +12,17 @@ import { apiError, type ApiError } from './api-error.js'
 export type ApiRequest =
   | { readonly kind: 'list'; readonly prefix: string; readonly limit: number; readonly after: string | undefined }
   | { readonly kind: 'read'; readonly room: string; readonly format: 'update' | 'json' }
+  | {
+      readonly kind: 'render'
+      readonly room: string
+      readonly format: RenderFormat
+      /** The top-level field to render; undefined: `default` (Tiptap's). */
+      readonly field: string | undefined
+      /** A whole HTML page for people (`&page=1`), not a fragment. */
+      readonly page: boolean
+      /** `?token=` of a page: a browser cannot send a header when it follows a link. */
+      readonly queryToken: string | undefined
+    }
   | { readonly kind: 'state-vector'; readonly room: string }
   | { readonly kind: 'write'; readonly room: string }
   | { readonly kind: 'create'; readonly room: string }
@@ -59,11 +71,7 @@ export function decodeApiRequest(method: string, url: string, maxRoomNameBytes: 
   if (typeof room !== 'string') return room
   if (sub === 'state-vector') return isRead(method) ? ok({ kind: 'state-vector', room }) : notAllowed('GET')
   if (sub === 'updates') return method === 'POST' ? ok({ kind: 'write', room }) : notAllowed('POST')
-  if (isRead(method)) {
-    const format = query.get('format') ?? 'update'
-    if (format !== 'update' && format !== 'json') return fail(apiError('invalid-query', `format must be "update" or "json", not ${JSON.stringify(format)}`))
-    return ok({ kind: 'read', room, format })
-  }
+  if (isRead(method)) return decodeRead(room, query)
   if (method === 'PUT') return ok({ kind: 'create', room })
   if (method === 'DELETE') return ok({ kind: 'delete', room })
   return notAllowed('GET, PUT, DELETE')
@@ -99,6 +107,26 @@ function decodeVersionsRoute(method: string, path: string, segment: string, rest
     return fail(apiError('invalid-query', `format must be one of ${VERSION_FORMATS.map((f) => `"${f}"`).join(', ')}, not ${JSON.stringify(format)}`))
   }
   return ok({ kind: 'version', room, id, format: format as VersionFormat, field: query.get('field') ?? undefined })
+}
+
+const RENDER_FORMATS: readonly RenderFormat[] = ['html', 'markdown', 'text', 'prosemirror-json']
+const READ_FORMATS = ['update', 'json', ...RENDER_FORMATS].map((f) => `"${f}"`).join(', ')
+
+function decodeRead(room: string, query: URLSearchParams): ApiRequestDecoding {
+  const format = query.get('format') ?? 'update'
+  const field = query.get('field') ?? undefined
+  const page = query.get('page')
+  if (format === 'update' || format === 'json') {
+    if (field !== undefined || page !== null) return fail(apiError('invalid-query', `field and page go with a rendered format (${RENDER_FORMATS.join(', ')}), not "${format}"`))
+    return ok({ kind: 'read', room, format })
+  }
+  const renderFormat = RENDER_FORMATS.find((f) => f === format)
+  if (renderFormat === undefined) return fail(apiError('invalid-query', `format must be one of ${READ_FORMATS}, not ${JSON.stringify(format)}`))
+  if (field === '') return fail(apiError('invalid-query', 'field is empty: name a top-level field, or leave it out for "default"'))
+  if (page !== null && page !== '1') return fail(apiError('invalid-query', `page must be 1 (a whole HTML page) or absent, not ${JSON.stringify(page)}`))
+  if (page !== null && renderFormat !== 'html') return fail(apiError('invalid-query', 'page=1 goes with format=html'))
+  const token = page === null ? null : query.get('token')
+  return ok({ kind: 'render', room, format: renderFormat, field, page: page !== null, queryToken: token === null || token === '' ? undefined : token })
 }
 
 function decodeListing(query: URLSearchParams): ApiRequestDecoding {

@@ -246,6 +246,20 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     default: SERVER_DEFAULTS.drainTimeoutMs / 1000,
     set: (s, seconds) => { s.options.drainTimeoutMs = seconds * 1000 }
   },
+  {
+    kind: 'text',
+    name: 'render-extensions',
+    placeholder: '<module>',
+    help: 'render documents (?format=html|markdown|text) with\nthe schema this module exports: `extensions` (Tiptap)\nor `schema` (ProseMirror); default: StarterKit',
+    set: (s, module) => { s.options.renderExtensions = module }
+  },
+  {
+    kind: 'positive',
+    name: 'render-cache-bytes',
+    help: 'bytes of rendered documents kept in memory',
+    default: SERVER_DEFAULTS.renderCacheBytes,
+    set: (s, n) => { s.options.renderCacheBytes = n }
+  },
   ...WEBHOOK_FLAGS
 ]
 
