@@ -73,6 +73,25 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX quire_webhook_deliveries_due ON quire_webhook_deliveries (next_attempt_at) WHERE status = 'pending';
   CREATE INDEX quire_webhook_deliveries_failed ON quire_webhook_deliveries (next_attempt_at) WHERE status = 'failed';
+  `,
+  // 4: version histories (see postgres-versions.ts), apart from the log: a compaction
+  // never touches them; deleting a document deletes them in the same statement.
+  `
+  CREATE TABLE quire_versions (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    doc_id bigint NOT NULL REFERENCES quire_documents (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL,
+    name text,
+    kind text NOT NULL CHECK (kind IN ('auto', 'named', 'restore')),
+    restored_from bigint,
+    authors text[] NOT NULL,
+    inserted bigint NOT NULL,
+    deleted bigint NOT NULL,
+    -- The version data applies to; NULL: data is the whole document (a checkpoint).
+    base bigint,
+    data bytea NOT NULL
+  );
+  CREATE INDEX quire_versions_doc ON quire_versions (doc_id, id);
   `
 ]
 

@@ -4,6 +4,7 @@ import { decodeDocumentName, encodeDocumentName } from './document-name.js'
 import { inTransaction } from './in-transaction.js'
 import { createPostgresOutbox } from './postgres-outbox.js'
 import { migrateSchema, quoteIdentifier } from './postgres-schema.js'
+import { createPostgresVersions } from './postgres-versions.js'
 
 export interface PostgresStorageOptions {
   /**
@@ -85,6 +86,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
 
   return {
     webhookOutbox: createPostgresOutbox(pool, s),
+    versions: createPostgresVersions(pool, s),
 
     async load(doc: string): Promise<StoredLog> {
       const { rows } = await pool.query<{ seq: string; snapshot: boolean; data: Buffer }>(
@@ -194,7 +196,8 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
            INSERT INTO ${documents} AS d (name, last_seq, live, refused_until) VALUES ($1, 0, false, $2)
            ON CONFLICT (name) DO UPDATE SET live = false, deleted_through = d.last_seq, stored_bytes = 0, refused_until = excluded.refused_until
            RETURNING id
-         )
+         ),
+         versions AS (DELETE FROM ${s}.quire_versions WHERE doc_id IN (SELECT id FROM d))
          DELETE FROM ${updates} WHERE doc_id IN (SELECT id FROM d)`,
         [encodeDocumentName(doc), refuseUntil]
       )

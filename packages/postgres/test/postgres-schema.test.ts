@@ -45,7 +45,7 @@ describe('PostgreSQL schema', () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema.name]
     )
-    expect(tables.map((row) => row.table_name)).toEqual(['quire_documents', 'quire_migrations', 'quire_updates', 'quire_webhook_deliveries', 'quire_webhook_marks'])
+    expect(tables.map((row) => row.table_name)).toEqual(['quire_documents', 'quire_migrations', 'quire_updates', 'quire_versions', 'quire_webhook_deliveries', 'quire_webhook_marks'])
   })
 
   it('uses the schema it is given, creating it, and keeps tenants apart', async () => {

@@ -108,7 +108,9 @@ export function createServer(options: ServerOptions = {}): QuireServer {
           unsentBytes: unsentBytes.measure(),
           storageErrors: parts?.commitQueue.failedWrites ?? 0,
           compactionsDone: parts?.compaction.completed ?? 0,
-          compactionsFailed: parts?.compaction.failed ?? 0
+          compactionsFailed: parts?.compaction.failed ?? 0,
+          renderCacheHits: parts?.renderer.hits ?? 0,
+          rendersRun: parts?.renderer.misses ?? 0
         }
       })
     : null
@@ -166,7 +168,8 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       documentEvents: resolved.documentEvents,
       webhookEvents: () => wiring.ready?.webhooks?.documentEvents ?? null,
       isClosing: () => closing,
-      log
+      log,
+      renderExtensionsModule: resolved.renderExtensionsModule
     })
   })
   // Operators only: an API key (or no access control at all), unless the embedder decides.

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_ROOM_NAME_BYTES } from '@quire/protocol'
 import type { IssueShareToken } from './auth/create-share-token-issuer.js'
@@ -9,6 +10,7 @@ import type { DocumentEvents } from './api/document-events.js'
 import type { Fanout } from './fanout/fanout.js'
 import type { Storage } from './storage/storage.js'
 import { parseTrustedProxies, type TrustedProxies } from './transport/trusted-proxies.js'
+import { DEFAULT_RETENTION, parseRetention, type RetentionPolicy } from './history/retention-policy.js'
 import { resolveWebhookOptions, type ResolvedWebhookOptions, type WebhookOptions } from './webhooks/webhook-options.js'
 
 export interface ServerOptions {
@@ -113,6 +115,29 @@ export interface ServerOptions {
   readonly onWorkerStarted?: () => void
   /** Send webhooks for document events (see webhooks/webhook-options.ts); none without it. */
   readonly webhooks?: WebhookOptions
+  /**
+   * Version history (see the README's "Version history"): an automatic version is
+   * recorded once a document had no edit for this long, if it changed. Default 5 minutes.
+   */
+  readonly historyIdleMs?: number
+  /** ...and at least this often while editing goes on. Default 30 minutes. */
+  readonly historyMaxIntervalMs?: number
+  /**
+   * Which automatic versions are kept, as age bands (history/retention-policy.ts):
+   * default `1d,30d:1d,*:7d` (all of the last day, one a day for a month, one a week
+   * after). Named and restore versions are always kept.
+   */
+  readonly historyRetention?: string
+  /**
+   * The schema documents are rendered with (`GET /api/v1/documents/<room>?format=html`):
+   * a module, as a file path or a URL, that exports `extensions` (Tiptap extensions) or
+   * `schema` (a ProseMirror Schema), or either as its default export. A module rather
+   * than the objects because rendering runs in a worker thread, which imports it itself
+   * (functions cannot be sent to a thread). Default: the demo's (Tiptap's StarterKit).
+   */
+  readonly renderExtensions?: string | URL
+  /** Bytes of rendered documents kept (least recently used out first). Default 64 MiB. */
+  readonly renderCacheBytes?: number
 }
 
 /** The defaults of the server's scalar options, and where `listen()` listens when not told. */
@@ -132,6 +157,10 @@ export interface ServerDefaults {
   readonly metrics: boolean
   readonly metricsHost: string
   readonly drainTimeoutMs: number
+  readonly historyIdleMs: number
+  readonly historyMaxIntervalMs: number
+  readonly historyRetention: string
+  readonly renderCacheBytes: number
 }
 
 /**
@@ -156,7 +185,11 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   port: 1234,
   metrics: true,
   metricsHost: '127.0.0.1',
-  drainTimeoutMs: 10_000
+  drainTimeoutMs: 10_000,
+  historyIdleMs: 5 * 60_000,
+  historyMaxIntervalMs: 30 * 60_000,
+  historyRetention: DEFAULT_RETENTION,
+  renderCacheBytes: 64 * 1024 * 1024
 }
 
 /** `ServerOptions` with every default filled in: what the server's parts are built from. */
@@ -192,6 +225,12 @@ export interface ResolvedServerOptions {
   readonly drainTimeoutMs: number
   readonly onWorkerStarted: (() => void) | undefined
   readonly webhooks: ResolvedWebhookOptions | undefined
+  readonly historyIdleMs: number
+  readonly historyMaxIntervalMs: number
+  readonly historyRetention: RetentionPolicy
+  /** The render extensions module as a URL the worker can import, or undefined for the default. */
+  readonly renderExtensionsModule: string | undefined
+  readonly renderCacheBytes: number
 }
 
 /**
@@ -210,6 +249,11 @@ export function defaultMaxUnsavedBytes(): number {
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const trusted = parseTrustedProxies(options.trustProxy ?? [])
   if (!trusted.ok) throw new RangeError(`trustProxy: ${trusted.message}`)
+  const retention = parseRetention(options.historyRetention ?? SERVER_DEFAULTS.historyRetention)
+  if (!retention.ok) throw new RangeError(`historyRetention: ${retention.message}`)
+  const historyIdleMs = options.historyIdleMs ?? SERVER_DEFAULTS.historyIdleMs
+  const historyMaxIntervalMs = options.historyMaxIntervalMs ?? SERVER_DEFAULTS.historyMaxIntervalMs
+  if (!(historyIdleMs > 0) || !(historyMaxIntervalMs > 0)) throw new RangeError('historyIdleMs and historyMaxIntervalMs must be positive')
   return {
     dataDir: options.dataDir ?? SERVER_DEFAULTS.dataDir,
     storage: options.storage,
@@ -238,6 +282,18 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     metricsHost: options.metricsHost ?? SERVER_DEFAULTS.metricsHost,
     drainTimeoutMs: options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs,
     onWorkerStarted: options.onWorkerStarted,
-    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks)
+    webhooks: options.webhooks === undefined ? undefined : resolveWebhookOptions(options.webhooks),
+    historyIdleMs,
+    historyMaxIntervalMs,
+    historyRetention: retention.policy,
+    renderExtensionsModule: moduleUrlOf(options.renderExtensions),
+    renderCacheBytes: options.renderCacheBytes ?? SERVER_DEFAULTS.renderCacheBytes
   }
+}
+
+/** A path (relative to the working directory) or a URL, as a URL for `import()`. */
+function moduleUrlOf(module: string | URL | undefined): string | undefined {
+  if (module === undefined) return undefined
+  if (module instanceof URL) return module.href
+  return /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(module).href
 }

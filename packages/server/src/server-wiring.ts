@@ -4,12 +4,15 @@ import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
 import { createCompactionThread, type CompactionThread } from './compaction/compaction-thread.js'
+import { createDocumentRenderer, type DocumentRenderer } from './render/document-renderer.js'
+import { createRenderThread } from './render/render-thread.js'
 import { createRelayScheduler } from './room/relay-scheduler.js'
 import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
 import type { ServerMetrics } from './metrics/server-metrics.js'
 import type { ResolvedServerOptions } from './server-options.js'
 import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
+import { createVersionHistory, DEFAULT_CHECKPOINT_EVERY, type VersionHistory } from './history/version-history.js'
 import { createStateVectorReader, createWebhooks, type Webhooks } from './webhooks/create-webhooks.js'
 
 /**
@@ -29,6 +32,10 @@ export interface ServerParts {
   readonly thread: CompactionThread
   /** Null without `webhooks` options. */
   readonly webhooks: Webhooks | null
+  /** Null for a storage that keeps no versions. */
+  readonly history: VersionHistory | null
+  /** Renders a document (one update) as HTML, Markdown, text or ProseMirror JSON, in its own worker thread, cached. */
+  readonly renderer: DocumentRenderer
 }
 
 export interface ServerWiring {
@@ -56,6 +63,8 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
   // Reported when used (listen, first upgrade), not as an unhandled rejection.
   storagePromise.catch(() => {})
   const thread = createCompactionThread({ onStarted: options.onWorkerStarted })
+  const renderThread = createRenderThread({ extensionsModule: options.renderExtensionsModule, onStarted: options.onWorkerStarted })
+  const renderer = createDocumentRenderer({ thread: renderThread, cacheBytes: options.renderCacheBytes })
   const relays = createRelayScheduler()
 
   const core = storagePromise.then((storage) => {
@@ -76,6 +85,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         webhooks?.committed(appended)
         for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
+          history?.noteCommitted(doc)
           registry.committed(doc)
           // Published only once durable: a clone that receives an update never stores it again.
           fanout?.publish(doc, updates.map((update) => encodeMessage({ type: 'sync-update', update })))
@@ -90,9 +100,10 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         webhooks?.roomOpened(name, stored.updates.length === 0)
         return compaction.prepareOpen(name, stored)
       },
-      onEvicted: (name) => {
+      onEvicted: (name, room) => {
         compaction.forget(name)
         webhooks?.roomEvicted(name)
+        history?.roomEvicted(name, room.takeAuthors())
       },
       onQuiet: (name) => compaction.noteQuiet(name),
       ...(options.documentEvents ? { onCreated: (name: string) => notifyDocumentEvent(options.documentEvents, 'created', name, log) } : {}),
@@ -109,6 +120,19 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       openRoom: (doc) => registry.get(doc),
       busy: () => relays.busy
     })
+    const history = storage.versions
+      ? createVersionHistory({
+          versions: storage.versions,
+          storage,
+          thread,
+          openRoom: (doc) => registry.get(doc),
+          idleMs: options.historyIdleMs,
+          maxIntervalMs: options.historyMaxIntervalMs,
+          retention: options.historyRetention,
+          checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
+          log
+        })
+      : null
     // Until it succeeds: storage may be down too (both outages at once).
     const catchUp = (): void => {
       registry.catchUpFromStorage().then(
@@ -120,7 +144,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       )
     }
     fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
-    return { storage, commitQueue, registry, compaction, thread, webhooks }
+    return { storage, commitQueue, registry, compaction, thread, webhooks, history, renderer }
   })
   let ready: ServerParts | null = null
   core.then(
@@ -143,12 +167,14 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         await c.webhooks?.close()
         await c.registry.settled()
         await c.compaction.idle()
+        // After the evictions: a room leaving with changes records its version first.
+        await c.history?.close()
       }
-      await thread.close()
+      await Promise.all([thread.close(), renderThread.close()])
       relays.close()
     },
     async stop() {
-      await thread.close()
+      await Promise.all([thread.close(), renderThread.close()])
       relays.close()
     },
     async closeOwnedStorage() {

@@ -83,7 +83,10 @@ const TEXT_SAMPLES: Record<string, string> = {
   'log-level': 'debug',
   'webhook-debounce': '3s',
   'webhook-max-wait': '20s',
-  'webhook-retry-base': '500ms'
+  'webhook-retry-base': '500ms',
+  'history-idle': '90s',
+  'history-max-interval': '2h',
+  'history-retention': '7d,*:30d'
 }
 
 /** A value the flag accepts that is not its default. */

@@ -288,6 +288,9 @@ function slowThread(ms: number): CompactionThread & { runs: Array<{ startedAt: n
       return Y.mergeUpdates(updates)
     },
     documentJson: async () => '{}',
+    versionDiff: () => Promise.reject(new Error('not used here')),
+    versionContent: () => Promise.reject(new Error('not used here')),
+    restoreUpdate: () => Promise.reject(new Error('not used here')),
     close: async () => {}
   }
 }

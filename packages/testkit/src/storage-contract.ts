@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import type { Storage } from '@quire/server'
+import type { NewVersion, Storage, VersionStore } from '@quire/server'
 
 export interface StorageContractOptions {
   /** A fresh, empty storage. */
@@ -403,6 +403,115 @@ export function describeStorageContract(name: string, options: StorageContractOp
         expect((await second.load('b')).updates).toHaveLength(rounds)
         await closeBoth([first, second])
       })
+    })
+
+    describe('version histories', () => {
+      const version = (overrides: Partial<NewVersion> = {}): NewVersion => ({
+        createdAt: 1_700_000_000_000,
+        name: null,
+        kind: 'auto',
+        restoredFrom: null,
+        authors: ['ada'],
+        summary: { inserted: 3, deleted: 1 },
+        base: null,
+        update: textUpdate('v'),
+        ...overrides
+      })
+      const versionsOf = (storage: Storage): VersionStore => {
+        if (!storage.versions) throw new Error('this storage keeps no versions')
+        return storage.versions
+      }
+
+      it('keeps versions with their metadata, oldest first, each update readable by id', async () => {
+        const storage = await options.create()
+        const versions = versionsOf(storage)
+        await storage.append([{ doc: 'h', updates: [textUpdate('x')] }])
+        const first = await versions.add('h', version({ update: textUpdate('checkpoint') }))
+        const second = await versions.add('h', version({ name: 'Draft', kind: 'named', authors: ['ada', 'bob'], base: first.id, update: textUpdate('diff', 2), createdAt: 1_700_000_001_000 }))
+        const third = await versions.add('h', version({ kind: 'restore', name: 'Restored from Draft', restoredFrom: second.id, base: second.id, summary: { inserted: 0, deleted: 4 } }))
+        expect(second.id).toBeGreaterThan(first.id)
+        expect(third.id).toBeGreaterThan(second.id)
+        expect(second).toEqual({
+          id: second.id,
+          createdAt: 1_700_000_001_000,
+          name: 'Draft',
+          kind: 'named',
+          restoredFrom: null,
+          authors: ['ada', 'bob'],
+          summary: { inserted: 3, deleted: 1 },
+          base: first.id,
+          bytes: textUpdate('diff', 2).byteLength
+        })
+        expect(await versions.list('h')).toEqual([first, second, third])
+        expect(await versions.read('h', [third.id, first.id, 999_999])).toEqual([textUpdate('v'), textUpdate('checkpoint'), null])
+        expect(await versions.list('unknown')).toEqual([])
+        await storage.close()
+      })
+
+      it('keeps the versions of documents whose names are prefixes of each other apart', async () => {
+        const storage = await options.create()
+        const versions = versionsOf(storage)
+        await storage.append([{ doc: 'a', updates: [textUpdate('a')] }, { doc: 'ab', updates: [textUpdate('ab')] }])
+        const a = await versions.add('a', version({ update: textUpdate('in a') }))
+        await versions.add('ab', version({ update: textUpdate('in ab') }))
+        expect((await versions.list('a')).map((v) => v.id)).toEqual([a.id])
+        expect(await versions.read('a', [a.id])).toEqual([textUpdate('in a')])
+        expect(await versions.list('ab')).toHaveLength(1)
+        await storage.close()
+      })
+
+      it('keeps versions through a compaction of the log', async () => {
+        const storage = await options.create()
+        const versions = versionsOf(storage)
+        await storage.append([{ doc: 'c', updates: [textUpdate('one'), textUpdate('two', 2)] }])
+        const kept = await versions.add('c', version())
+        await storage.replace('c', textUpdate('snapshot', 9), (await storage.load('c')).lastSeq)
+        expect(await versions.list('c')).toEqual([kept])
+        expect(await versions.read('c', [kept.id])).toEqual([textUpdate('v')])
+        await storage.close()
+      })
+
+      it('deletes a document\'s versions with it, and a document written again starts a new history', async () => {
+        const storage = await options.create()
+        const versions = versionsOf(storage)
+        await storage.append([{ doc: 'gone', updates: [textUpdate('x')] }, { doc: 'stays', updates: [textUpdate('y')] }])
+        const old = await versions.add('gone', version())
+        const other = await versions.add('stays', version())
+        await storage.delete('gone')
+        expect(await versions.list('gone')).toEqual([])
+        expect(await versions.read('gone', [old.id])).toEqual([null])
+        expect(await versions.list('stays')).toEqual([other])
+        await storage.append([{ doc: 'gone', updates: [textUpdate('again')] }])
+        expect(await versions.list('gone')).toEqual([])
+        await storage.close()
+      })
+
+      it('thins: removes versions and rebases their successors in one write', async () => {
+        const storage = await options.create()
+        const versions = versionsOf(storage)
+        await storage.append([{ doc: 't', updates: [textUpdate('x')] }])
+        const v1 = await versions.add('t', version({ update: textUpdate('full') }))
+        const v2 = await versions.add('t', version({ base: v1.id, update: textUpdate('d2', 2) }))
+        const v3 = await versions.add('t', version({ base: v2.id, update: textUpdate('d3', 3) }))
+        await versions.thin('t', [v2.id], [{ id: v3.id, base: v1.id, update: textUpdate('d2+d3', 4) }])
+        expect(await versions.list('t')).toEqual([v1, { ...v3, base: v1.id, bytes: textUpdate('d2+d3', 4).byteLength }])
+        expect(await versions.read('t', [v2.id, v3.id])).toEqual([null, textUpdate('d2+d3', 4)])
+        await storage.close()
+      })
+
+      if (options.reopen) {
+        const reopen = options.reopen
+        it('keeps versions across a reopen, and numbers new ones after them', async () => {
+          let storage = await options.create()
+          await storage.append([{ doc: 'r', updates: [textUpdate('x')] }])
+          const before = await versionsOf(storage).add('r', version())
+          storage = await reopen(storage)
+          expect(await versionsOf(storage).list('r')).toEqual([before])
+          const after = await versionsOf(storage).add('r', version())
+          expect(after.id).toBeGreaterThan(before.id)
+          await storage.close()
+        })
+      }
     })
 
     if (options.reopen) {

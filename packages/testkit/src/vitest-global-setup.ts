@@ -6,8 +6,8 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
- * Vitest global setup: builds `@quire/protocol`, `@quire/server`, `@quire/postgres` and
- * `@quire/redis` once, before any test
+ * Vitest global setup: builds `@quire/protocol`, `@quire/render`, `@quire/server`,
+ * `@quire/postgres` and `@quire/redis` once, before any test
  * file runs, so every test that spawns the built CLI (`quire serve`, `quire token`,
  * `quire compact`, ...) runs the code in the working tree, never an older `dist`.
  *
@@ -24,8 +24,9 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
 // The CLI loads @quire/postgres and @quire/redis from their dist (--postgres, --redis):
-// a test of clones must not run a build older than their sources.
-const packages = ['packages/protocol', 'packages/server', 'packages/postgres', 'packages/redis']
+// a test of clones must not run a build older than their sources. The server's render
+// thread runs @quire/render's built worker, in tests as in production.
+const packages = ['packages/protocol', 'packages/render', 'packages/server', 'packages/postgres', 'packages/redis']
 const stampFile = join(root, 'node_modules/.cache/quire/cli-build-stamp.json')
 
 interface Stamp {

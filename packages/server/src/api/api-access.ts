@@ -12,6 +12,8 @@ import type { ApiRequest } from './api-request.js'
  * - otherwise the `authenticate` hook decides as it does for a WebSocket of the same room
  *   (a room token): `write` access may use every endpoint of that room, `read` access
  *   only the GETs. The listing needs an API key.
+ * - A rendered page for people (`?format=html&page=1`) may carry its credential as
+ *   `?token=`, since a browser following a link sends no header; the header wins.
  * - With no API key and no hook configured, the API is as open as the WebSocket is.
  *
  * Keys are compared in constant time: each is hashed once (SHA-256), and the hash of
@@ -57,7 +59,7 @@ export function createApiAccess(options: ApiAccessOptions): ApiAccess {
     },
     async check(request, wanted) {
       if (open) return null
-      const token = bearerOf(request)
+      const token = bearerOf(request) ?? (wanted.kind === 'render' ? (wanted.queryToken ?? null) : null)
       if (token !== null && isApiKey(token)) return null
       if (wanted.kind === 'list') {
         return token === null
@@ -69,7 +71,7 @@ export function createApiAccess(options: ApiAccessOptions): ApiAccess {
       }
       try {
         const granted = await authenticate({ request, room: wanted.room, token })
-        if (granted.access === 'write' || wanted.kind === 'read' || wanted.kind === 'state-vector') return null
+        if (granted.access === 'write' || isReadOnly(wanted.kind)) return null
         return apiError('forbidden', `read-only access to ${JSON.stringify(wanted.room)}: ${describe(wanted.kind)} needs write access`)
       } catch (error) {
         const refused = toQuireError(error, 'unauthorized')
@@ -85,8 +87,17 @@ function hashOf(text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
 
+/** The routes `read` access may use: the GETs. */
+function isReadOnly(kind: ApiRequest['kind']): boolean {
+  return kind === 'read' || kind === 'render' || kind === 'state-vector' || kind === 'versions' || kind === 'version'
+}
+
 function describe(kind: ApiRequest['kind']): string {
   switch (kind) {
+    case 'name-version':
+      return 'naming a version'
+    case 'restore':
+      return 'restoring a version'
     case 'write':
       return 'writing an update'
     case 'create':

@@ -17,10 +17,14 @@ export type ApiErrorCode =
   | 'document-deleted' // refused until created again (PUT)
   | 'payload-too-large'
   | 'invalid-update'
+  | 'not-renderable' // the field is a map or an array, not rich text or text
   | 'too-many-rooms'
   | 'storage-unavailable'
   | 'not-saved-yet' // accepted, not durable within the bounded wait
   | 'server-closing'
+  | 'invalid-body' // a JSON body that is not what the route takes
+  | 'version-not-found'
+  | 'not-implemented' // a route this server cannot serve (a storage without versions)
 
 const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   'not-found': 404,
@@ -34,10 +38,14 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   'document-deleted': 410,
   'payload-too-large': 413,
   'invalid-update': 422,
+  'not-renderable': 422,
   'too-many-rooms': 503,
   'storage-unavailable': 503,
   'not-saved-yet': 503,
-  'server-closing': 503
+  'server-closing': 503,
+  'invalid-body': 400,
+  'version-not-found': 404,
+  'not-implemented': 501
 }
 
 export interface ApiError {

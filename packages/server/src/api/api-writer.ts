@@ -12,13 +12,15 @@ export interface ApiWriter extends Peer {
   readonly saved: Promise<void>
 }
 
-export function createApiWriter(id: number): ApiWriter {
+/** `author`: who the write counts as in the version history ("api" unless the caller is known). */
+export function createApiWriter(id: number, author = 'api'): ApiWriter {
   let resolveSaved: () => void = () => {}
   const saved = new Promise<void>((resolve) => {
     resolveSaved = resolve
   })
   return {
     id,
+    author,
     acknowledging: true,
     saved,
     send() {},

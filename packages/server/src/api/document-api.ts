@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
-import { encodeMessage, inspectUpdate, isEmptyUpdate } from '@quire/protocol'
+import { encodeMessage, inspectUpdate, isEmptyUpdate, type UpdateMeta } from '@quire/protocol'
 import type { Authenticate } from '../authenticate.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { Log } from '../log.js'
@@ -12,10 +13,14 @@ import { createApiAccess } from './api-access.js'
 import { apiError, writeApiError, writeJson, type ApiError } from './api-error.js'
 import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './api-request.js'
 import { createApiWriter } from './api-writer.js'
+import { RenderRefusedError } from '../render/document-renderer.js'
+import { createReadPage } from '../render/read-page.js'
 import { documentEtag, matchesEtag } from './document-etag.js'
+import { redactUrl } from '../redact-url.js'
 import { resolveWithin } from '../resolve-within.js'
 import { notifyDocumentEvent, type DocumentEvents, type RecordedDocumentEvents } from './document-events.js'
 import { readRequestBody } from './request-body.js'
+import { createVersionsApi } from './versions-api.js'
 
 export interface DocumentApiOptions {
   /** The server's parts, once storage is open; a rejection answers 503. */
@@ -35,15 +40,30 @@ export interface DocumentApiOptions {
   readonly webhookEvents?: () => RecordedDocumentEvents | null
   readonly isClosing: () => boolean
   readonly log: Log
+  /** The render extensions module (`renderExtensions`), part of a rendered document's ETag. */
+  readonly renderExtensionsModule?: string | undefined
 }
 
 /** Answers requests under `/api/v1/` and resolves true; resolves false for any other path. */
 export type DocumentApi = (request: IncomingMessage, response: ServerResponse) => Promise<boolean>
 
+/**
+ * What a rendered answer may do in a browser: nothing but show itself. The HTML is safe
+ * already (see `@quire/render`); this is the second lock. No referrer, since a page's URL
+ * may carry its token.
+ */
+const RENDERED_HTML_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer'
+}
+
 /** What a write waits for before it is durable or the bounded wait is over. */
 type SaveOutcome = 'saved' | 'timeout'
 
 const EMPTY_UPDATE = Uint8Array.of(0, 0)
+/** A version's name is short: a body past this is refused. */
+const VERSION_BODY_BYTES = 64 * 1024
 const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
@@ -58,7 +78,9 @@ const DAY_MS = 24 * 60 * 60 * 1000
  * however many ask) and released when idle, as a connection's room is.
  *
  * Reads of an open room come from its state; others from storage, merged here as a room
- * merges its log when it opens. Only the JSON form builds a Y.Doc, in the worker thread.
+ * merges its log when it opens. Only the JSON and rendered forms build a Y.Doc: the JSON in
+ * the compaction thread, the rendered ones (HTML, Markdown, text, ProseMirror JSON) in the
+ * render thread (render/render-thread.ts), cached per document version.
  */
 export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
   const access = createApiAccess({ apiKeys: options.apiKeys, authenticate: options.authenticate })
@@ -102,6 +124,40 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
     response.end(body)
   }
 
+  /**
+   * A rendered read: 304 when the tag matches (nothing rendered), otherwise the renderer's
+   * answer (cached per document version), with the node and mark types the schema did not
+   * know in `quire-unknown-nodes` (comma-separated, each percent-encoded: a node's name is
+   * whatever a client wrote).
+   */
+  const render = async (parts: ServerParts, wanted: Extract<ApiRequest, { kind: 'render' }>, request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const document = await readDocument(parts, wanted.room)
+    if ('code' in document) return writeApiError(response, document)
+    const etag = documentEtag(document.stateVector, document.update, `${wanted.format}${wanted.page ? '-page' : ''}-${renderVariant(wanted.field, options.renderExtensionsModule)}`)
+    if (matchesEtag(request.headers['if-none-match'], etag)) {
+      response.writeHead(304, { etag, 'cache-control': 'no-cache' })
+      response.end()
+      return
+    }
+    let rendered
+    try {
+      rendered = await parts.renderer.render(document.update, wanted.field === undefined ? { format: wanted.format } : { format: wanted.format, field: wanted.field })
+    } catch (error) {
+      if (error instanceof RenderRefusedError) return writeApiError(response, apiError('not-renderable', error.message))
+      throw error
+    }
+    const body = wanted.page ? createReadPage(wanted.room, rendered.body) : rendered.body
+    response.writeHead(200, {
+      'content-type': rendered.contentType,
+      'content-length': Buffer.byteLength(body),
+      etag,
+      'cache-control': 'no-cache',
+      ...(rendered.unknownNodes.length === 0 ? {} : { 'quire-unknown-nodes': rendered.unknownNodes.map(encodeURIComponent).join(',') }),
+      ...(wanted.format === 'html' ? RENDERED_HTML_HEADERS : {})
+    })
+    response.end(body)
+  }
+
   const write = async (parts: ServerParts, room: string, request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const body = await readRequestBody(request, options.maxMessageBytes)
     if (!body.ok) {
@@ -110,39 +166,47 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
     }
     const inspection = inspectUpdate(body.bytes)
     if (!inspection.ok) return writeApiError(response, apiError('invalid-update', `not a well-formed Yjs update: ${inspection.problem}`))
+    const refused = await acceptUpdate(parts, room, body.bytes, inspection.meta)
+    if (refused !== null) return writeApiError(response, refused)
+    // The first write of a new document is reported created by the registry, as one over a WebSocket is.
+    writeJson(response, 200, { saved: true })
+  }
+
+  /**
+   * `update` enters `room` through `Room.accept` as an API write (the room opened for it
+   * and released after), answered once durable: null then, or the refusal. A restore's
+   * update comes this way too.
+   */
+  const acceptUpdate = async (parts: ServerParts, room: string, update: Uint8Array, meta: UpdateMeta): Promise<ApiError | null> => {
     const { registry, storage } = parts
     if (registry.get(room) === undefined && registry.size >= options.maxRooms) {
-      return writeApiError(response, apiError('too-many-rooms', `try again later: this server has ${options.maxRooms} rooms open`, { 'retry-after': '5' }))
+      return apiError('too-many-rooms', `try again later: this server has ${options.maxRooms} rooms open`, { 'retry-after': '5' })
     }
     let opened: Room
     try {
       opened = await registry.open(room)
     } catch (error) {
-      if (error instanceof QuireError && error.code === 'document-deleted') {
-        return writeApiError(response, deletedError(room, await storage.tombstone(room).catch(() => null)))
-      }
+      if (error instanceof QuireError && error.code === 'document-deleted') return deletedError(room, await storage.tombstone(room).catch(() => null))
       throw error
     }
     try {
       if (opened.savingStalled) {
-        return writeApiError(response, apiError('storage-unavailable', 'storage has been failing for a while: try again later (nothing was accepted)', { 'retry-after': '5' }))
+        return apiError('storage-unavailable', 'storage has been failing for a while: try again later (nothing was accepted)', { 'retry-after': '5' })
       }
-      if (isEmptyUpdate(body.bytes)) return writeJson(response, 200, { saved: true })
+      if (isEmptyUpdate(update)) return null
       const writer = createApiWriter(nextWriterId--)
-      opened.accept(body.bytes, inspection.meta, writer)
+      opened.accept(update, meta, writer)
       const outcome = await savedWithin(writer.saved, options.saveTimeoutMs)
       if (outcome === 'timeout') {
-        return writeApiError(
-          response,
-          apiError('not-saved-yet', `the update was accepted and relayed but is not durable after ${options.saveTimeoutMs} ms (storage is failing); it stays queued and is written once storage is back. Sending it again is safe.`, { 'retry-after': '5' })
-        )
+        return apiError('not-saved-yet', `the update was accepted and relayed but is not durable after ${options.saveTimeoutMs} ms (storage is failing); it stays queued and is written once storage is back. Sending it again is safe.`, { 'retry-after': '5' })
       }
-      // The first write of a new document is reported created by the registry, as one over a WebSocket is.
-      writeJson(response, 200, { saved: true })
+      return null
     } finally {
       registry.releaseIfIdle(opened)
     }
   }
+
+  const versions = createVersionsApi({ acceptUpdate, readDocument, maxBodyBytes: VERSION_BODY_BYTES })
 
   const create = async (parts: ServerParts, room: string, response: ServerResponse): Promise<void> => {
     const created = await parts.storage.create(room)
@@ -183,6 +247,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       }
       const until = options.tombstoneDays > 0 ? Date.now() + options.tombstoneDays * DAY_MS : undefined
       await storage.delete(room, until === undefined ? {} : { refuseUntil: until })
+      parts.history?.forget(room)
       // Every other clone with the room open closes its clients too (a room message on the fan-out).
       options.fanout?.publish(room, [encodeMessage({ type: 'quire-deleted' })])
       notify('deleted', room)
@@ -217,12 +282,22 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       case 'read':
       case 'state-vector':
         return read(parts, wanted, request, response)
+      case 'render':
+        return render(parts, wanted, request, response)
       case 'write':
         return write(parts, wanted.room, request, response)
       case 'create':
         return create(parts, wanted.room, response)
       case 'delete':
         return remove(parts, wanted.room, response)
+      case 'versions':
+        return versions.list(parts, wanted.room, response)
+      case 'name-version':
+        return versions.name(parts, wanted.room, request, response)
+      case 'version':
+        return versions.show(parts, wanted, response)
+      case 'restore':
+        return versions.restore(parts, wanted, response)
     }
   }
 
@@ -235,7 +310,8 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       else await serve(decoded.request, request, response)
     } catch (error) {
       // Storage failing, the worker failing: logged here, answered without the details.
-      log('error', `HTTP ${request.method} ${url}: ${error instanceof Error ? error.message : String(error)}`)
+      // Redacted: a rendered page's URL may carry its token.
+      log('error', `HTTP ${request.method} ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`)
       if (!response.headersSent) writeApiError(response, apiError('storage-unavailable', 'the document could not be read or written now; try again later', { 'retry-after': '5' }))
       else response.end()
     }
@@ -246,6 +322,11 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
 function deletedError(room: string, refusedUntil: number | null): ApiError {
   const until = refusedUntil === null ? '' : ` (refused until ${new Date(refusedUntil).toISOString()})`
   return apiError('document-deleted', `the document ${JSON.stringify(room)} was deleted${until}; create it again with PUT before writing to it`)
+}
+
+/** What besides the format tells rendered answers apart: the field and the schema, hashed (a field's name may hold a quote). */
+function renderVariant(field: string | undefined, extensionsModule: string | undefined): string {
+  return createHash('sha256').update(JSON.stringify([field ?? null, extensionsModule ?? null])).digest('base64url').slice(0, 8)
 }
 
 function savedWithin(saved: Promise<void>, timeoutMs: number): Promise<SaveOutcome> {

@@ -14,6 +14,8 @@ import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './stor
 import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
 import { WEBHOOK_FLAGS, webhookOptionsFrom, type WebhookSettings } from './webhook-flags.js'
 import type { WebhookOptions } from '../webhooks/webhook-options.js'
+import { parseRetention } from '../history/retention-policy.js'
+import { parseDurationMs } from './parse-duration.js'
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -188,6 +190,34 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     default: SERVER_DEFAULTS.compactAfter,
     set: (s, n) => { s.options.compactAfter = n }
   },
+  {
+    kind: 'text',
+    name: 'history-idle',
+    placeholder: '<duration>',
+    help: 'record an automatic version once a document had\nno edit for this long (500ms, 30s, 5m, 1h)',
+    default: `${SERVER_DEFAULTS.historyIdleMs / 60_000}m`,
+    set: (s, text) => { s.options.historyIdleMs = parseDurationMs(text, 'history-idle') }
+  },
+  {
+    kind: 'text',
+    name: 'history-max-interval',
+    placeholder: '<duration>',
+    help: 'and at least this often while editing goes on',
+    default: `${SERVER_DEFAULTS.historyMaxIntervalMs / 60_000}m`,
+    set: (s, text) => { s.options.historyMaxIntervalMs = parseDurationMs(text, 'history-max-interval') }
+  },
+  {
+    kind: 'text',
+    name: 'history-retention',
+    placeholder: '<bands>',
+    help: 'automatic versions kept, by age: all up to 1d,\none a day up to 30d, one a week after; named\nand restore versions are always kept ("*" keeps all)',
+    default: SERVER_DEFAULTS.historyRetention,
+    set: (s, text) => {
+      const parsed = parseRetention(text)
+      if (!parsed.ok) throw new Error(`quire serve: --history-retention: ${parsed.message}`)
+      s.options.historyRetention = text
+    }
+  },
   { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } },
   {
     kind: 'text',
@@ -215,6 +245,20 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     help: 'on SIGTERM, seconds to flush writes after closing\nclients with 1012; then exit anyway (code 1),\nlogging how many updates were unsaved',
     default: SERVER_DEFAULTS.drainTimeoutMs / 1000,
     set: (s, seconds) => { s.options.drainTimeoutMs = seconds * 1000 }
+  },
+  {
+    kind: 'text',
+    name: 'render-extensions',
+    placeholder: '<module>',
+    help: 'render documents (?format=html|markdown|text) with\nthe schema this module exports: `extensions` (Tiptap)\nor `schema` (ProseMirror); default: StarterKit',
+    set: (s, module) => { s.options.renderExtensions = module }
+  },
+  {
+    kind: 'positive',
+    name: 'render-cache-bytes',
+    help: 'bytes of rendered documents kept in memory',
+    default: SERVER_DEFAULTS.renderCacheBytes,
+    set: (s, n) => { s.options.renderCacheBytes = n }
   },
   ...WEBHOOK_FLAGS
 ]

@@ -1,17 +1,28 @@
 import { Worker } from 'node:worker_threads'
 import { encodeUpdatePack } from '../storage/update-pack.js'
+import type { VersionDiff } from './version-diff.js'
+
+export type { VersionDiff }
 
 interface CompactionRequest {
   readonly id: number
-  /** 'compact': `pack` is an update pack; 'json': `pack` is one update, to render as JSON. */
-  readonly kind: 'compact' | 'json'
+  /**
+   * 'compact': `pack` is an update pack; 'json': `pack` is one update, to render as JSON.
+   * The version history's work (see compaction-worker.js): 'version-diff', `pack` is the
+   * current document then the previous version's chain; 'version-content', the chain;
+   * 'restore', the current document then the version's chain.
+   */
+  readonly kind: 'compact' | 'json' | 'version-diff' | 'version-content' | 'restore'
   /** The updates as one update pack (storage/update-pack.ts), its buffer transferred. */
   readonly pack: Uint8Array
+  /** 'version-diff': store the whole state, not a diff. */
+  readonly checkpoint?: boolean
 }
 
 type CompactionResponse =
   | { readonly id: number; readonly snapshot: Uint8Array }
   | { readonly id: number; readonly json: string }
+  | { readonly id: number; readonly diff: VersionDiff }
   | { readonly id: number; readonly error: string }
 
 /**
@@ -33,6 +44,17 @@ export interface CompactionThread {
    * is the work the server keeps off its event loop, so the API borrows this thread.
    */
   documentJson(update: Uint8Array): Promise<string>
+  /**
+   * A new version of the document `current` holds, after the version whose chain (its
+   * checkpoint and the diffs after it, oldest first) is `previousChain`: the update to
+   * store (a diff, or the whole state when `checkpoint`), whether anything changed, and
+   * the characters inserted and deleted (see version-diff.js).
+   */
+  versionDiff(current: Uint8Array, previousChain: readonly Uint8Array[], checkpoint: boolean): Promise<VersionDiff>
+  /** The document at a version, from its chain, as one update. */
+  versionContent(chain: readonly Uint8Array[]): Promise<Uint8Array>
+  /** The forward update that turns `current` into the content of the version whose chain is `chain` (see restore-update.js). */
+  restoreUpdate(current: Uint8Array, chain: readonly Uint8Array[]): Promise<Uint8Array>
   close(): Promise<void>
 }
 
@@ -87,12 +109,12 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
     waiting.clear()
   }
 
-  const run = (kind: CompactionRequest['kind'], pack: Uint8Array): Promise<CompactionResponse> => {
+  const run = (kind: CompactionRequest['kind'], pack: Uint8Array, checkpoint = false): Promise<CompactionResponse> => {
     if (idleTimer !== null) clearTimeout(idleTimer)
     idleTimer = null
     worker ??= start()
     const id = nextId++
-    const request: CompactionRequest = { id, kind, pack }
+    const request: CompactionRequest = { id, kind, pack, checkpoint }
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject })
       worker?.postMessage(request, [pack.buffer as ArrayBuffer])
@@ -110,6 +132,21 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
       const response = await run('json', update.slice())
       if (!('json' in response)) throw new Error('the worker answered no JSON')
       return response.json
+    },
+    async versionDiff(current, previousChain, checkpoint) {
+      const response = await run('version-diff', encodeUpdatePack([current, ...previousChain]), checkpoint)
+      if (!('diff' in response)) throw new Error('the worker answered no version diff')
+      return response.diff
+    },
+    async versionContent(chain) {
+      const response = await run('version-content', encodeUpdatePack(chain))
+      if (!('snapshot' in response)) throw new Error('the worker answered no version content')
+      return response.snapshot
+    },
+    async restoreUpdate(current, chain) {
+      const response = await run('restore', encodeUpdatePack([current, ...chain]))
+      if (!('snapshot' in response)) throw new Error('the worker answered no restore update')
+      return response.snapshot
     },
     async close() {
       if (idleTimer !== null) clearTimeout(idleTimer)

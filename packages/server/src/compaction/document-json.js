@@ -1,14 +1,13 @@
 // @ts-check
 // Plain JavaScript, as compact-updates.js, so the worker thread loads it unbuilt.
 import * as Y from 'yjs'
+import { topLevelKind, topLevelOfKind } from './top-level-kind.js'
 
 /**
  * `Y.Doc#toJSON()` of the document `update` holds: each top-level type as JSON. A doc
- * built from an update does not know which kind each top-level type was (the update does
- * not say; only `doc.get(name, Kind)` does), and `toJSON()` skips types it does not
- * know. So each one's kind is read from its content, as an application would have made
- * it: keys only, a map; XML elements or XML text, an XML fragment (its XML string);
- * strings or formatting, a text (its string); anything else in sequence, an array.
+ * built from an update does not know which kind each top-level type was, and `toJSON()`
+ * skips types it does not know, so each one's kind is read from its content
+ * (top-level-kind.js): an XML fragment as its XML string, a text as its string.
  *
  * @param {Uint8Array} update
  * @returns {string}
@@ -31,16 +30,6 @@ export function documentJson(update) {
  * @param {string} name
  */
 function topLevelJson(doc, name) {
-  const type = /** @type {Y.AbstractType<any>} */ (doc.share.get(name))
-  let text = false
-  let xml = false
-  for (let item = type._start; item !== null; item = item.right) {
-    const content = item.content
-    if (content instanceof Y.ContentString || content instanceof Y.ContentFormat) text = true
-    else if (content instanceof Y.ContentType && (content.type instanceof Y.XmlElement || content.type instanceof Y.XmlText)) xml = true
-  }
-  if (type._start === null) return type._map.size > 0 ? doc.getMap(name).toJSON() : {}
-  if (xml) return doc.getXmlFragment(name).toJSON()
-  if (text) return doc.getText(name).toJSON()
-  return doc.getArray(name).toJSON()
+  const kind = topLevelKind(doc, name)
+  return kind === 'empty' ? {} : topLevelOfKind(doc, name, kind).toJSON()
 }

@@ -13,6 +13,9 @@ export interface MetricsReadings {
   readonly storageErrors: number
   readonly compactionsDone: number
   readonly compactionsFailed: number
+  /** Rendered reads answered from the render cache (or sharing a render in flight), and renders run. */
+  readonly renderCacheHits: number
+  readonly rendersRun: number
 }
 
 /** A server's metrics as its embedder and its other parts see them. */
@@ -93,6 +96,18 @@ export function createServerMetrics(read: () => MetricsReadings): ServerMetrics 
       this.reset()
       this.inc({ result: 'done' }, compactionsDone)
       this.inc({ result: 'failed' }, compactionsFailed)
+    }
+  })
+  new Counter({
+    name: 'quire_renders_total',
+    help: 'Rendered reads (HTML, Markdown, text, ProseMirror JSON), by whether the render cache answered.',
+    labelNames: ['cache'] as const,
+    registers,
+    collect() {
+      const { renderCacheHits, rendersRun } = read()
+      this.reset()
+      this.inc({ cache: 'hit' }, renderCacheHits)
+      this.inc({ cache: 'miss' }, rendersRun)
     }
   })
   new Counter({

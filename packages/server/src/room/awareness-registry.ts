@@ -13,6 +13,8 @@ export interface AwarenessRegistry<Owner> {
   entries(): AwarenessEntry[]
   /** Removes the clients `owner` controlled and returns their removal entries (state null, clock + 1). */
   removeOwner(owner: Owner): AwarenessEntry[]
+  /** The states (JSON strings) of the clients `owner` controls. */
+  statesOf(owner: Owner): string[]
   readonly size: number
 }
 
@@ -56,6 +58,12 @@ class PresenceMap<Owner> implements AwarenessRegistry<Owner> {
       removed.push({ clientId, clock: p.clock + 1, state: NULL_STATE })
     }
     return removed
+  }
+
+  statesOf(owner: Owner): string[] {
+    const states: string[] = []
+    for (const p of this.clients.values()) if (p.owner === owner) states.push(p.state)
+    return states
   }
 
   get size(): number {

@@ -7,6 +7,11 @@ import type { InspectedUpdate } from '@quire/protocol'
  */
 export interface Peer {
   readonly id: number
+  /**
+   * Who this peer is in a version's authors (see history/): a token subject, "api" for
+   * the document API. Null or absent: the display name its presence publishes.
+   */
+  readonly author?: string | null
   send(frame: Uint8Array): void
   /** Sends `frames` in order, in as few socket writes as the transport allows. */
   sendAll(frames: readonly Uint8Array[]): void

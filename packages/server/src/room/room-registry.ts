@@ -54,8 +54,8 @@ export interface RoomRegistryOptions {
   readonly relays: RelayScheduler
   /** Sees the log a room is about to open from, and may replace it (by a compacted one). */
   readonly prepareLog?: (name: string, log: StoredLog) => Promise<StoredLog>
-  /** Told when a room has left memory. */
-  readonly onEvicted?: (name: string) => void
+  /** Told when a room has left memory (the room, for what it still knows: its authors). */
+  readonly onEvicted?: (name: string, room: Room) => void
   /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
   readonly onQuiet?: (name: string) => boolean
   /** Told when the first write of a room opened while the store did not hold it is durable. */
@@ -96,7 +96,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     rooms.delete(room.name)
     unborn.delete(room.name)
     fanout?.unsubscribe(room.name)
-    options.onEvicted?.(room.name)
+    options.onEvicted?.(room.name, room)
   }
 
   const load = async (name: string): Promise<Room> => {
@@ -150,7 +150,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
         rooms.delete(room.name)
         unborn.delete(room.name)
         fanout?.unsubscribe(room.name)
-        options.onEvicted?.(room.name)
+        options.onEvicted?.(room.name, room)
       })
       evictions.add(eviction)
       void eviction.finally(() => evictions.delete(eviction))

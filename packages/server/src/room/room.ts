@@ -8,6 +8,7 @@ import type { TrafficCounters } from '../metrics/traffic-counters.js'
 import type { Peer } from './peer.js'
 import type { RelayScheduler } from './relay-scheduler.js'
 import { retainable } from './retainable.js'
+import { RoomAuthors } from './room-authors.js'
 
 /**
  * One open document: its encoded state, its presence and the peers connected to it. The
@@ -36,6 +37,11 @@ export interface Room {
   snapshot(): Uint8Array
   /** Every known presence state, for a newcomer or a query. */
   presence(): AwarenessEntry[]
+  /**
+   * Who wrote to the room since the last call (see room-authors.ts), sorted; the list
+   * starts again. For the version history.
+   */
+  takeAuthors(): string[]
   /**
    * `update`, sent by `writer` and validated (`meta`), enters the room: what of it the
    * room lacks is kept, stored and relayed, and `writer` is acknowledged for all of it
@@ -139,6 +145,7 @@ class OpenRoom implements Room {
   private readonly peers = new Set<Peer>()
   // Made with the first update (a room that is only read never needs one).
   private guard: UpdateGuard | null = null
+  private authors: RoomAuthors | null = null
   private pending: PendingRelay[] = []
   private relayScheduled = false
   private foldTimer: ReturnType<typeof setTimeout> | null = null
@@ -185,8 +192,13 @@ class OpenRoom implements Room {
     return this.awareness.entries()
   }
 
+  takeAuthors(): string[] {
+    return this.authors?.take((peer) => this.awareness.statesOf(peer)) ?? []
+  }
+
   accept(update: Uint8Array, meta: UpdateMeta, writer: Peer | null, frame?: Uint8Array): void {
     if (isEmptyUpdate(update)) return
+    if (writer !== null) (this.authors ??= new RoomAuthors()).noteWriter(writer, this.awareness.statesOf(writer))
     // Only what the room lacks goes in: known clocks re-sent with other content break clients.
     const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
     if (fresh === update) {
@@ -229,6 +241,7 @@ class OpenRoom implements Room {
 
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
     this.awareness.apply(entries, from)
+    this.authors?.notePresence(from, this.awareness.statesOf(from))
     for (const peer of this.peers) if (peer !== from) peer.send(frame)
     this.publishPresence?.(this.name, frame)
   }

@@ -13,6 +13,9 @@
  *   tombstone key:'x' • name as UTF-16BE              (value: the last sequence number when the document was
  *                                                      deleted, then, while it is refused, until when: ms, 8 bytes)
  *   commit key:   'c' • seq as 8 bytes BE             (one group commit across documents, see commit-record.ts)
+ *   version key:  'h' • varUint(nameLength) • name as UTF-16BE • id as 8 bytes BE   (a version's metadata,
+ *                                                      JSON; see level-versions.ts)
+ *   version data: 'k' • varUint(nameLength) • name as UTF-16BE • id as 8 bytes BE   (its stored update)
  *   sequence key: 'm' • 'seq'                         (last sequence number handed out)
  */
 const UPDATE_TAG = 0x75
@@ -22,6 +25,8 @@ const META_TAG = 0x6d
 const PACK_TAG = 0x70
 const SNAPSHOT_TAG = 0x73
 const TOMBSTONE_TAG = 0x78
+const VERSION_TAG = 0x68
+const VERSION_DATA_TAG = 0x6b
 
 export const SEQUENCE_KEY = Uint8Array.of(META_TAG, 0x73, 0x65, 0x71)
 export const DOC_KEY_RANGE = { gte: Uint8Array.of(DOC_TAG), lt: Uint8Array.of(DOC_TAG + 1) }
@@ -64,11 +69,11 @@ function writeVarUint(bytes: Uint8Array, offset: number, n: number): number {
   return offset
 }
 
-/** 'u' • varUint(len) • name: every update key of `doc` starts with these bytes. */
-function updatePrefix(doc: string, extra: number): { bytes: Uint8Array; end: number } {
+/** 'u' • varUint(len) • name: every update key of `doc` starts with these bytes (another tag for versions). */
+function updatePrefix(doc: string, extra: number, tag = UPDATE_TAG): { bytes: Uint8Array; end: number } {
   const prefixLength = 1 + varUintLength(doc.length) + 2 * doc.length
   const bytes = new Uint8Array(prefixLength + extra)
-  bytes[0] = UPDATE_TAG
+  bytes[0] = tag
   const offset = writeVarUint(bytes, 1, doc.length)
   writeName(bytes, offset, doc)
   return { bytes, end: prefixLength }
@@ -140,4 +145,20 @@ export function encodeSeq(seq: number): Uint8Array {
 
 export function decodeSeq(bytes: Uint8Array): number {
   return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0))
+}
+
+/** Where a version's metadata ('meta') or its stored update ('data') is kept. */
+export function encodeVersionKey(doc: string, id: number, part: 'meta' | 'data'): Uint8Array {
+  const { bytes, end } = updatePrefix(doc, 8, part === 'meta' ? VERSION_TAG : VERSION_DATA_TAG)
+  new DataView(bytes.buffer).setBigUint64(end, BigInt(id))
+  return bytes
+}
+
+export function decodeVersionKey(key: Uint8Array): number {
+  return Number(new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(key.byteLength - 8))
+}
+
+/** Range of every version key of `doc` of one part. */
+export function versionKeyRange(doc: string, part: 'meta' | 'data'): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: encodeVersionKey(doc, 0, part), lt: encodeVersionKey(doc, Number.MAX_SAFE_INTEGER, part) }
 }

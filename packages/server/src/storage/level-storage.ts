@@ -21,6 +21,7 @@ import {
 } from './document-key.js'
 import { decodeUpdatePack, encodeUpdatePack } from './update-pack.js'
 import { changeMarkOperation, createLevelOutbox, readMarkCreated } from '../webhooks/level-outbox.js'
+import { createLevelVersions, versionDeletes } from './level-versions.js'
 
 export interface LevelStorageOptions {
   /**
@@ -307,6 +308,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
 
   const storage: Storage = {
     webhookOutbox: createLevelOutbox({ db, serialized, sync: writeOptions.sync }),
+    versions: createLevelVersions({ db, serialized, sync: writeOptions.sync }),
 
     async load(doc: string): Promise<StoredLog> {
       for (;;) {
@@ -424,6 +426,7 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
           { type: 'put', key: encodeTombstoneKey(doc), value: encodeTombstone(lastSeq, deletion.refuseUntil) }
         ]
         for await (const key of db.keys(updateKeyRange(doc))) ops.push({ type: 'del', key })
+        ops.push(...(await versionDeletes(db, doc)))
         await db.batch(ops, writeOptions)
         epoch++
       })

@@ -1,4 +1,5 @@
 import { createMemoryOutbox } from '../webhooks/memory-outbox.js'
+import { createMemoryVersions } from './memory-versions.js'
 import type { AppendEntry, DocumentInfo, DocumentPage, Storage, StoredLog } from './storage.js'
 
 interface MemoryDocument {
@@ -18,6 +19,7 @@ export function createMemoryStorage(): Storage {
   const tombstones = new Map<string, number>()
   let lastSeq = 0
   const webhookOutbox = createMemoryOutbox()
+  const versions = createMemoryVersions()
 
   const infoOf = (name: string, doc: MemoryDocument): DocumentInfo => {
     let bytes = 0
@@ -27,6 +29,7 @@ export function createMemoryStorage(): Storage {
 
   return {
     webhookOutbox,
+    versions,
     async load(doc: string): Promise<StoredLog> {
       const log = docs.get(doc)?.log ?? []
       return { updates: log.map((e) => e.update), lastSeq: log.at(-1)?.seq ?? 0, startsWithSnapshot: log[0]?.snapshot ?? false }
@@ -56,6 +59,7 @@ export function createMemoryStorage(): Storage {
     },
     async delete(doc: string, options = {}): Promise<void> {
       docs.delete(doc)
+      versions.forget(doc)
       deletedThrough.set(doc, lastSeq)
       if (options.refuseUntil !== undefined) tombstones.set(doc, options.refuseUntil)
     },

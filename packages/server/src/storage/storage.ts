@@ -1,4 +1,5 @@
 import type { ChangeMark, WebhookOutbox } from '../webhooks/webhook-outbox.js'
+import type { VersionStore } from './version-store.js'
 
 /**
  * Where documents live between process lifetimes. A document is an append-only log of
@@ -76,7 +77,7 @@ export interface Storage {
   replace(doc: string, snapshot: Uint8Array, upToSeq: number): Promise<void>
   list(): Promise<string[]>
   /**
-   * Deletes `doc`'s log. With `refuseUntil` (ms since the epoch) the store keeps a
+   * Deletes `doc`'s log (and its versions). With `refuseUntil` (ms since the epoch) the store keeps a
    * tombstone until then: `tombstone(doc)` reports it and the server refuses the room, so
    * a stale offline copy cannot bring the document back. An expired tombstone counts as
    * none (and is cleaned up when next asked about).
@@ -101,4 +102,10 @@ export interface Storage {
   ping?(): Promise<void>
   /** The webhook outbox kept in the same store (LevelDB, PostgreSQL and memory have one). */
   readonly webhookOutbox?: WebhookOutbox
+  /**
+   * The documents' version histories, kept in the same store (LevelDB, PostgreSQL and
+   * memory have them): `delete` deletes a document's versions with it, `replace` leaves
+   * them alone. Without it the server records no versions.
+   */
+  readonly versions?: VersionStore
 }

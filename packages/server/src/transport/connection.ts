@@ -35,6 +35,8 @@ export interface ConnectionOptions {
   readonly roomName: string
   readonly access: Access
   readonly user: string | null
+  /** Who the connection is in a version's authors: its token subject; null without auth (then its presence's name). */
+  readonly author?: string | null
   /** Where the client connects from, behind trusted proxies included: for the logs. */
   readonly clientAddress: string
   /** The client asked for the Quire extension (hello + saved acknowledgements). */
@@ -105,6 +107,10 @@ class Connection implements Peer, WatchedConsumer {
   private readonly rateLimit: ConnectionRateLimit
   private readonly unsent: UnsentBytesAccount
   private readonly slowConsumer: SlowConsumerWatch
+
+  get author(): string | null {
+    return this.options.author ?? null
+  }
 
   constructor(private readonly options: ConnectionOptions) {
     this.id = options.id

@@ -37,6 +37,8 @@ export type UpgradeDecision = UpgradeGrant | UpgradeRefusal
 export interface UpgradeGrant {
   readonly kind: 'grant'
   readonly user: string
+  /** `user` came from `authenticate` (a token subject), not the stand-in of an open server. */
+  readonly authenticated: boolean
   readonly access: Access
   /** When the access ends and how to check it meanwhile, as `authenticate` said (see access-watch.ts). */
   readonly expiresAt: number | undefined
@@ -114,6 +116,7 @@ export function createUpgradeAdmission(options: UpgradeAdmissionOptions): Upgrad
           return {
             kind: 'grant',
             user: auth.user,
+            authenticated: authenticate !== undefined,
             access: auth.access,
             expiresAt: auth.expiresAt,
             checkAccess: auth.checkAccess,

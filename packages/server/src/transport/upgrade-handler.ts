@@ -80,6 +80,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
               roomName: wanted.room,
               access: decision.access,
               user: decision.user,
+              author: decision.authenticated ? decision.user : null,
               clientAddress: decision.clientAddress,
               extension: wanted.extension,
               maxMessageBytes,

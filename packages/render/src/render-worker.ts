@@ -1,0 +1,37 @@
+/**
+ * Worker thread entry (`@quire/render/worker`): the server starts it on the first render
+ * and stops it when idle, so the renderer, Tiptap and ProseMirror are loaded only in
+ * this thread and only by a server that renders. Loads the schema once (the module in
+ * `workerData.extensionsModule`, or the demo's extensions), then answers one message per
+ * render:
+ *
+ *   in:  { id, update: Uint8Array (transferred), format, field? }
+ *   out: { id, body, contentType, unknownNodes } | { id, refused } | { id, error }
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { createDocumentRenderer, type DocumentRenderer } from './document-renderer.js'
+import type { RenderRequest } from './render-request.js'
+import { loadRenderSchema } from './render-schema.js'
+
+interface RenderJob extends RenderRequest {
+  readonly id: number
+  readonly update: Uint8Array
+}
+
+const options = (workerData ?? {}) as { readonly extensionsModule?: string }
+let renderer: Promise<DocumentRenderer> | null = null
+
+parentPort?.on('message', (job: RenderJob) => {
+  renderer ??= loadRenderSchema(options.extensionsModule).then(createDocumentRenderer)
+  renderer.then(
+    (r) => {
+      const result = r.render(job.update, job.field === undefined ? { format: job.format } : { format: job.format, field: job.field })
+      parentPort?.postMessage({ id: job.id, ...result })
+    },
+    (error: unknown) => {
+      throw error
+    }
+  ).catch((error: unknown) => {
+    parentPort?.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) })
+  })
+})

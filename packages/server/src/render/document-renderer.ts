@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto'
+import { createRenderCache } from './render-cache.js'
+import type { RenderOutcome, RenderRequest, RenderThread } from './render-thread.js'
+
+export type { RenderFormat, RenderRequest } from './render-thread.js'
+
+export interface RenderedDocument {
+  readonly body: string
+  readonly contentType: string
+  /** Node and mark types the schema does not know (their text is still rendered). */
+  readonly unknownNodes: readonly string[]
+}
+
+/**
+ * The server's renderer, for the document API and for whatever else renders a document
+ * (stored versions): one update in, one format out, off the event loop (render-thread.ts)
+ * and cached per document version. The key is a digest of the update with the format and
+ * field, so the same bytes are rendered once however often they are read; the same
+ * content encoded otherwise (a room's state, the same document read back from storage)
+ * is a needless render, never a wrong one. Equal requests in flight share one render.
+ *
+ * Rejects with `RenderRefusedError` for a field that is neither rich text nor text, and
+ * with an Error when the worker fails.
+ */
+export interface DocumentRenderer {
+  render(update: Uint8Array, request: RenderRequest): Promise<RenderedDocument>
+  /** Renders served from the cache and renders done, since the server started. */
+  readonly hits: number
+  readonly misses: number
+}
+
+export class RenderRefusedError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'RenderRefusedError'
+  }
+}
+
+export interface DocumentRendererOptions {
+  readonly thread: RenderThread
+  /** The cache's bound in bytes of rendered bodies (UTF-16: 2 per character). */
+  readonly cacheBytes: number
+}
+
+/** Per entry beside its body: the key, the list of unknown nodes, the Map's entry. */
+const ENTRY_OVERHEAD_BYTES = 256
+
+export function createDocumentRenderer(options: DocumentRendererOptions): DocumentRenderer {
+  const cache = createRenderCache<RenderOutcome>(options.cacheBytes)
+  const inFlight = new Map<string, Promise<RenderOutcome>>()
+  let hits = 0
+  let misses = 0
+
+  const outcomeOf = (update: Uint8Array, request: RenderRequest): Promise<RenderOutcome> => {
+    const key = `${createHash('sha256').update(update).digest('base64url')}:${request.format}:${request.field ?? ''}`
+    const cached = cache.get(key)
+    if (cached !== undefined) {
+      hits++
+      return Promise.resolve(cached)
+    }
+    const running = inFlight.get(key)
+    if (running !== undefined) {
+      hits++
+      return running
+    }
+    misses++
+    const rendering = options.thread.render(update, request).then((outcome) => {
+      const bytes = 'body' in outcome ? outcome.body.length * 2 : outcome.refused.length * 2
+      cache.set(key, outcome, bytes + ENTRY_OVERHEAD_BYTES)
+      return outcome
+    })
+    inFlight.set(key, rendering)
+    const forget = (): void => {
+      inFlight.delete(key)
+    }
+    rendering.then(forget, forget)
+    return rendering
+  }
+
+  return {
+    async render(update, request) {
+      const outcome = await outcomeOf(update, request)
+      if ('refused' in outcome) throw new RenderRefusedError(outcome.refused)
+      return outcome
+    },
+    get hits() {
+      return hits
+    },
+    get misses() {
+      return misses
+    }
+  }
+}
