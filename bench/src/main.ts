@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { FULL_SCALE, SMOKE_SCALE, type BenchContext, type Scenario } from './bench-context.js'
 import { renderTable, type Table } from './markdown-table.js'
 import { apiReadScenario } from './scenarios/api-read.js'
+import { renderScenario } from './scenarios/render.js'
 import { coldLoadScenario } from './scenarios/cold-load.js'
 import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
@@ -43,7 +44,8 @@ const SCENARIOS: Scenario[] = [
   scaleOutScenario,
   reconnectStormScenario,
   apiReadScenario,
-  fanoutEqualLoadScenario
+  fanoutEqualLoadScenario,
+  renderScenario
 ]
 const SERVERS: ServerKind[] = [
   quireServer,

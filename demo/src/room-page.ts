@@ -10,6 +10,7 @@
 import { connect, type QuireSession } from '@quire/client'
 import * as Y from 'yjs'
 import type { EditorContext, MountedEditor } from './editor-binding.js'
+import { fetchRoomMarkdown, markdownFileName } from './markdown-download.js'
 import { mountPresenceList } from './presence-list.js'
 import type { RoomRoute } from './room-route.js'
 import { resolveServerUrl } from './server-url.js'
@@ -30,9 +31,9 @@ export interface RoomPage {
 }
 
 /** Offers `text` as a file download. */
-function downloadText(fileName: string, text: string): void {
+function downloadText(fileName: string, text: string, type = 'text/plain;charset=utf-8'): void {
   const link = document.createElement('a')
-  link.href = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }))
+  link.href = URL.createObjectURL(new Blob([text], { type }))
   link.download = fileName
   link.click()
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000)
@@ -50,8 +51,9 @@ export function openRoomPage(route: RoomRoute): RoomPage {
   requireElement('room-name').textContent = route.room
 
   let identity: UserIdentity = loadUserIdentity(localStorage)
+  const serverUrl = resolveServerUrl(location, import.meta.env)
   const session = connect(new Y.Doc(), {
-    url: resolveServerUrl(location, import.meta.env),
+    url: serverUrl,
     room: route.room,
     ...(route.token === null ? {} : { token: route.token }),
     offline: true
@@ -182,6 +184,22 @@ export function openRoomPage(route: RoomRoute): RoomPage {
 
   // Only a page holding a writer's token can ask the server for a read-only one.
   shareReadOnly.hidden = route.token === null || readOnly
+
+  // ---- download as Markdown (rich text only: the server renders Tiptap's fragment) ----
+  const downloadMarkdown = requireElement<HTMLButtonElement>('download-markdown-button')
+  downloadMarkdown.hidden = route.editor !== 'rich-text'
+  downloadMarkdown.addEventListener('click', () => {
+    downloadMarkdown.disabled = true
+    fetchRoomMarkdown(serverUrl, route.room, route.token)
+      .then((markdown) => downloadText(markdownFileName(route.room), markdown, 'text/markdown;charset=utf-8'))
+      .catch((error: unknown) => {
+        downloadMarkdown.title = error instanceof Error ? error.message : String(error)
+        downloadMarkdown.classList.add('is-error')
+      })
+      .finally(() => {
+        downloadMarkdown.disabled = false
+      })
+  })
 
   if (import.meta.env.PROD) void registerAppShellWorker()
 

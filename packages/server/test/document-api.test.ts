@@ -191,7 +191,7 @@ describe('document API: reads and writes beside stock clients', () => {
     expect(await errorOf(await fetch(`${live.http}/api/v1/documents?limit=5000`))).toMatchObject({ status: 400, code: 'invalid-query' })
     expect(await errorOf(await fetch(`${live.http}/api/v1/documents?cursor=nonsense`))).toMatchObject({ status: 400, code: 'invalid-query' })
     expect(await errorOf(await fetch(`${live.http}/api/v1/nothing`))).toMatchObject({ status: 404, code: 'not-found' })
-    expect(await errorOf(await fetch(`${live.http}/api/v1/documents/x?format=html`))).toMatchObject({ status: 400, code: 'invalid-query' })
+    expect(await errorOf(await fetch(`${live.http}/api/v1/documents/x?format=pdf`))).toMatchObject({ status: 400, code: 'invalid-query' })
     const wrongMethod = await fetch(`${live.http}/api/v1/documents/x/updates`)
     expect(wrongMethod.headers.get('allow')).toBe('POST')
     expect(await errorOf(wrongMethod)).toMatchObject({ status: 405, code: 'method-not-allowed' })

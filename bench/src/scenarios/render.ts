@@ -1,0 +1,199 @@
+import { performance } from 'node:perf_hooks'
+import * as Y from 'yjs'
+import type { BenchContext, Scenario } from '../bench-context.js'
+import { createDataDir } from '../data-dir.js'
+import { closeFanout, connectFanout, runStep, STEADY, type StepResult } from '../fanout-load.js'
+import { formatBytes, formatNumber, type Table } from '../markdown-table.js'
+import type { ServerKind } from '../server-kind.js'
+import type { RunningServer } from '../server-process.js'
+import { waitForServerIdle } from '../settle.js'
+import { median, percentile } from '../stats.js'
+import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
+
+/**
+ * Rendering a large document on the server (`GET /api/v1/documents/<room>?format=html`),
+ * and what it does to the relay. The automerge-paper trace's final text is put into the
+ * `default` XML fragment as Tiptap would hold it (one paragraph per line) and uploaded
+ * through the API, then:
+ *
+ * - cold: the first HTML render after a restart (the render worker starts, loads the
+ *   renderer, builds the Y.Doc, renders);
+ * - cached: GETs of the unchanged document one after another (answered from the render
+ *   cache), and with the previous ETag (304);
+ * - fan-out: a steady fan-out (rooms x clients, small inserts, as the fan-out scenario)
+ *   at one fixed rate, measured without renders and then while a loop edits the large
+ *   document and renders it again (every render a cache miss, in the render worker).
+ *   Rendering is off the event loop, so the relay's p99 should not move beyond noise.
+ *
+ * Quire only: no other server here renders documents.
+ */
+
+const IDLE_TIMEOUT_MS = 120_000
+const FANOUT = { docs: 10, clientsPerDoc: 5 }
+/** Deliveries/s of the fan-out beside the renders: well under capacity, so that the p99 shows interference, not overload. */
+const FANOUT_RATE = 5_000
+const SMOKE_FANOUT_RATE = 1_000
+
+function httpUrlOf(server: RunningServer): string {
+  return server.url.replace(/^ws/, 'http')
+}
+
+/** The trace's text as Tiptap paragraphs in the `default` fragment, one update. */
+function traceDocument(text: string): Uint8Array {
+  const doc = new Y.Doc()
+  const paragraphs = text.split('\n').map((line) => {
+    const paragraph = new Y.XmlElement('paragraph')
+    if (line !== '') paragraph.insert(0, [new Y.XmlText(line)])
+    return paragraph
+  })
+  doc.getXmlFragment('default').insert(0, paragraphs)
+  const update = Y.encodeStateAsUpdate(doc)
+  doc.destroy()
+  return update
+}
+
+/** One more paragraph at the end: a new version of the document, whose render is a cache miss. */
+function appendParagraph(n: number): Uint8Array {
+  const doc = new Y.Doc()
+  doc.clientID = 1_000_000 + n
+  const paragraph = new Y.XmlElement('paragraph')
+  doc.getXmlFragment('default').insert(0, [paragraph])
+  paragraph.insert(0, [new Y.XmlText(`appended ${n}`)])
+  return Y.encodeStateAsUpdate(doc)
+}
+
+async function post(server: RunningServer, room: string, update: Uint8Array): Promise<void> {
+  const response = await fetch(`${httpUrlOf(server)}/api/v1/documents/${encodeURIComponent(room)}/updates`, { method: 'POST', body: update })
+  if (response.status !== 200) throw new Error(`upload through the API answered ${response.status}: ${await response.text()}`)
+}
+
+async function renderOnce(server: RunningServer, room: string, etag?: string): Promise<{ ms: number; status: number; bytes: number; etag: string }> {
+  const start = performance.now()
+  const response = await fetch(`${httpUrlOf(server)}/api/v1/documents/${encodeURIComponent(room)}?format=html`, etag === undefined ? {} : { headers: { 'if-none-match': etag } })
+  const body = await response.text()
+  const ms = performance.now() - start
+  if (response.status !== 200 && response.status !== 304) throw new Error(`GET ?format=html answered ${response.status}: ${body.slice(0, 200)}`)
+  return { ms, status: response.status, bytes: Buffer.byteLength(body), etag: response.headers.get('etag') ?? '' }
+}
+
+interface Measurement {
+  documentBytes: number
+  htmlBytes: number
+  cold: number[]
+  cached: number[]
+  notModified: number[]
+  fanoutAlone: StepResult
+  fanoutRendering: StepResult
+  rendersDuringFanout: number[]
+}
+
+function repeatedReads(context: BenchContext): number {
+  return context.scale.smoke ? 5 : 100
+}
+
+async function measure(context: BenchContext, kind: ServerKind, room: string, update: Uint8Array): Promise<Measurement> {
+  const dataDir = createDataDir(context, `render-${kind.id}`)
+  let server = await kind.start({ dataDir, profileDir: context.profileDir })
+  const restart = async (): Promise<void> => {
+    await waitForServerIdle(server, { quietMs: context.scale.settleMs, timeoutMs: IDLE_TIMEOUT_MS })
+    await server.stop()
+    server = await kind.start({ dataDir, profileDir: context.profileDir })
+  }
+  try {
+    await post(server, room, update)
+    const cold: number[] = []
+    let htmlBytes = 0
+    for (let repetition = 0; repetition < context.scale.repetitions; repetition++) {
+      await restart()
+      const first = await renderOnce(server, room)
+      htmlBytes = first.bytes
+      cold.push(first.ms)
+    }
+    const { etag } = await renderOnce(server, room)
+    const cached: number[] = []
+    const notModified: number[] = []
+    for (let i = 0; i < repeatedReads(context); i++) cached.push((await renderOnce(server, room)).ms)
+    for (let i = 0; i < repeatedReads(context); i++) {
+      const read = await renderOnce(server, room, etag)
+      if (read.status !== 304) throw new Error(`GET with the current ETag answered ${read.status}, not 304`)
+      notModified.push(read.ms)
+    }
+
+    // The relay beside renders: the same fan-out step without, then with a render loop.
+    const target = { id: kind.id, dialect: kind.dialect, urls: [server.url], processes: server, stop: async () => {} }
+    const setup = await connectFanout(target, FANOUT.docs, FANOUT.clientsPerDoc, STEADY, 7)
+    const rate = context.scale.smoke ? SMOKE_FANOUT_RATE : FANOUT_RATE
+    const timing = { warmupMs: context.scale.stepWarmupMs, windowMs: context.scale.stepWindowMs, drainMs: context.scale.stepDrainMs }
+    try {
+      const fanoutAlone = await runStep(setup, rate, timing)
+      let rendering = true
+      const rendersDuringFanout: number[] = []
+      const loop = (async () => {
+        for (let n = 0; rendering; n++) {
+          await post(server, room, appendParagraph(n))
+          rendersDuringFanout.push((await renderOnce(server, room)).ms)
+        }
+      })()
+      let fanoutRendering: StepResult
+      try {
+        fanoutRendering = await runStep(setup, rate, timing)
+      } finally {
+        rendering = false
+        await loop
+      }
+      return { documentBytes: update.byteLength, htmlBytes, cold, cached, notModified, fanoutAlone, fanoutRendering, rendersDuringFanout }
+    } finally {
+      await closeFanout(setup)
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+function p50p99(values: readonly number[]): string {
+  if (values.length === 0) return 'n/a'
+  const sorted = [...values].sort((a, b) => a - b)
+  return `${formatNumber(percentile(sorted, 50), 1)} / ${formatNumber(percentile(sorted, 99), 1)}`
+}
+
+function coldOf(values: readonly number[]): string {
+  return values.length === 0 ? 'n/a' : `${formatNumber(median(values), 1)} (max ${formatNumber(Math.max(...values), 1)})`
+}
+
+const stepOf = (step: StepResult): string => `${formatNumber(step.p50, 1)} / ${formatNumber(step.p99, 1)}`
+
+export const renderScenario: Scenario = {
+  name: 'render',
+  description: 'rendering a large document to HTML on the server (cold, cached, 304) and the relay\'s fan-out p99 while renders run',
+  run: async (context) => {
+    const kind = context.servers.find((server) => server.id === 'quire')
+    if (kind === undefined) return []
+    const loaded = readTrace(AUTOMERGE_PAPER, context.scale.coldLoadPatches, { allowSynthetic: context.scale.smoke })
+    const trace = replayTrace(loaded, 1)
+    const update = traceDocument(trace.text)
+    const paragraphs = trace.text.split('\n').length
+    context.log(`render: ${AUTOMERGE_PAPER.id} (${formatNumber(loaded.patches.length)} patches) as ${formatNumber(paragraphs)} paragraphs, ${kind.label}`)
+    const result = await measure(context, kind, AUTOMERGE_PAPER.id, update)
+    context.log(
+      `  HTML cold ${coldOf(result.cold)} ms, cached ${p50p99(result.cached)} ms, 304 ${p50p99(result.notModified)} ms; fan-out p50/p99 ${stepOf(result.fanoutAlone)} ms alone, ${stepOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders`
+    )
+    const rate = context.scale.smoke ? SMOKE_FANOUT_RATE : FANOUT_RATE
+    const table: Table = {
+      title: `Rendering a document on the server: ${AUTOMERGE_PAPER.id} as HTML`,
+      notes: [
+        `${loaded.synthetic ? 'A synthetic typing session standing in for ' : ''}${AUTOMERGE_PAPER.description}: ${formatNumber(loaded.patches.length)} patches, ${formatNumber(trace.text.length)} characters, put into the \`default\` fragment as ${formatNumber(paragraphs)} paragraphs (one per line): one update of ${formatBytes(result.documentBytes)}, ${formatBytes(result.htmlBytes)} of HTML.`,
+        `ms at the client, until the whole body arrived. Cold = the first render after a restart (the render worker starts; median of ${context.scale.repetitions}, and the slowest). Cached and 304 = ${repeatedReads(context)} GETs one after another, p50 / p99.`,
+        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, one measured window alone and one while a loop appends a paragraph to the large document and renders it again (${result.rendersDuringFanout.length} renders, p50 / p99 ${p50p99(result.rendersDuringFanout)} ms each, every one a cache miss).`
+      ],
+      columns: ['read', 'ms p50 / p99 (cold: median, max)'],
+      rows: [
+        ['GET ?format=html, cold', coldOf(result.cold)],
+        ['GET ?format=html, cached', p50p99(result.cached)],
+        ['GET ?format=html with If-None-Match (304)', p50p99(result.notModified)],
+        ['fan-out delivery, no renders', stepOf(result.fanoutAlone)],
+        ['fan-out delivery, renders in parallel', stepOf(result.fanoutRendering)]
+      ]
+    }
+    return [table]
+  }
+}
