@@ -8,6 +8,8 @@
  *   in:  { id, update: Uint8Array (transferred), format, field? }
  *   out: { id, body, contentType, unknownNodes } | { id, refused } | { id, error }
  */
+import { platform } from 'node:process'
+import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { createDocumentRenderer, type DocumentRenderer } from './document-renderer.js'
 import type { RenderRequest } from './render-request.js'
@@ -16,6 +18,19 @@ import { loadRenderSchema } from './render-schema.js'
 interface RenderJob extends RenderRequest {
   readonly id: number
   readonly update: Uint8Array
+}
+
+// A render is background work: where it shares a core with the relay (a server pinned
+// to one core, or a busy machine), the scheduler should run the relay first. On Linux
+// `setpriority(PRIO_PROCESS, 0)` applies to the calling thread only, so this lowers the
+// worker's priority and leaves the relay's main thread alone; elsewhere it would renice
+// the whole process, so it is Linux only.
+if (platform === 'linux') {
+  try {
+    setPriority(19)
+  } catch {
+    // A container that forbids it renders at the process's priority.
+  }
 }
 
 const options = (workerData ?? {}) as { readonly extensionsModule?: string }
