@@ -184,9 +184,13 @@ export function createVersionHistory(options: VersionHistoryOptions): VersionHis
       if (closed) return
       let pending = changed.get(doc)
       if (!pending) changed.set(doc, (pending = { idle: null, max: null }))
-      if (pending.idle) clearTimeout(pending.idle)
-      pending.idle = setTimeout(recordAuto, options.idleMs, doc)
-      pending.idle.unref()
+      // Every commit of a busy document comes here: re-arm the same timer rather than
+      // clear it and make another.
+      if (pending.idle) pending.idle.refresh()
+      else {
+        pending.idle = setTimeout(recordAuto, options.idleMs, doc)
+        pending.idle.unref()
+      }
       if (!pending.max) {
         pending.max = setTimeout(recordAuto, options.maxIntervalMs, doc)
         pending.max.unref()

@@ -7,26 +7,39 @@ import type { Peer } from './peer.js'
  * awareness state, as the demo and most Yjs editors set it), read when it writes, or
  * when its presence arrives if that comes after its first edit, or at the latest when
  * the version is taken. A peer that never published a name is "anonymous".
+ *
+ * `noteWriter` runs for every accepted update, so a writer's presence is looked up (a
+ * walk over the room's presence) and parsed once per version, not once per keystroke.
  */
 export class RoomAuthors {
   private readonly names = new Set<string>()
+  /** Writers whose name is in `names` already, since the last `take`. */
+  private readonly named = new Set<Peer>()
   private readonly unnamed = new Set<Peer>()
 
-  /** `writer` wrote; `states` is its presence now. */
-  noteWriter(writer: Peer, states: readonly string[]): void {
+  constructor(private readonly presenceOf: (peer: Peer) => readonly string[]) {}
+
+  /** `writer` wrote. */
+  noteWriter(writer: Peer): void {
     if (typeof writer.author === 'string') this.names.add(writer.author)
-    else if (!this.addNames(states)) this.unnamed.add(writer)
+    else if (this.named.has(writer) || this.unnamed.has(writer)) return
+    else if (this.addNames(this.presenceOf(writer))) this.named.add(writer)
+    else this.unnamed.add(writer)
   }
 
   /** `peer` published presence: a writer without a name yet may have one now. */
-  notePresence(peer: Peer, states: readonly string[]): void {
-    if (this.unnamed.has(peer) && this.addNames(states)) this.unnamed.delete(peer)
+  notePresence(peer: Peer): void {
+    if (this.unnamed.has(peer) && this.addNames(this.presenceOf(peer))) {
+      this.unnamed.delete(peer)
+      this.named.add(peer)
+    }
   }
 
   /** The authors so far, sorted, and the list starts again. */
-  take(presenceOf: (peer: Peer) => readonly string[]): string[] {
-    for (const peer of this.unnamed) if (!this.addNames(presenceOf(peer))) this.names.add('anonymous')
+  take(): string[] {
+    for (const peer of this.unnamed) if (!this.addNames(this.presenceOf(peer))) this.names.add('anonymous')
     this.unnamed.clear()
+    this.named.clear()
     const authors = [...this.names].sort()
     this.names.clear()
     return authors

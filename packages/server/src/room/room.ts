@@ -193,12 +193,12 @@ class OpenRoom implements Room {
   }
 
   takeAuthors(): string[] {
-    return this.authors?.take((peer) => this.awareness.statesOf(peer)) ?? []
+    return this.authors?.take() ?? []
   }
 
   accept(update: Uint8Array, meta: UpdateMeta, writer: Peer | null, frame?: Uint8Array): void {
     if (isEmptyUpdate(update)) return
-    if (writer !== null) (this.authors ??= new RoomAuthors()).noteWriter(writer, this.awareness.statesOf(writer))
+    if (writer !== null) (this.authors ??= new RoomAuthors((peer) => this.awareness.statesOf(peer))).noteWriter(writer)
     // Only what the room lacks goes in: known clocks re-sent with other content break clients.
     const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
     if (fresh === update) {
@@ -241,7 +241,7 @@ class OpenRoom implements Room {
 
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void {
     this.awareness.apply(entries, from)
-    this.authors?.notePresence(from, this.awareness.statesOf(from))
+    this.authors?.notePresence(from)
     for (const peer of this.peers) if (peer !== from) peer.send(frame)
     this.publishPresence?.(this.name, frame)
   }
