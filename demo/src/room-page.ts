@@ -10,6 +10,7 @@
 import { connect, type QuireSession } from '@quire/client'
 import * as Y from 'yjs'
 import type { EditorContext, MountedEditor } from './editor-binding.js'
+import type { HistoryPanel } from './history-panel.js'
 import { fetchRoomMarkdown, markdownFileName } from './markdown-download.js'
 import { mountPresenceList } from './presence-list.js'
 import type { RoomRoute } from './room-route.js'
@@ -198,6 +199,38 @@ export function openRoomPage(route: RoomRoute): RoomPage {
       })
       .finally(() => {
         downloadMarkdown.disabled = false
+      })
+  })
+
+  // ---- history (rich text only: the preview is the server's rendering of Tiptap's fragment) ----
+  // The panel's code is fetched on the first click, so a page that never opens it never loads it.
+  const historyButton = requireElement<HTMLButtonElement>('history-button')
+  const historyContainer = requireElement('history-panel')
+  historyButton.hidden = route.editor !== 'rich-text'
+  let historyPanel: Promise<HistoryPanel> | null = null
+  historyButton.addEventListener('click', () => {
+    historyPanel ??= import('./history-panel.js').then((module) =>
+      module.mountHistoryPanel({
+        container: historyContainer,
+        button: historyButton,
+        layout: requireElement('layout'),
+        serverUrl,
+        room: route.room,
+        token: route.token,
+        canWrite: () => editable
+      })
+    )
+    historyPanel
+      .then((panel) => {
+        historyButton.classList.remove('is-error')
+        historyButton.removeAttribute('title')
+        panel.toggle()
+      })
+      .catch((error: unknown) => {
+        // Offline before the service worker cached the chunk: the next click tries again.
+        historyPanel = null
+        historyButton.title = `The history could not be loaded (${error instanceof Error ? error.message : String(error)})`
+        historyButton.classList.add('is-error')
       })
   })
 

@@ -226,8 +226,13 @@ function restoreGap(ours, index, gapOurs, gapTheirs) {
 /** A gap this small is paired by similarity; a larger one in order, by kind. */
 const MAX_PAIRING_CELLS = 2500
 /**
- * Two children that share less than this part of their text are not paired: a pairing
- * of two that have little in common would only move offline edits to the wrong place.
+ * Two children are not paired unless this part of the shorter one's text is found in the
+ * other: a pairing of two that have little in common would only move offline edits to
+ * the wrong place. The shorter one, because a paragraph typed on since the version (or
+ * cut short) is the same paragraph however much it grew or shrank; measured against the
+ * longer, one that more than doubled was replaced, and an offline edit inside it was lost
+ * with the deleted element. Common text is counted after a semantic cleanup of the diff,
+ * so letters two unrelated texts share by chance do not count.
  */
 const MIN_SIMILARITY = 0.5
 
@@ -263,9 +268,10 @@ function pairChildren(mine, wanted) {
     const x = /** @type {string} */ (keysMine[a])
     const y = /** @type {string} */ (keysWanted[b])
     let same = 0
-    for (const [op, text] of fastDiff(x, y)) if (op === 0) same += text.length
-    const ratio = same / Math.max(x.length, y.length, 1)
-    return ratio >= MIN_SIMILARITY ? ratio : 0
+    for (const [op, text] of fastDiff(x, y, undefined, true)) if (op === 0) same += text.length
+    if (same / Math.max(Math.min(x.length, y.length), 1) < MIN_SIMILARITY) return 0
+    // Among candidates that qualify, the closer in size wins (it is in (0, 1]).
+    return same / Math.max(x.length, y.length, 1)
   }
   // best[a][b]: the most similarity pairing mine[a..] with wanted[b..] can reach.
   const best = Array.from({ length: n + 1 }, () => new Float64Array(m + 1))
