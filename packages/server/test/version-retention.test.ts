@@ -93,3 +93,47 @@ describe('thinning a recorded history', () => {
     for (const version of kept) if (version.base !== null) expect(ids.has(version.base)).toBe(true)
   })
 })
+
+describe('checkpoints', () => {
+  it('stores a long document edited a little as diffs, and the whole state once the diffs weigh as much as it, or the chain is at its longest', async () => {
+    const storage = createMemoryStorage()
+    const thread = createCompactionThread()
+    cleanups.push(() => thread.close())
+    const history = createVersionHistory({
+      versions: storage.versions!,
+      storage,
+      thread,
+      openRoom: () => undefined,
+      idleMs: 60_000,
+      maxIntervalMs: 60_000,
+      retention: [{ upTo: Infinity, every: 0 }],
+      checkpointEvery: 12,
+      log: quietLog
+    })
+    cleanups.push(() => history.close())
+    const doc = new Y.Doc()
+    const text = doc.getText('t')
+    const write = async (edit: () => void): Promise<VersionInfo> => {
+      const before = Y.encodeStateVector(doc)
+      edit()
+      await storage.append([{ doc: 'long', updates: [Y.encodeStateAsUpdate(doc, before)] }])
+      return (await history.record('long', { kind: 'named', name: 'v' }))!
+    }
+    const first = await write(() => text.insert(0, 'a long paragraph of text. '.repeat(400)))
+    expect(first.base).toBeNull()
+    // Small edits: diffs, each against the one before, until the chain is 12 long.
+    const small: VersionInfo[] = []
+    for (let i = 0; i < 12; i++) small.push(await write(() => text.insert(i * 3, 'xy')))
+    expect(small.slice(0, 11).map((v) => v.base)).toEqual([first.id, ...small.slice(0, 10).map((v) => v.id)])
+    expect(small.slice(0, 11).every((v) => v.bytes < first.bytes / 20)).toBe(true)
+    expect(small[11]!.base).toBeNull()
+    // A rewrite of most of the document: its diff weighs about as much as a copy, so the next one is whole.
+    const rewrite = await write(() => {
+      text.delete(0, text.length)
+      text.insert(0, 'something else entirely. '.repeat(600))
+    })
+    expect(rewrite.base).toBe(small[11]!.id)
+    const after = await write(() => text.insert(0, 'z'))
+    expect(after.base).toBeNull()
+  })
+})

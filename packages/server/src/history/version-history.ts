@@ -21,8 +21,9 @@ import { versionsToThin, type RetentionPolicy } from './retention-policy.js'
  * versions and restores are recorded on request, changed or not.
  *
  * **What.** Each version is stored as the diff from the previous version's state, made
- * in the worker by a Y.Doc (compaction/version-diff.js), with the whole state every
- * `checkpointEvery` versions so that rebuilding one applies a bounded chain. A version's
+ * in the worker by a Y.Doc (compaction/version-diff.js), with the whole state once the
+ * diffs since the last one weigh as much as it, or after `checkpointEvery` diffs, so
+ * that rebuilding one reads and applies a bounded chain. A version's
  * `base` names the version its diff applies to, so a chain is followed, not assumed.
  *
  * **Thinning.** After each version, the retention policy picks automatic versions to
@@ -81,12 +82,28 @@ export interface VersionHistoryOptions {
 }
 
 /**
- * Every 20 versions the whole state: on the automerge-paper trace (see the README's
- * "Version history"), a checkpoint costs the whole document and a diff of a small edit a
- * few hundred bytes, so this bounds a rebuild to 20 updates at about one whole copy per
- * 20 versions.
+ * The longest chain of diffs after a checkpoint (see needsCheckpoint). On the
+ * automerge-paper trace (the README's "Version history") a checkpoint costs the whole
+ * document (219 KiB) and the diff of a small edit about 50 bytes: a copy every 200
+ * versions is about 1 KiB per version, and a rebuild applies at most 200 small updates.
  */
-export const DEFAULT_CHECKPOINT_EVERY = 20
+export const DEFAULT_CHECKPOINT_EVERY = 200
+
+/**
+ * Whether the next version should be stored whole: once the diffs since the chain's
+ * checkpoint weigh as much as the checkpoint itself (a rebuild then reads at most about
+ * two copies of the document, and a copy is what a new checkpoint costs), or once the
+ * chain is `maxLength` long (a rebuild applies that many updates). So a long document
+ * edited a little stores a copy every `maxLength` versions, and one rewritten often
+ * stores one about as often as a diff would cost as much.
+ */
+function needsCheckpoint(all: readonly VersionInfo[], chain: readonly number[], maxLength: number): boolean {
+  if (chain.length >= maxLength) return true
+  const bytesOf = new Map(all.map((v) => [v.id, v.bytes]))
+  const [checkpoint, ...diffs] = chain
+  const diffBytes = diffs.reduce((sum, id) => sum + (bytesOf.get(id) ?? 0), 0)
+  return diffBytes >= (bytesOf.get(checkpoint as number) ?? 0)
+}
 
 interface Pending {
   idle: ReturnType<typeof setTimeout> | null
@@ -217,7 +234,7 @@ export function createVersionHistory(options: VersionHistoryOptions): VersionHis
         const all = await versions.list(doc)
         const last = all.at(-1)
         const chain = last ? chainOf(all, last.id) : []
-        const checkpoint = last === undefined || chain.length >= options.checkpointEvery
+        const checkpoint = last === undefined || needsCheckpoint(all, chain, options.checkpointEvery)
         const diff = await thread.versionDiff(current, await readChain(doc, chain), checkpoint)
         if (request.kind === 'auto' && !diff.changed) return null
         const version = await versions.add(doc, {
