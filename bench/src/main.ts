@@ -12,6 +12,7 @@ import { coldLoadScenario } from './scenarios/cold-load.js'
 import { durableWritesScenario } from './scenarios/durable-writes.js'
 import { fanoutScenario } from './scenarios/fanout.js'
 import { fanoutEqualLoadScenario } from './scenarios/fanout-equal-load.js'
+import { fanoutPairedScenario } from './scenarios/fanout-paired.js'
 import { idleConnectionsScenario } from './scenarios/idle-connections.js'
 import { memoryPerDocumentScenario } from './scenarios/memory-per-document.js'
 import { scaleOutScenario } from './scenarios/scale-out.js'
@@ -45,6 +46,7 @@ const SCENARIOS: Scenario[] = [
   reconnectStormScenario,
   apiReadScenario,
   fanoutEqualLoadScenario,
+  fanoutPairedScenario,
   renderScenario
 ]
 const SERVERS: ServerKind[] = [
