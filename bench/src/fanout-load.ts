@@ -537,6 +537,19 @@ export async function measureFanout(
   return results
 }
 
+/** A fixed load for the A/B scenarios (fanout-equal-load, fanout-paired): every server carries the same. */
+export interface FixedLoad {
+  docs: number
+  clientsPerDoc: number
+  /** Deliveries per second (for each server), below every measured server's capacity on the VMs we use. */
+  deliveries: number
+}
+
+/** Server CPU µs per delivery in one step. */
+export function stepMicrosPerDelivery(step: StepResult): number {
+  return (step.serverCpu / step.deliveriesPerSecond) * 1e6
+}
+
 /**
  * Server CPU time per delivery, the median over the steps that kept p99 under the
  * limit (all steps if none did). Unlike capacity it barely depends on other load
@@ -545,7 +558,7 @@ export async function measureFanout(
 export function cpuMicrosPerDelivery(steps: readonly StepResult[]): number {
   const usable = steps.filter((step) => step.deliveriesPerSecond > 0)
   const passing = usable.filter((step) => step.p99 <= P99_LIMIT_MS)
-  return median((passing.length > 0 ? passing : usable).map((step) => (step.serverCpu / step.deliveriesPerSecond) * 1e6))
+  return median((passing.length > 0 ? passing : usable).map(stepMicrosPerDelivery))
 }
 
 export function medianStep(values: number[], steps: (StepResult | undefined)[]): StepResult | undefined {

@@ -1,5 +1,5 @@
 import type { Scenario } from '../bench-context.js'
-import { closeFanout, openFanout, PATTERNS, runStepWithoutSteal, type StepResult } from '../fanout-load.js'
+import { closeFanout, openFanout, PATTERNS, runStepWithoutSteal, stepMicrosPerDelivery, type FixedLoad } from '../fanout-load.js'
 import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
 import { spreadOf } from '../stats.js'
@@ -13,24 +13,13 @@ import { spreadOf } from '../stats.js'
  * so a burst of other work on the machine spreads over all of them.
  */
 
-interface Load {
-  docs: number
-  clientsPerDoc: number
-  /** Deliveries per second, below every measured server's capacity on the VMs we use. */
-  deliveries: number
-}
-
-const LOADS: Load[] = [
+const LOADS: FixedLoad[] = [
   { docs: 100, clientsPerDoc: 10, deliveries: 15_000 },
   { docs: 10, clientsPerDoc: 100, deliveries: 15_000 }
 ]
-const SMOKE_LOADS: Load[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
+const SMOKE_LOADS: FixedLoad[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
 /** Steps per fresh server: the first is warm-up (JIT, heap growth) and not counted. */
 const STEPS_PER_ROUND = 3
-
-function microsPerDelivery(step: StepResult): number {
-  return (step.serverCpu / step.deliveriesPerSecond) * 1e6
-}
 
 export const fanoutEqualLoadScenario: Scenario = {
   name: 'fanout-equal-load',
@@ -59,7 +48,7 @@ export const fanoutEqualLoadScenario: Scenario = {
               for (let step = scale.smoke ? STEPS_PER_ROUND - 1 : 0; step < STEPS_PER_ROUND; step++) {
                 const result = await runStepWithoutSteal(context, setup, load.deliveries, timing)
                 if (step === 0) continue
-                samples.get(kind.id)?.push(microsPerDelivery(result))
+                samples.get(kind.id)?.push(stepMicrosPerDelivery(result))
                 p99s.get(kind.id)?.push(result.p99)
               }
             } finally {
@@ -86,7 +75,7 @@ export const fanoutEqualLoadScenario: Scenario = {
   }
 }
 
-function rowOf(kind: ServerKind, load: Load, arrivals: string, samples: number[], p99s: number[], quireMedian: number): string[] {
+function rowOf(kind: ServerKind, load: FixedLoad, arrivals: string, samples: number[], p99s: number[], quireMedian: number): string[] {
   if (samples.length === 0) return [`${load.docs} x ${load.clientsPerDoc}`, arrivals, kind.label, formatNumber(load.deliveries), 'not run', '', '']
   const cpu = spreadOf(samples)
   return [

@@ -1,5 +1,5 @@
 import type { Scenario } from '../bench-context.js'
-import { closeFanout, openFanout, PATTERNS, runStep, type FanoutSetup, type StepResult } from '../fanout-load.js'
+import { closeFanout, openFanout, PATTERNS, runStep, stepMicrosPerDelivery as microsPerDelivery, type FanoutSetup, type FixedLoad } from '../fanout-load.js'
 import { formatNumber, type Table } from '../markdown-table.js'
 import { spreadOf } from '../stats.js'
 
@@ -14,22 +14,13 @@ import { spreadOf } from '../stats.js'
  * spread how far to trust it.
  */
 
-interface Load {
-  docs: number
-  clientsPerDoc: number
-  /** Deliveries per second for each of the two servers. */
-  deliveries: number
-}
-
-const LOADS: Load[] = [
+const LOADS: FixedLoad[] = [
   { docs: 100, clientsPerDoc: 10, deliveries: 10_000 },
   { docs: 10, clientsPerDoc: 100, deliveries: 10_000 }
 ]
-const SMOKE_LOADS: Load[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
+const SMOKE_LOADS: FixedLoad[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
 /** Windows per fresh pair; the first one is warm-up and not counted. */
 const WINDOWS_PER_ROUND = 5
-
-const microsPerDelivery = (step: StepResult): number => (step.serverCpu / step.deliveriesPerSecond) * 1e6
 
 export const fanoutPairedScenario: Scenario = {
   name: 'fanout-paired',

@@ -1,11 +1,11 @@
 import { Worker } from 'node:worker_threads'
+import { createOnDemandWorker } from '../on-demand-worker.js'
 import { encodeUpdatePack } from '../storage/update-pack.js'
 import type { VersionDiff } from './version-diff.js'
 
 export type { VersionDiff }
 
 interface CompactionRequest {
-  readonly id: number
   /**
    * 'compact': `pack` is an update pack; 'json': `pack` is one update, to render as JSON.
    * The version history's work (see compaction-worker.js): 'version-diff', `pack` is the
@@ -19,11 +19,7 @@ interface CompactionRequest {
   readonly checkpoint?: boolean
 }
 
-type CompactionResponse =
-  | { readonly id: number; readonly snapshot: Uint8Array }
-  | { readonly id: number; readonly json: string }
-  | { readonly id: number; readonly diff: VersionDiff }
-  | { readonly id: number; readonly error: string }
+type CompactionResponse = { readonly snapshot: Uint8Array } | { readonly json: string } | { readonly diff: VersionDiff }
 
 /**
  * A worker thread that compacts one log at a time, started on demand and stopped after
@@ -66,59 +62,17 @@ export interface CompactionThreadOptions {
 }
 
 export function createCompactionThread(options: CompactionThreadOptions = {}): CompactionThread {
-  let worker: Worker | null = null
-  let idleTimer: ReturnType<typeof setTimeout> | null = null
-
-  const stopWhenIdle = (): void => {
-    if (waiting.size > 0 || idleTimer !== null) return
-    idleTimer = setTimeout(() => {
-      idleTimer = null
-      const w = worker
-      if (w === null || waiting.size > 0) return
-      worker = null
-      void w.terminate()
-    }, IDLE_STOP_MS)
-    idleTimer.unref()
-  }
-  let nextId = 1
-  const waiting = new Map<number, { resolve: (response: CompactionResponse) => void; reject: (e: Error) => void }>()
-
-  const start = (): Worker => {
+  const worker = createOnDemandWorker<CompactionResponse>({
+    name: 'compaction worker',
     // Plain JS beside this module, in src and in dist alike.
-    const w = new Worker(new URL('./compaction-worker.js', import.meta.url))
-    w.unref()
-    if (options.onStarted) w.once('online', options.onStarted)
-    w.on('message', (response: CompactionResponse) => {
-      const job = waiting.get(response.id)
-      if (!job) return
-      waiting.delete(response.id)
-      if ('error' in response) job.reject(new Error(`worker failed: ${response.error}`))
-      else job.resolve(response)
-      stopWhenIdle()
-    })
-    w.on('error', (error) => failAll(error))
-    w.on('exit', (code) => {
-      if (worker === w) worker = null
-      if (waiting.size > 0) failAll(new Error(`compaction worker exited with code ${code}`))
-    })
-    return w
-  }
-
-  const failAll = (error: Error): void => {
-    for (const job of waiting.values()) job.reject(error)
-    waiting.clear()
-  }
+    create: () => new Worker(new URL('./compaction-worker.js', import.meta.url)),
+    idleStopMs: IDLE_STOP_MS,
+    onStarted: options.onStarted
+  })
 
   const run = (kind: CompactionRequest['kind'], pack: Uint8Array, checkpoint = false): Promise<CompactionResponse> => {
-    if (idleTimer !== null) clearTimeout(idleTimer)
-    idleTimer = null
-    worker ??= start()
-    const id = nextId++
-    const request: CompactionRequest = { id, kind, pack, checkpoint }
-    return new Promise((resolve, reject) => {
-      waiting.set(id, { resolve, reject })
-      worker?.postMessage(request, [pack.buffer as ArrayBuffer])
-    })
+    const request: CompactionRequest = { kind, pack, checkpoint }
+    return worker.request(request, [pack.buffer as ArrayBuffer])
   }
 
   return {
@@ -148,12 +102,8 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
       if (!('snapshot' in response)) throw new Error('the worker answered no restore update')
       return response.snapshot
     },
-    async close() {
-      if (idleTimer !== null) clearTimeout(idleTimer)
-      idleTimer = null
-      const w = worker
-      worker = null
-      if (w) await w.terminate()
+    close() {
+      return worker.close()
     }
   }
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
+import { createOnDemandWorker } from '../on-demand-worker.js'
 
 /** The formats the renderer writes (see `@quire/render`). */
 export type RenderFormat = 'html' | 'markdown' | 'text' | 'prosemirror-json'
@@ -38,74 +39,28 @@ export interface RenderThreadOptions {
   readonly onStarted?: (() => void) | undefined
 }
 
-type WorkerAnswer = { readonly id: number } & (RenderOutcome | { readonly error: string })
+type WorkerAnswer = RenderOutcome
 
 const IDLE_STOP_MS = 10_000
 
 export function createRenderThread(options: RenderThreadOptions): RenderThread {
-  let worker: Worker | null = null
-  let idleTimer: ReturnType<typeof setTimeout> | null = null
-  let nextId = 1
-  const waiting = new Map<number, { resolve: (outcome: RenderOutcome) => void; reject: (e: Error) => void }>()
-
-  const stopWhenIdle = (): void => {
-    if (waiting.size > 0 || idleTimer !== null) return
-    idleTimer = setTimeout(() => {
-      idleTimer = null
-      const w = worker
-      if (w === null || waiting.size > 0) return
-      worker = null
-      void w.terminate()
-    }, IDLE_STOP_MS)
-    idleTimer.unref()
-  }
-
-  const failAll = (error: Error): void => {
-    for (const job of waiting.values()) job.reject(error)
-    waiting.clear()
-  }
-
-  const start = (): Worker => {
+  const worker = createOnDemandWorker<WorkerAnswer>({
+    name: 'render worker',
     // Resolved by Node, not by a bundler or vitest: the built worker of @quire/render.
-    const script = createRequire(import.meta.url).resolve('@quire/render/worker')
-    const w = new Worker(script, { workerData: { extensionsModule: options.extensionsModule } })
-    w.unref()
-    if (options.onStarted) w.once('online', options.onStarted)
-    w.on('message', (answer: WorkerAnswer) => {
-      const job = waiting.get(answer.id)
-      if (!job) return
-      waiting.delete(answer.id)
-      if ('error' in answer) job.reject(new Error(`render worker failed: ${answer.error}`))
-      else job.resolve('refused' in answer ? { refused: answer.refused } : { body: answer.body, contentType: answer.contentType, unknownNodes: answer.unknownNodes })
-      stopWhenIdle()
-    })
-    w.on('error', (error) => failAll(error))
-    w.on('exit', (code) => {
-      if (worker === w) worker = null
-      if (waiting.size > 0) failAll(new Error(`render worker exited with code ${code}`))
-    })
-    return w
-  }
+    create: () => new Worker(createRequire(import.meta.url).resolve('@quire/render/worker'), { workerData: { extensionsModule: options.extensionsModule } }),
+    idleStopMs: IDLE_STOP_MS,
+    onStarted: options.onStarted
+  })
 
   return {
-    render(update, request) {
-      if (idleTimer !== null) clearTimeout(idleTimer)
-      idleTimer = null
-      worker ??= start()
-      const id = nextId++
+    async render(update, request) {
       // A copy: the buffer is transferred, and the caller's bytes may be the room's state.
       const copy = update.slice()
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject })
-        worker?.postMessage({ id, update: copy, format: request.format, ...(request.field === undefined ? {} : { field: request.field }) }, [copy.buffer as ArrayBuffer])
-      })
+      const answer = await worker.request({ update: copy, format: request.format, ...(request.field === undefined ? {} : { field: request.field }) }, [copy.buffer as ArrayBuffer])
+      return 'refused' in answer ? { refused: answer.refused } : { body: answer.body, contentType: answer.contentType, unknownNodes: answer.unknownNodes }
     },
-    async close() {
-      if (idleTimer !== null) clearTimeout(idleTimer)
-      idleTimer = null
-      const w = worker
-      worker = null
-      if (w) await w.terminate()
+    close() {
+      return worker.close()
     }
   }
 }
