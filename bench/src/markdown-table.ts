@@ -1,3 +1,5 @@
+import { median, percentile } from './stats.js'
+
 /** Renders rows as a GitHub-flavoured Markdown table with aligned columns. */
 
 export interface Table {
@@ -41,4 +43,16 @@ export function formatWithSpread(median: string, relative: number): string {
 export function formatRatio(ours: number, theirs: number): string {
   if (!Number.isFinite(ours) || !Number.isFinite(theirs) || theirs === 0) return 'n/a'
   return `${(ours / theirs).toFixed(2)}x`
+}
+
+/** "p50 / p99" of `values` in ms, or "n/a" for none. */
+export function formatP50P99(values: readonly number[]): string {
+  if (values.length === 0) return 'n/a'
+  const sorted = [...values].sort((a, b) => a - b)
+  return `${formatNumber(percentile(sorted, 50), 1)} / ${formatNumber(percentile(sorted, 99), 1)}`
+}
+
+/** A cold measurement repeated a few times: "median (max slowest)", or "n/a" for none. */
+export function formatMedianMax(values: readonly number[]): string {
+  return values.length === 0 ? 'n/a' : `${formatNumber(median(values), 1)} (max ${formatNumber(Math.max(...values), 1)})`
 }

@@ -2,11 +2,10 @@ import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
 import type { BenchContext, Scenario } from '../bench-context.js'
 import { createDataDir } from '../data-dir.js'
-import { formatBytes, formatNumber, type Table } from '../markdown-table.js'
+import { formatBytes, formatMedianMax, formatNumber, formatP50P99, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
 import type { RunningServer } from '../server-process.js'
 import { waitForServerIdle } from '../settle.js'
-import { median, percentile } from '../stats.js'
 import { AUTOMERGE_PAPER, mergeConsecutive, readTrace, replayTrace, type ReplayedTrace } from '../trace.js'
 import { loadOnce, type LoadResult } from './cold-load.js'
 
@@ -138,17 +137,6 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, tr
   }
 }
 
-/** "p50 / p99" of `values` in ms. */
-function p50p99(values: readonly number[]): string {
-  if (values.length === 0) return 'n/a'
-  const sorted = [...values].sort((a, b) => a - b)
-  return `${formatNumber(percentile(sorted, 50), 1)} / ${formatNumber(percentile(sorted, 99), 1)}`
-}
-
-function coldOf(values: readonly number[]): string {
-  return values.length === 0 ? 'n/a' : `${formatNumber(median(values), 1)} (max ${formatNumber(Math.max(...values), 1)})`
-}
-
 export const apiReadScenario: Scenario = {
   name: 'api-read',
   description: "reading a large document through Quire's HTTP API (cold and repeated, with ETag) against a WebSocket client's sync",
@@ -161,7 +149,7 @@ export const apiReadScenario: Scenario = {
     context.log(`api-read: ${AUTOMERGE_PAPER.id} (${formatNumber(loaded.patches.length)} patches), ${kind.label}`)
     const result = await measure(context, kind, AUTOMERGE_PAPER.id, trace)
     context.log(
-      `  upload ${result.uploadSeconds.toFixed(1)} s; GET cold ${coldOf(result.coldGet.map((r) => r.appliedMs))} ms, repeated ${p50p99(result.repeatedGet.map((r) => r.appliedMs))} ms; 304 ${p50p99(result.notModified)} ms; WebSocket cold ${coldOf(result.coldSocket.map((r) => r.appliedMs))} ms, repeated ${p50p99(result.repeatedSocket.map((r) => r.appliedMs))} ms`
+      `  upload ${result.uploadSeconds.toFixed(1)} s; GET cold ${formatMedianMax(result.coldGet.map((r) => r.appliedMs))} ms, repeated ${formatP50P99(result.repeatedGet.map((r) => r.appliedMs))} ms; 304 ${formatP50P99(result.notModified)} ms; WebSocket cold ${formatMedianMax(result.coldSocket.map((r) => r.appliedMs))} ms, repeated ${formatP50P99(result.repeatedSocket.map((r) => r.appliedMs))} ms`
     )
     const table: Table = {
       title: `Reading a document through the HTTP API: ${AUTOMERGE_PAPER.id}`,
@@ -176,18 +164,18 @@ export const apiReadScenario: Scenario = {
       rows: [
         [
           'GET /api/v1/documents/<room>',
-          coldOf(result.coldGet.map((r) => r.bytesMs)),
-          coldOf(result.coldGet.map((r) => r.appliedMs)),
-          p50p99(result.repeatedGet.map((r) => r.bytesMs)),
-          p50p99(result.repeatedGet.map((r) => r.appliedMs))
+          formatMedianMax(result.coldGet.map((r) => r.bytesMs)),
+          formatMedianMax(result.coldGet.map((r) => r.appliedMs)),
+          formatP50P99(result.repeatedGet.map((r) => r.bytesMs)),
+          formatP50P99(result.repeatedGet.map((r) => r.appliedMs))
         ],
-        ['GET with If-None-Match (304)', 'n/a', 'n/a', p50p99(result.notModified), 'n/a (nothing to apply)'],
+        ['GET with If-None-Match (304)', 'n/a', 'n/a', formatP50P99(result.notModified), 'n/a (nothing to apply)'],
         [
           'WebSocket client (sync handshake)',
-          coldOf(result.coldSocket.map((r) => r.bytesMs)),
-          coldOf(result.coldSocket.map((r) => r.appliedMs)),
-          p50p99(result.repeatedSocket.map((r) => r.bytesMs)),
-          p50p99(result.repeatedSocket.map((r) => r.appliedMs))
+          formatMedianMax(result.coldSocket.map((r) => r.bytesMs)),
+          formatMedianMax(result.coldSocket.map((r) => r.appliedMs)),
+          formatP50P99(result.repeatedSocket.map((r) => r.bytesMs)),
+          formatP50P99(result.repeatedSocket.map((r) => r.appliedMs))
         ]
       ]
     }

@@ -3,11 +3,10 @@ import * as Y from 'yjs'
 import type { BenchContext, Scenario } from '../bench-context.js'
 import { createDataDir } from '../data-dir.js'
 import { closeFanout, connectFanout, runStep, STEADY, type StepResult } from '../fanout-load.js'
-import { formatBytes, formatNumber, type Table } from '../markdown-table.js'
+import { formatBytes, formatMedianMax, formatNumber, formatP50P99, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
 import type { RunningServer } from '../server-process.js'
 import { waitForServerIdle } from '../settle.js'
-import { median, percentile } from '../stats.js'
 import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
 
 /**
@@ -150,16 +149,6 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
   }
 }
 
-function p50p99(values: readonly number[]): string {
-  if (values.length === 0) return 'n/a'
-  const sorted = [...values].sort((a, b) => a - b)
-  return `${formatNumber(percentile(sorted, 50), 1)} / ${formatNumber(percentile(sorted, 99), 1)}`
-}
-
-function coldOf(values: readonly number[]): string {
-  return values.length === 0 ? 'n/a' : `${formatNumber(median(values), 1)} (max ${formatNumber(Math.max(...values), 1)})`
-}
-
 const stepOf = (step: StepResult): string => `${formatNumber(step.p50, 1)} / ${formatNumber(step.p99, 1)}`
 
 export const renderScenario: Scenario = {
@@ -175,7 +164,7 @@ export const renderScenario: Scenario = {
     context.log(`render: ${AUTOMERGE_PAPER.id} (${formatNumber(loaded.patches.length)} patches) as ${formatNumber(paragraphs)} paragraphs, ${kind.label}`)
     const result = await measure(context, kind, AUTOMERGE_PAPER.id, update)
     context.log(
-      `  HTML cold ${coldOf(result.cold)} ms, cached ${p50p99(result.cached)} ms, 304 ${p50p99(result.notModified)} ms; fan-out p50/p99 ${stepOf(result.fanoutAlone)} ms alone, ${stepOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders`
+      `  HTML cold ${formatMedianMax(result.cold)} ms, cached ${formatP50P99(result.cached)} ms, 304 ${formatP50P99(result.notModified)} ms; fan-out p50/p99 ${stepOf(result.fanoutAlone)} ms alone, ${stepOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders`
     )
     const rate = context.scale.smoke ? SMOKE_FANOUT_RATE : FANOUT_RATE
     const table: Table = {
@@ -183,13 +172,13 @@ export const renderScenario: Scenario = {
       notes: [
         `${loaded.synthetic ? 'A synthetic typing session standing in for ' : ''}${AUTOMERGE_PAPER.description}: ${formatNumber(loaded.patches.length)} patches, ${formatNumber(trace.text.length)} characters, put into the \`default\` fragment as ${formatNumber(paragraphs)} paragraphs (one per line): one update of ${formatBytes(result.documentBytes)}, ${formatBytes(result.htmlBytes)} of HTML.`,
         `ms at the client, until the whole body arrived. Cold = the first render after a restart (the render worker starts; median of ${context.scale.repetitions}, and the slowest). Cached and 304 = ${repeatedReads(context)} GETs one after another, p50 / p99.`,
-        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, one measured window alone and one while a loop appends a paragraph to the large document and renders it again (${result.rendersDuringFanout.length} renders, p50 / p99 ${p50p99(result.rendersDuringFanout)} ms each, every one a cache miss).`
+        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, one measured window alone and one while a loop appends a paragraph to the large document and renders it again (${result.rendersDuringFanout.length} renders, p50 / p99 ${formatP50P99(result.rendersDuringFanout)} ms each, every one a cache miss).`
       ],
       columns: ['read', 'ms p50 / p99 (cold: median, max)'],
       rows: [
-        ['GET ?format=html, cold', coldOf(result.cold)],
-        ['GET ?format=html, cached', p50p99(result.cached)],
-        ['GET ?format=html with If-None-Match (304)', p50p99(result.notModified)],
+        ['GET ?format=html, cold', formatMedianMax(result.cold)],
+        ['GET ?format=html, cached', formatP50P99(result.cached)],
+        ['GET ?format=html with If-None-Match (304)', formatP50P99(result.notModified)],
         ['fan-out delivery, no renders', stepOf(result.fanoutAlone)],
         ['fan-out delivery, renders in parallel', stepOf(result.fanoutRendering)]
       ]
