@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createMemoryStorage, quietLog } from '@quire/server'
 import { createCompactionThread } from '../src/compaction/compaction-thread.js'
-import { createVersionHistory } from '../src/history/version-history.js'
+import { createVersionHistory, type VersionHistory, type VersionHistoryOptions } from '../src/history/version-history.js'
 import { parseRetention, versionsToThin } from '../src/history/retention-policy.js'
 import type { VersionInfo } from '../src/storage/version-store.js'
 
@@ -16,6 +16,25 @@ const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
+
+/** A history over a memory storage and a compaction thread of its own, both closed after the test. */
+function historyInMemory(options: Pick<VersionHistoryOptions, 'retention' | 'checkpointEvery'> & { now?: () => number }): { storage: ReturnType<typeof createMemoryStorage>; history: VersionHistory } {
+  const storage = createMemoryStorage()
+  const thread = createCompactionThread()
+  cleanups.push(() => thread.close())
+  const history = createVersionHistory({
+    versions: storage.versions!,
+    storage,
+    thread,
+    openRoom: () => undefined,
+    idleMs: 60_000,
+    maxIntervalMs: 60_000,
+    log: quietLog,
+    ...options
+  })
+  cleanups.push(() => history.close())
+  return { storage, history }
+}
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -43,25 +62,10 @@ describe('retention policy', () => {
 
 describe('thinning a recorded history', () => {
   it('drops automatic versions, keeps named ones, and every kept version rebuilds to what it recorded', async () => {
-    const storage = createMemoryStorage()
-    const thread = createCompactionThread()
-    cleanups.push(() => thread.close())
     let clock = 0
     const retention = parseRetention('1h,*:1d')
     if (!retention.ok) throw new Error(retention.message)
-    const history = createVersionHistory({
-      versions: storage.versions!,
-      storage,
-      thread,
-      openRoom: () => undefined,
-      idleMs: 60_000,
-      maxIntervalMs: 60_000,
-      retention: retention.policy,
-      checkpointEvery: 4,
-      log: quietLog,
-      now: () => clock
-    })
-    cleanups.push(() => history.close())
+    const { storage, history } = historyInMemory({ retention: retention.policy, checkpointEvery: 4, now: () => clock })
     const doc = new Y.Doc()
     const text = doc.getText('t')
     const recorded = new Map<number, string>()
@@ -96,21 +100,7 @@ describe('thinning a recorded history', () => {
 
 describe('checkpoints', () => {
   it('stores a long document edited a little as diffs, and the whole state once the diffs weigh as much as it, or the chain is at its longest', async () => {
-    const storage = createMemoryStorage()
-    const thread = createCompactionThread()
-    cleanups.push(() => thread.close())
-    const history = createVersionHistory({
-      versions: storage.versions!,
-      storage,
-      thread,
-      openRoom: () => undefined,
-      idleMs: 60_000,
-      maxIntervalMs: 60_000,
-      retention: [{ upTo: Infinity, every: 0 }],
-      checkpointEvery: 12,
-      log: quietLog
-    })
-    cleanups.push(() => history.close())
+    const { storage, history } = historyInMemory({ retention: [{ upTo: Infinity, every: 0 }], checkpointEvery: 12 })
     const doc = new Y.Doc()
     const text = doc.getText('t')
     const write = async (edit: () => void): Promise<VersionInfo> => {
