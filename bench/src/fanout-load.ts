@@ -202,6 +202,8 @@ export interface FanoutTarget {
 /** One fresh server (or cluster) with all of a configuration's clients connected. */
 export interface FanoutSetup {
   id: string
+  /** The server's (or each clone's) ws://host:port. */
+  urls: readonly string[]
   processes: MeasuredProcesses
   instances: number
   stop(): Promise<void>
@@ -275,7 +277,7 @@ export async function connectFanout(
       byId.set(clientId, fanoutClient)
       return fanoutClient
     })
-    return { id: target.id, processes: target.processes, instances, stop: target.stop, clients, docs, clientsPerDoc, pattern, measurement }
+    return { id: target.id, urls: target.urls, processes: target.processes, instances, stop: target.stop, clients, docs, clientsPerDoc, pattern, measurement }
   } catch (error) {
     await target.stop()
     throw error

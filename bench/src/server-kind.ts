@@ -42,6 +42,11 @@ export interface ServerKind {
   defaultScenarios?: string[]
   /** Printed under every table: a stand-in for the server the issue names, or a non-default setting, and why. */
   note?: string
+  /**
+   * Where the server serves Prometheus metrics on its own port, if it does: the
+   * side-by-side fan-out scrapes it as an operator's Prometheus would.
+   */
+  metricsPath?: string
   /** Whether the server speaks the Quire acknowledgement extension. */
   acknowledgements: boolean
   /** Undefined when the server can run here; otherwise why it cannot. */

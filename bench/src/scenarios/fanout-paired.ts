@@ -1,6 +1,8 @@
 import type { Scenario } from '../bench-context.js'
 import { closeFanout, openFanout, PATTERNS, runStep, stepMicrosPerDelivery as microsPerDelivery, type FanoutSetup, type FixedLoad } from '../fanout-load.js'
 import { formatNumber, type Table } from '../markdown-table.js'
+import { SCRAPE_INTERVAL_MS, startMetricsScraper, type MetricsScraper } from '../metrics-scraper.js'
+import type { ServerKind } from '../server-kind.js'
 import { spreadOf } from '../stats.js'
 
 /**
@@ -11,7 +13,10 @@ import { spreadOf } from '../stats.js'
  * target allows. Here both servers run at once, pinned to the same core, each with its
  * own clients at the same rate, and every window yields one ratio of their CPU per
  * delivery: whatever slows the core slows both. The ratios' median is the answer, their
- * spread how far to trust it.
+ * spread how far to trust it. Which server starts first and gets its step started first
+ * alternates from round to round, so that neither always has the head start. A server
+ * that serves metrics is scraped as Prometheus would scrape it in production: what
+ * metrics cost includes what a scrape starts (prom-client's process observers).
  */
 
 const LOADS: FixedLoad[] = [
@@ -45,13 +50,20 @@ export const fanoutPairedScenario: Scenario = {
         const costs: { a: number[]; b: number[] } = { a: [], b: [] }
         for (let round = 0; round < scale.repetitions; round++) {
           context.log(`fanout-paired ${load.docs}x${load.clientsPerDoc} ${pattern.id}: round ${round + 1}, ${a.label} beside ${b.label}`)
-          const setups: FanoutSetup[] = []
+          // Odd rounds start b first and ask it first for each step.
+          const order: [ServerKind, ServerKind] = round % 2 === 0 ? [a, b] : [b, a]
+          const setups = new Map<ServerKind, FanoutSetup>()
+          const scrapers: MetricsScraper[] = []
           try {
-            setups.push(await openFanout(context, a, load.docs, load.clientsPerDoc, pattern, runId++))
-            setups.push(await openFanout(context, b, load.docs, load.clientsPerDoc, pattern, runId++))
-            const [setupA, setupB] = setups as [FanoutSetup, FanoutSetup]
+            for (const kind of order) setups.set(kind, await openFanout(context, kind, load.docs, load.clientsPerDoc, pattern, runId++))
+            for (const kind of order) {
+              const url = setups.get(kind)?.urls[0]
+              if (kind.metricsPath !== undefined && url !== undefined) scrapers.push(startMetricsScraper(url, kind.metricsPath))
+            }
             for (let window = scale.smoke ? WINDOWS_PER_ROUND - 1 : 0; window < WINDOWS_PER_ROUND; window++) {
-              const [stepA, stepB] = await Promise.all([runStep(setupA, load.deliveries, timing), runStep(setupB, load.deliveries, timing)])
+              const [first, second] = order.map((kind) => setups.get(kind) as FanoutSetup) as [FanoutSetup, FanoutSetup]
+              const steps = await Promise.all([runStep(first, load.deliveries, timing), runStep(second, load.deliveries, timing)])
+              const [stepA, stepB] = order[0] === a ? steps : [steps[1], steps[0]]
               context.log(`  window ${window + 1}: ${formatNumber(microsPerDelivery(stepA), 1)} / ${formatNumber(microsPerDelivery(stepB), 1)} µs per delivery, p99 ${formatNumber(stepA.p99, 1)} / ${formatNumber(stepB.p99, 1)} ms`)
               if (window === 0) continue
               costs.a.push(microsPerDelivery(stepA))
@@ -59,7 +71,9 @@ export const fanoutPairedScenario: Scenario = {
               ratios.push(microsPerDelivery(stepA) / microsPerDelivery(stepB))
             }
           } finally {
-            for (const setup of setups) await closeFanout(setup)
+            const scrapes = await Promise.all(scrapers.map((scraper) => scraper.stop()))
+            if (scrapers.length > 0) context.log(`  metrics scraped ${scrapes.join(' / ')} times`)
+            for (const setup of setups.values()) await closeFanout(setup)
           }
         }
         const ratio = spreadOf(ratios)
@@ -81,7 +95,8 @@ export const fanoutPairedScenario: Scenario = {
         notes: [
           `Both servers run at once on the server core, each with its own clients at the same deliveries/s; every window (${formatNumber(scale.stepWindowMs / 1000, 1)} s after ${formatNumber(scale.stepWarmupMs / 1000, 1)} s of warm-up)` +
             ` gives one ratio of their CPU per delivery (process, all threads). ${scale.repetitions} fresh pairs, ${WINDOWS_PER_ROUND} windows each, the first not counted.` +
-            ` Ratio = ${a.label} / ${b.label}: median, and the lowest and highest window.`
+            ` Ratio = ${a.label} / ${b.label}: median, and the lowest and highest window. Which server starts and steps first alternates by round.` +
+            ([a, b].some((kind) => kind.metricsPath !== undefined) ? ` Servers with metrics are scraped every ${formatNumber(SCRAPE_INTERVAL_MS / 1000)} s, as Prometheus would.` : '')
         ],
         columns: ['load', 'arrivals', 'deliveries/s each', `${a.label} µs/delivery`, `${b.label} µs/delivery`, 'ratio (median)', 'ratio range', 'windows'],
         rows

@@ -87,6 +87,8 @@ export function quireServerAt(
     dialect: 'y-websocket',
     persistent: true,
     acknowledgements: true,
+    // Also with --no-metrics, which answers 404 there: both sides of an A/B get the request.
+    metricsPath: '/metrics',
     note: 'Quire runs with its per-address and per-connection rate limits raised (all simulated users share 127.0.0.1); everything else is the default, fsync on.',
     unavailable: () => builtAt(root),
     start: async (options) => {
