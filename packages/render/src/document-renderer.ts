@@ -9,14 +9,19 @@ import { CONTENT_TYPES, DEFAULT_FIELD, type RenderRefusal, type RenderRequest, t
 import type { RenderSchema } from './render-schema.js'
 
 /**
- * Renders a document (one Yjs update) in one format, synchronously: the work the worker
+ * Renders a document in one format, synchronously: the work the worker
  * thread does (render-worker.ts), usable as is where blocking is fine (a script, a test,
  * the benchmark's reference). The field is read as a Y.XmlFragment (Tiptap,
  * y-prosemirror) when it holds XML, as a Y.Text when it holds text; an absent or empty
  * field renders as an empty document. A map or an array is refused.
  */
 export interface DocumentRenderer {
-  render(update: Uint8Array, request: RenderRequest): RenderResult | RenderRefusal
+  /**
+   * `document`: one Yjs update, or the updates a store or a room holds it in, applied in
+   * turn (the server passes them unmerged: merging is the same work again, on its event
+   * loop).
+   */
+  render(document: Uint8Array | readonly Uint8Array[], request: RenderRequest): RenderResult | RenderRefusal
 }
 
 type FieldKind = 'empty' | 'xml' | 'text' | 'map' | 'array'
@@ -54,11 +59,14 @@ export function createDocumentRenderer(renderSchema: RenderSchema): DocumentRend
   }
 
   return {
-    render(update, request) {
+    render(document, request) {
       const field = request.field ?? DEFAULT_FIELD
       const ydoc = new Y.Doc({ gc: true })
       try {
-        Y.applyUpdate(ydoc, update)
+        if (document instanceof Uint8Array) Y.applyUpdate(ydoc, document)
+        else Y.transact(ydoc, () => {
+          for (const update of document) Y.applyUpdate(ydoc, update)
+        })
         const kind = fieldKind(ydoc, field)
         switch (kind) {
           case 'map':

@@ -5,7 +5,7 @@
  * `workerData.extensionsModule`, or the demo's extensions), then answers one message per
  * render:
  *
- *   in:  { id, update: Uint8Array (transferred), format, field? }
+ *   in:  { id, updates: Uint8Array[] (transferred; the document's parts, applied in turn), format, field? }
  *   out: { id, body, contentType, unknownNodes } | { id, refused } | { id, error }
  */
 import { platform } from 'node:process'
@@ -17,7 +17,7 @@ import { loadRenderSchema } from './render-schema.js'
 
 interface RenderJob extends RenderRequest {
   readonly id: number
-  readonly update: Uint8Array
+  readonly updates: readonly Uint8Array[]
 }
 
 // A render is background work: where it shares a core with the relay (a server pinned
@@ -40,7 +40,7 @@ parentPort?.on('message', (job: RenderJob) => {
   renderer ??= loadRenderSchema(options.extensionsModule).then(createDocumentRenderer)
   renderer.then(
     (r) => {
-      const result = r.render(job.update, job.field === undefined ? { format: job.format } : { format: job.format, field: job.field })
+      const result = r.render(job.updates, job.field === undefined ? { format: job.format } : { format: job.format, field: job.field })
       parentPort?.postMessage({ id: job.id, ...result })
     },
     (error: unknown) => {

@@ -114,3 +114,30 @@ describe('encoded room state answering many peers with one state vector', () => 
     expect(peer.getText('t').toString()).toBe(writer.getText('t').toString())
   })
 })
+
+describe('encoded room state of a document opened from a snapshot and later updates', () => {
+  it('gives its parts and its highest clocks without merging them', () => {
+    const writer = new Y.Doc()
+    const other = new Y.Doc()
+    writer.getText('t').insert(0, 'a large document, compacted into one snapshot')
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(writer))
+    const snapshot = Y.encodeStateAsUpdate(writer)
+    const later: Uint8Array[] = []
+    writer.on('update', (update: Uint8Array) => later.push(update))
+    other.on('update', (update: Uint8Array) => later.push(update))
+    writer.getText('t').insert(0, 'and another, ')
+    other.getText('t').delete(0, 4)
+    const reference = docFromUpdates([snapshot, ...later])
+    const state = createEncodedState([snapshot, ...later])
+
+    // Per client, as Yjs reads each part: the guard's starting clocks, and still unmerged.
+    expect(state.highestClocks()).toEqual(Y.decodeStateVector(Y.encodeStateVector(reference)))
+    expect(state.parts()).toHaveLength(1 + later.length)
+    // The parts applied in turn are the document (what the render worker does with them).
+    expect(docFromUpdates(state.parts()).getText('t').toString()).toBe(reference.getText('t').toString())
+    // Once merged, one part.
+    state.snapshot()
+    expect(state.parts()).toHaveLength(1)
+    expect(state.highestClocks()).toEqual(Y.decodeStateVector(Y.encodeStateVector(reference)))
+  })
+})

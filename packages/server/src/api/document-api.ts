@@ -15,7 +15,7 @@ import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './ap
 import { createApiWriter } from './api-writer.js'
 import { RenderRefusedError } from '../render/document-renderer.js'
 import { createReadPage } from '../render/read-page.js'
-import { documentEtag, matchesEtag } from './document-etag.js'
+import { digestOfParts, documentEtag, matchesEtag } from './document-etag.js'
 import { redactUrl } from '../redact-url.js'
 import { resolveWithin } from '../resolve-within.js'
 import { notifyDocumentEvent, type DocumentEvents, type RecordedDocumentEvents } from './document-events.js'
@@ -89,6 +89,21 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
 
   const notify = (event: 'created' | 'deleted', doc: string): void => notifyDocumentEvent(options.documentEvents, event, doc, log)
 
+  /**
+   * The document as the updates it is held in (the open room's parts, or the stored
+   * log), unmerged, or why there is none: what a render needs. Merging a large document
+   * is tens of milliseconds on the event loop, and the render worker applies the parts
+   * in turn anyway.
+   */
+  const readDocumentParts = async (parts: ServerParts, room: string): Promise<Uint8Array[] | ApiError> => {
+    const open = parts.registry.get(room)
+    if (open) return open.parts()
+    const [stored, refusedUntil] = await Promise.all([parts.storage.load(room), parts.storage.tombstone(room)])
+    if (refusedUntil !== null) return deletedError(room, refusedUntil)
+    if (stored.updates.length === 0 && (await parts.storage.info(room)) === null) return apiError('document-not-found', `no document ${JSON.stringify(room)}`)
+    return [...stored.updates]
+  }
+
   /** The document as one update and its state vector, or why there is none. */
   const readDocument = async (parts: ServerParts, room: string): Promise<{ update: Uint8Array; stateVector: Uint8Array } | ApiError> => {
     const open = parts.registry.get(room)
@@ -131,9 +146,9 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
    * whatever a client wrote).
    */
   const render = async (parts: ServerParts, wanted: Extract<ApiRequest, { kind: 'render' }>, request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const document = await readDocument(parts, wanted.room)
-    if ('code' in document) return writeApiError(response, document)
-    const etag = documentEtag(document.stateVector, document.update, `${wanted.format}${wanted.page ? '-page' : ''}-${renderVariant(wanted.field, options.renderExtensionsModule)}`)
+    const document = await readDocumentParts(parts, wanted.room)
+    if (!Array.isArray(document)) return writeApiError(response, document)
+    const etag = `"${wanted.format}${wanted.page ? '-page' : ''}-${renderVariant(wanted.field, options.renderExtensionsModule)}-${digestOfParts(document)}"`
     if (matchesEtag(request.headers['if-none-match'], etag)) {
       response.writeHead(304, { etag, 'cache-control': 'no-cache' })
       response.end()
@@ -141,7 +156,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
     }
     let rendered
     try {
-      rendered = await parts.renderer.render(document.update, wanted.field === undefined ? { format: wanted.format } : { format: wanted.format, field: wanted.field })
+      rendered = await parts.renderer.render(document, wanted.field === undefined ? { format: wanted.format } : { format: wanted.format, field: wanted.field })
     } catch (error) {
       if (error instanceof RenderRefusedError) return writeApiError(response, apiError('not-renderable', error.message))
       throw error

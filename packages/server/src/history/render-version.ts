@@ -13,7 +13,7 @@ export type VersionRenderFormat = 'html' | 'markdown' | 'text'
  */
 export async function renderVersion(parts: ServerParts, update: Uint8Array, format: VersionRenderFormat, field: string | undefined): Promise<RenderedDocument | ApiError> {
   try {
-    return await parts.renderer.render(update, field === undefined ? { format } : { format, field })
+    return await parts.renderer.render([update], field === undefined ? { format } : { format, field })
   } catch (error) {
     if (error instanceof RenderRefusedError) return apiError('not-renderable', error.message)
     throw error

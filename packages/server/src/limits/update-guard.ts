@@ -12,7 +12,11 @@ import { isEmptyUpdate, type UpdateMeta } from '@quire/protocol'
  *
  * The room's exact state vector costs a merge of its whole encoded state, so the guard
  * keeps the highest clock seen per client and takes the exact path only when an update
- * starts below it (a resend, or an out-of-order update filling a gap). One guard per
+ * starts below it (a resend, or an out-of-order update filling a gap). Those clocks come
+ * from the state's parts as they are (`highestClocks`), not from a merge: a room opened
+ * from a large snapshot and a few updates stored after it (a document written through
+ * the API, one write per open) would otherwise merge the whole document on the event
+ * loop before accepting each write (18 ms for a 190 KiB document here). One guard per
  * room, made when its first update arrives: every update enters a room through
  * `Room.accept`, which passes it here, so the clocks stay those of the room's state.
  */
@@ -24,9 +28,11 @@ export interface UpdateGuard {
   admit(update: Uint8Array, meta: UpdateMeta): Uint8Array | null
 }
 
-/** The state the guard protects: only its exact state vector is read, and only for resends. */
+/** The state the guard protects: its exact state vector is read only for resends. */
 export interface GuardedState {
   stateVector(): Uint8Array
+  /** Per client, the end of the highest clock range the state holds (gaps below it or not). */
+  highestClocks(): Map<number, number>
 }
 
 export function createUpdateGuard(state: GuardedState): UpdateGuard {
@@ -37,7 +43,7 @@ class SeenClocks implements UpdateGuard {
   private readonly clocks: Map<number, number>
 
   constructor(private readonly state: GuardedState) {
-    this.clocks = Y.decodeStateVector(state.stateVector())
+    this.clocks = state.highestClocks()
   }
 
   admit(update: Uint8Array, meta: UpdateMeta): Uint8Array | null {

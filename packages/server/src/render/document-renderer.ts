@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { digestOfParts } from '../api/document-etag.js'
 import { createRenderCache } from './render-cache.js'
 import type { RenderOutcome, RenderRequest, RenderThread } from './render-thread.js'
 
@@ -13,17 +13,19 @@ export interface RenderedDocument {
 
 /**
  * The server's renderer, for the document API and for whatever else renders a document
- * (stored versions): one update in, one format out, off the event loop (render-thread.ts)
- * and cached per document version. The key is a digest of the update with the format and
+ * (stored versions): a document in, one format out, off the event loop (render-thread.ts)
+ * and cached per document version. The document comes as the updates it is stored or
+ * held in, unmerged: the worker applies them in turn, and the event loop never merges a
+ * large document to render it. The key is a digest of those updates with the format and
  * field, so the same bytes are rendered once however often they are read; the same
- * content encoded otherwise (a room's state, the same document read back from storage)
- * is a needless render, never a wrong one. Equal requests in flight share one render.
+ * content held otherwise (a room's state, the log after a compaction) is a needless
+ * render, never a wrong one. Equal requests in flight share one render.
  *
  * Rejects with `RenderRefusedError` for a field that is neither rich text nor text, and
  * with an Error when the worker fails.
  */
 export interface DocumentRenderer {
-  render(update: Uint8Array, request: RenderRequest): Promise<RenderedDocument>
+  render(updates: readonly Uint8Array[], request: RenderRequest): Promise<RenderedDocument>
   /** Renders served from the cache and renders done, since the server started. */
   readonly hits: number
   readonly misses: number
@@ -51,8 +53,8 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
   let hits = 0
   let misses = 0
 
-  const outcomeOf = (update: Uint8Array, request: RenderRequest): Promise<RenderOutcome> => {
-    const key = `${createHash('sha256').update(update).digest('base64url')}:${request.format}:${request.field ?? ''}`
+  const outcomeOf = (updates: readonly Uint8Array[], request: RenderRequest): Promise<RenderOutcome> => {
+    const key = `${digestOfParts(updates)}:${request.format}:${request.field ?? ''}`
     const cached = cache.get(key)
     if (cached !== undefined) {
       hits++
@@ -64,7 +66,7 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
       return running
     }
     misses++
-    const rendering = options.thread.render(update, request).then((outcome) => {
+    const rendering = options.thread.render(updates, request).then((outcome) => {
       const bytes = 'body' in outcome ? outcome.body.length * 2 : outcome.refused.length * 2
       cache.set(key, outcome, bytes + ENTRY_OVERHEAD_BYTES)
       return outcome
@@ -78,8 +80,8 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
   }
 
   return {
-    async render(update, request) {
-      const outcome = await outcomeOf(update, request)
+    async render(updates, request) {
+      const outcome = await outcomeOf(updates, request)
       if ('refused' in outcome) throw new RenderRefusedError(outcome.refused)
       return outcome
     },

@@ -28,7 +28,8 @@ export type RenderOutcome =
  * requests are the caller's (document-renderer.ts).
  */
 export interface RenderThread {
-  render(update: Uint8Array, request: RenderRequest): Promise<RenderOutcome>
+  /** `updates`: the document's parts, applied in turn in the worker (merged there, not here). */
+  render(updates: readonly Uint8Array[], request: RenderRequest): Promise<RenderOutcome>
   close(): Promise<void>
 }
 
@@ -53,10 +54,11 @@ export function createRenderThread(options: RenderThreadOptions): RenderThread {
   })
 
   return {
-    async render(update, request) {
-      // A copy: the buffer is transferred, and the caller's bytes may be the room's state.
-      const copy = update.slice()
-      const answer = await worker.request({ update: copy, format: request.format, ...(request.field === undefined ? {} : { field: request.field }) }, [copy.buffer as ArrayBuffer])
+    async render(updates, request) {
+      // Copies: their buffers are transferred, and the caller's bytes may be the room's state.
+      const copies = updates.map((update) => update.slice())
+      const transfer = copies.map((copy) => copy.buffer as ArrayBuffer)
+      const answer = await worker.request({ updates: copies, format: request.format, ...(request.field === undefined ? {} : { field: request.field }) }, transfer)
       return 'refused' in answer ? { refused: answer.refused } : { body: answer.body, contentType: answer.contentType, unknownNodes: answer.unknownNodes }
     },
     close() {

@@ -13,6 +13,17 @@ export interface EncodedState {
   snapshot(): Uint8Array
   /** The document's state vector (encoded). */
   stateVector(): Uint8Array
+  /**
+   * Per client, the end of the highest clock range held, gaps below it or not, read from
+   * each part as it is: no merge (see update-guard.ts).
+   */
+  highestClocks(): Map<number, number>
+  /**
+   * The document as the updates it is held in now, oldest first, without merging them
+   * (one update once merged): what a reader off the event loop applies in turn. The
+   * arrays are never written again; copy them before transferring them.
+   */
+  parts(): Uint8Array[]
   /** What a peer holding `stateVector` lacks: the payload of a sync step 2 reply. */
   diff(stateVector: Uint8Array): Uint8Array
   /** Merges the recent updates into the base now, if there are any (when the room goes quiet). */
@@ -73,7 +84,10 @@ class UpdateTail {
     this.ends.push(needed)
   }
 
-  /** Views of the updates, oldest first; valid until the next push or clear. */
+  /**
+   * Views of the updates, oldest first. A push writes only past the last update and a
+   * clear or a growth moves on to another buffer, so a view keeps its bytes.
+   */
   updates(): Uint8Array[] {
     let start = 0
     return this.ends.map((end) => {
@@ -141,6 +155,20 @@ class ChunkedState implements EncodedState {
   stateVector(): Uint8Array {
     this.cachedStateVector ??= Y.encodeStateVectorFromUpdate(this.merge())
     return this.cachedStateVector
+  }
+
+  highestClocks(): Map<number, number> {
+    const highest = new Map<number, number>()
+    for (const part of this.parts()) {
+      for (const [client, end] of Y.parseUpdateMeta(part).to) {
+        if (end > (highest.get(client) ?? 0)) highest.set(client, end)
+      }
+    }
+    return highest
+  }
+
+  parts(): Uint8Array[] {
+    return [...this.chunks, ...this.tail.updates()]
   }
 
   /**

@@ -35,6 +35,8 @@ export interface Room {
   syncReply(stateVector: Uint8Array): Uint8Array
   /** The whole document as one update (what the document API serves). */
   snapshot(): Uint8Array
+  /** The document as the updates the room holds it in, unmerged (see `EncodedState.parts`). */
+  parts(): Uint8Array[]
   /** Every known presence state, for a newcomer or a query. */
   presence(): AwarenessEntry[]
   /**
@@ -186,6 +188,10 @@ class OpenRoom implements Room {
 
   snapshot(): Uint8Array {
     return this.state.snapshot()
+  }
+
+  parts(): Uint8Array[] {
+    return this.state.parts()
   }
 
   presence(): AwarenessEntry[] {
