@@ -94,6 +94,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     room.disconnectAll(CLOSE_DOCUMENT_DELETED, 'document deleted')
     if (rooms.get(room.name) !== room) return
     rooms.delete(room.name)
+    room.close()
     unborn.delete(room.name)
     fanout?.unsubscribe(room.name)
     options.onEvicted?.(room.name, room)
@@ -148,6 +149,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       const eviction = options.commitQueue.whenCommitted().then(() => {
         if (room.peerCount > 0 || rooms.get(room.name) !== room) return
         rooms.delete(room.name)
+        room.close()
         unborn.delete(room.name)
         fanout?.unsubscribe(room.name)
         options.onEvicted?.(room.name, room)

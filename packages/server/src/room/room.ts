@@ -78,6 +78,12 @@ export interface Room {
   swapInSnapshot(snapshot: Uint8Array): void
   /** The compaction failed: stop keeping updates for a swap that will not happen. */
   cancelSnapshotSwap(): void
+  /**
+   * The room left memory (evicted, or its document deleted): its fold timer stops. A
+   * room opened for one API write is evicted as soon as the write is durable; its fold,
+   * a second later, would merge the whole document on the event loop for nobody.
+   */
+  close(): void
 }
 
 export interface RoomOptions {
@@ -336,6 +342,11 @@ class OpenRoom implements Room {
       if (others.length === 0) continue
       peer.send(encodeMessage({ type: 'sync-update', update: mergeUpdates(others) }))
     }
+  }
+
+  close(): void {
+    if (this.foldTimer !== null) clearTimeout(this.foldTimer)
+    this.foldTimer = null
   }
 
   private scheduleFold(delay: number): void {
