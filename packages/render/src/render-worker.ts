@@ -6,7 +6,12 @@
  * render:
  *
  *   in:  { id, updates: Uint8Array[] (transferred; the document's parts, applied in turn), format, field? }
- *   out: { id, body, contentType, unknownNodes } | { id, refused } | { id, error }
+ *   out: { id, body: Uint8Array (UTF-8, transferred), contentType, unknownNodes } | { id, refused } | { id, error }
+ *
+ * The body goes back as UTF-8 bytes in a buffer of its own, transferred: a string would
+ * be copied into the server's heap (a 110 KiB page, every render), where the full
+ * collections that such strings bring on pause the relay; bytes outside the heap are
+ * what the server writes to the socket anyway.
  */
 import { platform } from 'node:process'
 import { setPriority } from 'node:os'
@@ -41,7 +46,13 @@ parentPort?.on('message', (job: RenderJob) => {
   renderer.then(
     (r) => {
       const result = r.render(job.updates, job.field === undefined ? { format: job.format } : { format: job.format, field: job.field })
-      parentPort?.postMessage({ id: job.id, ...result })
+      if ('refused' in result) {
+        parentPort?.postMessage({ id: job.id, ...result })
+        return
+      }
+      // TextEncoder gives a buffer of its own (Buffer.from may hand out a slice of a shared pool).
+      const body = new TextEncoder().encode(result.body)
+      parentPort?.postMessage({ id: job.id, ...result, body }, [body.buffer])
     },
     (error: unknown) => {
       throw error

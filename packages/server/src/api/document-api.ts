@@ -161,10 +161,10 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       if (error instanceof RenderRefusedError) return writeApiError(response, apiError('not-renderable', error.message))
       throw error
     }
-    const body = wanted.page ? createReadPage(wanted.room, rendered.body) : rendered.body
+    const body = wanted.page ? createReadPage(wanted.room, Buffer.from(rendered.body.buffer, rendered.body.byteOffset, rendered.body.byteLength).toString('utf8')) : rendered.body
     response.writeHead(200, {
       'content-type': rendered.contentType,
-      'content-length': Buffer.byteLength(body),
+      'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
       etag,
       'cache-control': 'no-cache',
       ...(rendered.unknownNodes.length === 0 ? {} : { 'quire-unknown-nodes': rendered.unknownNodes.map(encodeURIComponent).join(',') }),

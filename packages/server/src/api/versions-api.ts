@@ -76,7 +76,7 @@ export function createVersionsApi(options: VersionsApiOptions): VersionsApi {
       }
       const rendered = await renderVersion(parts, content, wanted.format, wanted.field)
       if ('code' in rendered) return writeApiError(response, rendered)
-      const headers: Record<string, string | number> = { 'content-type': rendered.contentType, 'content-length': Buffer.byteLength(rendered.body), 'cache-control': 'no-cache' }
+      const headers: Record<string, string | number> = { 'content-type': rendered.contentType, 'content-length': rendered.body.byteLength, 'cache-control': 'no-cache' }
       // As the document's own rendered reads say it (see document-api.ts).
       if (rendered.unknownNodes.length > 0) headers['quire-unknown-nodes'] = rendered.unknownNodes.map(encodeURIComponent).join(',')
       response.writeHead(200, headers)

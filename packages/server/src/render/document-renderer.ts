@@ -5,7 +5,8 @@ import type { RenderOutcome, RenderRequest, RenderThread } from './render-thread
 export type { RenderFormat, RenderRequest } from './render-thread.js'
 
 export interface RenderedDocument {
-  readonly body: string
+  /** UTF-8. */
+  readonly body: Uint8Array
   readonly contentType: string
   /** Node and mark types the schema does not know (their text is still rendered). */
   readonly unknownNodes: readonly string[]
@@ -40,7 +41,7 @@ export class RenderRefusedError extends Error {
 
 export interface DocumentRendererOptions {
   readonly thread: RenderThread
-  /** The cache's bound in bytes of rendered bodies (UTF-16: 2 per character). */
+  /** The cache's bound in bytes of rendered bodies (UTF-8). */
   readonly cacheBytes: number
 }
 
@@ -67,7 +68,7 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
     }
     misses++
     const rendering = options.thread.render(updates, request).then((outcome) => {
-      const bytes = 'body' in outcome ? outcome.body.length * 2 : outcome.refused.length * 2
+      const bytes = 'body' in outcome ? outcome.body.byteLength : outcome.refused.length * 2
       cache.set(key, outcome, bytes + ENTRY_OVERHEAD_BYTES)
       return outcome
     })

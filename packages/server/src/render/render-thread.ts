@@ -12,7 +12,8 @@ export interface RenderRequest {
 }
 
 export type RenderOutcome =
-  | { readonly body: string; readonly contentType: string; readonly unknownNodes: readonly string[] }
+  /** `body`: UTF-8, in a buffer outside the heap (see `@quire/render/worker`). */
+  | { readonly body: Uint8Array; readonly contentType: string; readonly unknownNodes: readonly string[] }
   | { readonly refused: string }
 
 /**
