@@ -24,16 +24,26 @@ const BENCH_LIMITS = [
 export const quireServer: ServerKind = quireServerAt(fileURLToPath(new URL('../../../', import.meta.url)), { id: 'quire', label: 'Quire' })
 
 const BASELINE_ENV = 'QUIRE_BENCH_BASELINE'
+/** Node or V8 flags for the baseline's process only, space-separated: an A/B of a runtime flag (`QUIRE_BENCH_BASELINE=.`). */
+const BASELINE_NODE_FLAGS_ENV = 'QUIRE_BENCH_BASELINE_NODE_FLAGS'
 
 /**
  * Quire as built in another checkout, for A/B runs of a change: `git worktree add
  * ../quire-base <commit>`, install and build there, then
  * `QUIRE_BENCH_BASELINE=../quire-base pnpm bench --servers quire,quire-baseline`. The
  * bench interleaves the two like any other servers, so the "Quire / this" ratio is the
- * change's effect in one run. Only run when named in --servers.
+ * change's effect in one run. Only run when named in --servers. A runtime flag is compared
+ * the same way against this very checkout: `QUIRE_BENCH_BASELINE=.
+ * QUIRE_BENCH_BASELINE_NODE_FLAGS=--single-threaded-gc pnpm bench ...`.
  */
 export const quireBaselineServer: ServerKind = {
-  ...quireServerAt(baselineRoot() ?? '.', { id: 'quire-baseline', label: `Quire baseline (${process.env[BASELINE_ENV] ?? 'unset'})` }),
+  ...quireServerAt(
+    baselineRoot() ?? '.',
+    { id: 'quire-baseline', label: `Quire baseline (${[process.env[BASELINE_ENV] ?? 'unset', process.env[BASELINE_NODE_FLAGS_ENV] ?? ''].join(' ').trim()})` },
+    undefined,
+    [],
+    (process.env[BASELINE_NODE_FLAGS_ENV] ?? '').split(/\s+/).filter((flag) => flag !== '')
+  ),
   defaultScenarios: [],
   unavailable: () => {
     const root = baselineRoot()
@@ -73,13 +83,15 @@ export const quireNoMetricsServer: ServerKind = {
 
 /**
  * `quire serve` of the checkout at `root`; `storage` gives each start its own store other
- * than LevelDB; `extraArgs` are flags of this checkout's CLI (a variant's setting).
+ * than LevelDB; `extraArgs` are flags of this checkout's CLI (a variant's setting), `nodeFlags`
+ * flags of the node process that runs it.
  */
 export function quireServerAt(
   root: string,
   names: { id: string; label: string },
   storage?: () => Promise<QuireStorageFlags>,
-  extraArgs: readonly string[] = []
+  extraArgs: readonly string[] = [],
+  nodeFlags: readonly string[] = []
 ): ServerKind {
   const cli = join(root, 'packages/server/bin/quire.js')
   return {
@@ -95,7 +107,7 @@ export function quireServerAt(
       const store = storage ? await storage() : null
       const server = await spawnPinnedServer({
         args: [cli, 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data', options.dataDir, ...benchLimitsKnownTo(cli), ...extraArgs, ...(store?.args ?? [])],
-        nodeOptions: profileNodeOptions(options),
+        nodeOptions: [...nodeFlags, ...profileNodeOptions(options)],
         ready: /quire listening on http:\/\/127\.0\.0\.1:(\d+)/
       }).catch(async (error: unknown) => {
         await store?.release()
