@@ -21,7 +21,7 @@ export function forkWorker(modulePath: string, argument: unknown): WorkerLike {
 }
 
 class ForkedWorker implements WorkerLike {
-  private readonly exited: Promise<void>
+  private exited: Promise<void>
 
   constructor(private readonly child: ChildProcess) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()))

@@ -1,10 +1,9 @@
 /**
  * A worker started on the first request and stopped after `idleStopMs` without one,
  * answering requests by id: the lifecycle the compaction thread and the render process
- * share (a worker thread, or a child process seen through forked-worker.ts). A worker is
- * a whole V8 isolate (or process) whose heap grew to the largest job it ran, memory an
- * idle server should give back; but starting one costs 0.2-0.4 s of CPU (see
- * compaction-thread.ts), so it is kept for a while rather than per job.
+ * share (a worker thread, or a child process seen through forked-worker.ts). A worker is a whole V8 isolate whose heap grew to the largest job it
+ * ran, memory an idle server should give back; but starting one costs 0.2-0.4 s of CPU
+ * (see compaction-thread.ts), so it is kept for a while rather than per job.
  *
  * Requests are posted as `{ id, ...message }`; the worker answers `{ id, ...answer }`, or
  * `{ id, error }` when the job failed. A worker that crashes or exits fails every request
