@@ -1,20 +1,18 @@
 /**
- * Render worker entry (`@quire/render/worker`), as a child process forked by the server
- * (what Quire does) or as a worker thread: the server starts it on the first render and
- * stops it when idle, so the renderer, Tiptap and ProseMirror are loaded only here and
- * only by a server that renders. Loads the schema once (the module named in the options:
- * `process.argv[2]` as JSON in a process, `workerData` in a thread; the demo's extensions
- * when absent), then answers one message per render:
+ * Worker thread entry (`@quire/render/worker`): the server starts it on the first render
+ * and stops it when idle, so the renderer, Tiptap and ProseMirror are loaded only in
+ * this thread and only by a server that renders. Loads the schema once (the module in
+ * `workerData.extensionsModule`, or the demo's extensions), then answers one message per
+ * render:
  *
- *   in:  { id, updates: Uint8Array[] (the document's parts, applied in turn), format, field? }
- *   out: { id, body: Uint8Array (UTF-8), contentType, unknownNodes } | { id, refused } | { id, error }
+ *   in:  { id, updates: Uint8Array[] (transferred; the document's parts, applied in turn), format, field? }
+ *   out: { id, body: Uint8Array (UTF-8, transferred), contentType, unknownNodes } | { id, refused } | { id, error }
  *
- * The body goes back as UTF-8 bytes in a buffer of its own (transferred to a thread): a
- * string would land in the server's heap (a 110 KiB page, every render), where the full
+ * The body goes back as UTF-8 bytes in a buffer of its own, transferred: a string would
+ * be copied into the server's heap (a 110 KiB page, every render), where the full
  * collections that such strings bring on pause the relay; bytes outside the heap are
  * what the server writes to the socket anyway.
  */
-import { readdirSync } from 'node:fs'
 import { platform } from 'node:process'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -27,67 +25,39 @@ interface RenderJob extends RenderRequest {
   readonly updates: readonly Uint8Array[]
 }
 
-/** Where jobs come from and answers go: the parent thread, or the parent process over IPC. */
-interface JobPort {
-  onJob(listener: (job: RenderJob) => void): void
-  answer(message: object, transfer: ArrayBuffer[]): void
-}
-
-function jobPort(): JobPort {
-  const thread = parentPort
-  if (thread !== null) {
-    return { onJob: (listener) => thread.on('message', listener), answer: (message, transfer) => thread.postMessage(message, transfer) }
-  }
-  const send = process.send?.bind(process)
-  if (send === undefined) throw new Error('@quire/render/worker runs as a worker thread or as a forked child process, not on its own')
-  // The server went away (even killed with SIGKILL): nothing is left to render for.
-  process.on('disconnect', () => process.exit(0))
-  return { onJob: (listener) => process.on('message', listener), answer: (message) => send(message) }
-}
-
 // A render is background work: where it shares a core with the relay (a server pinned
 // to one core, or a busy machine), the scheduler should run the relay first. On Linux
-// `setpriority(PRIO_PROCESS, id)` applies to one thread. In a child process of its own,
-// every thread of the process is lowered: the V8 helper threads that collect this heap
-// too, which would otherwise take the relay's core at its priority (threads started
-// later inherit it). As a worker thread only this thread can be lowered, since the
-// others are the server's. Elsewhere than Linux it would renice a whole process, so
-// there it is done only in a child process.
-function lowerPriority(): void {
+// `setpriority(PRIO_PROCESS, 0)` applies to the calling thread only, so this lowers the
+// worker's priority and leaves the relay's main thread alone; elsewhere it would renice
+// the whole process, so it is Linux only.
+if (platform === 'linux') {
   try {
-    if (parentPort === null) {
-      if (platform === 'linux') for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), 19)
-      else setPriority(19)
-    } else if (platform === 'linux') {
-      setPriority(19)
-    }
+    setPriority(19)
   } catch {
     // A container that forbids it renders at the process's priority.
   }
 }
 
-lowerPriority()
-const port = jobPort()
-const options = (parentPort === null ? JSON.parse(process.argv[2] ?? '{}') : (workerData ?? {})) as { readonly extensionsModule?: string | null }
+const options = (workerData ?? {}) as { readonly extensionsModule?: string }
 let renderer: Promise<DocumentRenderer> | null = null
 
-port.onJob((job) => {
-  renderer ??= loadRenderSchema(options.extensionsModule ?? undefined).then(createDocumentRenderer)
+parentPort?.on('message', (job: RenderJob) => {
+  renderer ??= loadRenderSchema(options.extensionsModule).then(createDocumentRenderer)
   renderer.then(
     (r) => {
       const result = r.render(job.updates, job.field === undefined ? { format: job.format } : { format: job.format, field: job.field })
       if ('refused' in result) {
-        port.answer({ id: job.id, ...result }, [])
+        parentPort?.postMessage({ id: job.id, ...result })
         return
       }
       // TextEncoder gives a buffer of its own (Buffer.from may hand out a slice of a shared pool).
       const body = new TextEncoder().encode(result.body)
-      port.answer({ id: job.id, ...result, body }, [body.buffer])
+      parentPort?.postMessage({ id: job.id, ...result, body }, [body.buffer])
     },
     (error: unknown) => {
       throw error
     }
   ).catch((error: unknown) => {
-    port.answer({ id: job.id, error: error instanceof Error ? error.message : String(error) }, [])
+    parentPort?.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) })
   })
 })

@@ -1,7 +1,9 @@
+import type { Worker } from 'node:worker_threads'
+
 /**
- * A worker started on the first request and stopped after `idleStopMs` without one,
- * answering requests by id: the lifecycle the compaction thread and the render process
- * share (a worker thread, or a child process seen through forked-worker.ts). A worker is a whole V8 isolate whose heap grew to the largest job it
+ * A worker thread started on the first request and stopped after `idleStopMs` without
+ * one, answering requests by id: the lifecycle the compaction thread and the render
+ * thread share. A worker is a whole V8 isolate whose heap grew to the largest job it
  * ran, memory an idle server should give back; but starting one costs 0.2-0.4 s of CPU
  * (see compaction-thread.ts), so it is kept for a while rather than per job.
  *
@@ -14,22 +16,11 @@ export interface OnDemandWorker<Answer> {
   close(): Promise<void>
 }
 
-/** What the lifecycle needs of a worker: the part of `Worker` it uses. */
-export interface WorkerLike {
-  postMessage(message: unknown, transfer: ArrayBuffer[]): void
-  on(event: 'message', listener: (message: unknown) => void): unknown
-  on(event: 'error', listener: (error: Error) => void): unknown
-  on(event: 'exit', listener: (code: number) => void): unknown
-  once(event: 'online', listener: () => void): unknown
-  unref(): void
-  terminate(): Promise<unknown>
-}
-
 export interface OnDemandWorkerOptions {
   /** For error messages: "compaction worker", "render worker". */
   readonly name: string
-  /** Starts the worker (the caller's script and its data). */
-  readonly create: () => WorkerLike
+  /** Starts the thread (the caller's script and its data). */
+  readonly create: () => Worker
   readonly idleStopMs: number
   /** Called once each worker is running (see `ServerOptions.onWorkerStarted`). */
   readonly onStarted?: (() => void) | undefined
@@ -38,7 +29,7 @@ export interface OnDemandWorkerOptions {
 type WorkerAnswer<Answer> = { readonly id: number } & (Answer | { readonly error: string })
 
 export function createOnDemandWorker<Answer extends object>(options: OnDemandWorkerOptions): OnDemandWorker<Answer> {
-  let worker: WorkerLike | null = null
+  let worker: Worker | null = null
   let idleTimer: ReturnType<typeof setTimeout> | null = null
   let nextId = 1
   const waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (e: Error) => void }>()
@@ -60,12 +51,11 @@ export function createOnDemandWorker<Answer extends object>(options: OnDemandWor
     waiting.clear()
   }
 
-  const start = (): WorkerLike => {
+  const start = (): Worker => {
     const w = options.create()
     w.unref()
     if (options.onStarted) w.once('online', options.onStarted)
-    w.on('message', (message) => {
-      const answer = message as WorkerAnswer<Answer>
+    w.on('message', (answer: WorkerAnswer<Answer>) => {
       const job = waiting.get(answer.id)
       if (!job) return
       waiting.delete(answer.id)

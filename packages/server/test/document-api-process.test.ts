@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
@@ -113,54 +112,5 @@ describe('document API: several clones', () => {
     const gone = await fetch(documentUrl(first, 'shared/doc'))
     expect(gone.status).toBe(410)
     expect(((await gone.json()) as { error: { code: string } }).error.code).toBe('document-deleted')
-  })
-})
-
-/** `/proc/<pid>/stat` fields after the command name: state is [0], ppid [1], nice [16]. */
-function procStat(pid: number | string, task?: string): string[] | null {
-  try {
-    const stat = readFileSync(task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  } catch {
-    return null
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => procStat(entry)?.[1] === String(pid))
-    .map(Number)
-}
-
-describe('document API: the render process', () => {
-  it('renders in a child process whose every thread runs at nice 19, and which exits when the server is killed -9', async () => {
-    const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-render-process-'))
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const server = await spawnQuireServer({ dataDir, args: ['--api-key-env', 'QUIRE_TEST_API_KEY'], env: { QUIRE_TEST_API_KEY: API_KEY } })
-    cleanups.push(() => server.kill('SIGKILL'))
-    const doc = new Y.Doc()
-    const paragraph = new Y.XmlElement('paragraph')
-    paragraph.insert(0, [new Y.XmlText('rendered elsewhere')])
-    doc.getXmlFragment('default').insert(0, [paragraph])
-    const posted = await fetch(`${documentUrl(server, 'rendered')}/updates`, { method: 'POST', headers: auth, body: Y.encodeStateAsUpdate(doc) })
-    expect(posted.status).toBe(200)
-    expect(childrenOf(server.pid)).toEqual([])
-
-    const rendered = await fetch(`${documentUrl(server, 'rendered')}?format=html`, { headers: auth })
-    expect(await rendered.text()).toBe('<p>rendered elsewhere</p>')
-    const [renderer, ...others] = childrenOf(server.pid)
-    expect(others).toEqual([])
-    expect(renderer).toBeDefined()
-    const threads = readdirSync(`/proc/${renderer}/task`)
-    expect(threads.length).toBeGreaterThan(1)
-    expect(threads.map((task) => procStat(renderer!, task)?.[16])).toEqual(threads.map(() => '19'))
-
-    await server.kill('SIGKILL')
-    // Gone, or a zombie waiting for whoever adopted it to reap it: no longer running.
-    await waitUntil(() => {
-      const state = procStat(renderer!)?.[0]
-      return state === undefined || state === 'Z'
-    }, { describe: () => `the render process ${renderer} is still running` })
   })
 })
