@@ -148,7 +148,8 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
   const render = async (parts: ServerParts, wanted: Extract<ApiRequest, { kind: 'render' }>, request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const document = await readDocumentParts(parts, wanted.room)
     if (!Array.isArray(document)) return writeApiError(response, document)
-    const etag = `"${wanted.format}${wanted.page ? '-page' : ''}-${renderVariant(wanted.field, options.renderExtensionsModule)}-${digestOfParts(document)}"`
+    const digest = digestOfParts(document)
+    const etag = `"${wanted.format}${wanted.page ? '-page' : ''}-${renderVariant(wanted.field, options.renderExtensionsModule)}-${digest}"`
     if (matchesEtag(request.headers['if-none-match'], etag)) {
       response.writeHead(304, { etag, 'cache-control': 'no-cache' })
       response.end()
@@ -156,12 +157,12 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
     }
     let rendered
     try {
-      rendered = await parts.renderer.render(document, wanted.field === undefined ? { format: wanted.format } : { format: wanted.format, field: wanted.field })
+      rendered = await parts.renderer.render(document, wanted.field === undefined ? { format: wanted.format } : { format: wanted.format, field: wanted.field }, digest)
     } catch (error) {
       if (error instanceof RenderRefusedError) return writeApiError(response, apiError('not-renderable', error.message))
       throw error
     }
-    const body = wanted.page ? createReadPage(wanted.room, Buffer.from(rendered.body.buffer, rendered.body.byteOffset, rendered.body.byteLength).toString('utf8')) : rendered.body
+    const body = wanted.page ? createReadPage(wanted.room, new TextDecoder().decode(rendered.body)) : rendered.body
     response.writeHead(200, {
       'content-type': rendered.contentType,
       'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,

@@ -26,7 +26,8 @@ export interface RenderedDocument {
  * with an Error when the worker fails.
  */
 export interface DocumentRenderer {
-  render(updates: readonly Uint8Array[], request: RenderRequest): Promise<RenderedDocument>
+  /** `digest`: `digestOfParts(updates)`, when the caller has it already (for an ETag). */
+  render(updates: readonly Uint8Array[], request: RenderRequest, digest?: string): Promise<RenderedDocument>
   /** Renders served from the cache and renders done, since the server started. */
   readonly hits: number
   readonly misses: number
@@ -54,8 +55,8 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
   let hits = 0
   let misses = 0
 
-  const outcomeOf = (updates: readonly Uint8Array[], request: RenderRequest): Promise<RenderOutcome> => {
-    const key = `${digestOfParts(updates)}:${request.format}:${request.field ?? ''}`
+  const outcomeOf = (updates: readonly Uint8Array[], request: RenderRequest, digest: string): Promise<RenderOutcome> => {
+    const key = `${digest}:${request.format}:${request.field ?? ''}`
     const cached = cache.get(key)
     if (cached !== undefined) {
       hits++
@@ -81,8 +82,8 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
   }
 
   return {
-    async render(updates, request) {
-      const outcome = await outcomeOf(updates, request)
+    async render(updates, request, digest = digestOfParts(updates)) {
+      const outcome = await outcomeOf(updates, request, digest)
       if ('refused' in outcome) throw new RenderRefusedError(outcome.refused)
       return outcome
     },

@@ -41,12 +41,10 @@ export interface RenderThreadOptions {
   readonly onStarted?: (() => void) | undefined
 }
 
-type WorkerAnswer = RenderOutcome
-
 const IDLE_STOP_MS = 10_000
 
 export function createRenderThread(options: RenderThreadOptions): RenderThread {
-  const worker = createOnDemandWorker<WorkerAnswer>({
+  const worker = createOnDemandWorker<RenderOutcome>({
     name: 'render worker',
     // Resolved by Node, not by a bundler or vitest: the built worker of @quire/render.
     create: () => new Worker(createRequire(import.meta.url).resolve('@quire/render/worker'), { workerData: { extensionsModule: options.extensionsModule } }),
