@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { createBenchClient, closeClients, openClients, SYNC_UPDATE, type BenchClient } from './bench-client.js'
-import type { BenchContext } from './bench-context.js'
+import type { BenchContext, Scale } from './bench-context.js'
 import { createDataDir } from './data-dir.js'
 import { formatNumber } from './markdown-table.js'
 import type { Dialect, ServerKind } from './server-kind.js'
@@ -127,6 +127,11 @@ export interface StepTiming {
   warmupMs: number
   windowMs: number
   drainMs: number
+}
+
+/** A step as the scale has it: its warm-up, its measured window and its drain. */
+export function stepTimingOf(scale: Scale): StepTiming {
+  return { warmupMs: scale.stepWarmupMs, windowMs: scale.stepWindowMs, drainMs: scale.stepDrainMs }
 }
 
 interface FanoutClientState {
@@ -432,7 +437,7 @@ export async function calibrate(context: BenchContext, setup: FanoutSetup): Prom
 }
 
 export async function runRepetition(context: BenchContext, setup: FanoutSetup, firstTarget: number): Promise<RepetitionResult> {
-  const timing = { warmupMs: context.scale.stepWarmupMs, windowMs: context.scale.stepWindowMs, drainMs: context.scale.stepDrainMs }
+  const timing = stepTimingOf(context.scale)
   const steps: StepResult[] = []
   let capacity: StepResult | undefined
   let saturation: StepResult | undefined
@@ -546,6 +551,9 @@ export interface FixedLoad {
   /** Deliveries per second (for each server), below every measured server's capacity on the VMs we use. */
   deliveries: number
 }
+
+/** The A/B scenarios' smoke run: only whether they run, on a tiny load. */
+export const SMOKE_FIXED_LOADS: readonly FixedLoad[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
 
 /** Server CPU µs per delivery in one step. */
 export function stepMicrosPerDelivery(step: StepResult): number {

@@ -1,4 +1,4 @@
-import { median, percentile } from './stats.js'
+import { median, percentile, spreadOf } from './stats.js'
 
 /** Renders rows as a GitHub-flavoured Markdown table with aligned columns. */
 
@@ -55,4 +55,11 @@ export function formatP50P99(values: readonly number[]): string {
 /** A cold measurement repeated a few times: "median (max slowest)", or "n/a" for none. */
 export function formatMedianMax(values: readonly number[]): string {
   return values.length === 0 ? 'n/a' : `${formatNumber(median(values), 1)} (max ${formatNumber(Math.max(...values), 1)})`
+}
+
+/** Repeated windows: "median (lowest–highest)", just the value for one, "n/a" for none. */
+export function formatMedianRange(values: readonly number[], digits = 1): string {
+  if (values.length === 0) return 'n/a'
+  const { median: middle, min, max } = spreadOf(values)
+  return values.length === 1 ? formatNumber(middle, digits) : `${formatNumber(middle, digits)} (${formatNumber(min, digits)}–${formatNumber(max, digits)})`
 }

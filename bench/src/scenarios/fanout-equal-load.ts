@@ -1,5 +1,5 @@
 import type { Scenario } from '../bench-context.js'
-import { closeFanout, openFanout, PATTERNS, runStepWithoutSteal, stepMicrosPerDelivery, type FixedLoad } from '../fanout-load.js'
+import { closeFanout, openFanout, PATTERNS, runStepWithoutSteal, SMOKE_FIXED_LOADS, stepMicrosPerDelivery, stepTimingOf, type FixedLoad } from '../fanout-load.js'
 import { formatNumber, formatRatio, formatWithSpread, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
 import { spreadOf } from '../stats.js'
@@ -17,7 +17,6 @@ const LOADS: FixedLoad[] = [
   { docs: 100, clientsPerDoc: 10, deliveries: 15_000 },
   { docs: 10, clientsPerDoc: 100, deliveries: 15_000 }
 ]
-const SMOKE_LOADS: FixedLoad[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
 /** Steps per fresh server: the first is warm-up (JIT, heap growth) and not counted. */
 const STEPS_PER_ROUND = 3
 
@@ -27,9 +26,9 @@ export const fanoutEqualLoadScenario: Scenario = {
   onlyWhenNamed: true,
   run: async (context) => {
     const { scale } = context
-    const loads = scale.smoke ? SMOKE_LOADS : LOADS
+    const loads = scale.smoke ? SMOKE_FIXED_LOADS : LOADS
     const rounds = scale.repetitions
-    const timing = { warmupMs: scale.stepWarmupMs, windowMs: scale.stepWindowMs, drainMs: scale.stepDrainMs }
+    const timing = stepTimingOf(scale)
     const kinds = context.servers.filter((kind) => kind.unavailable() === undefined)
     const rows: string[][] = []
     let runId = 9_000

@@ -1,5 +1,5 @@
 import type { Scenario } from '../bench-context.js'
-import { closeFanout, openFanout, PATTERNS, runStep, stepMicrosPerDelivery as microsPerDelivery, type FanoutSetup, type FixedLoad } from '../fanout-load.js'
+import { closeFanout, openFanout, PATTERNS, runStep, stepMicrosPerDelivery as microsPerDelivery, SMOKE_FIXED_LOADS, stepTimingOf, type FanoutSetup, type FixedLoad } from '../fanout-load.js'
 import { formatNumber, type Table } from '../markdown-table.js'
 import { SCRAPE_INTERVAL_MS, startMetricsScraper, type MetricsScraper } from '../metrics-scraper.js'
 import type { ServerKind } from '../server-kind.js'
@@ -23,7 +23,6 @@ const LOADS: FixedLoad[] = [
   { docs: 100, clientsPerDoc: 10, deliveries: 10_000 },
   { docs: 10, clientsPerDoc: 100, deliveries: 10_000 }
 ]
-const SMOKE_LOADS: FixedLoad[] = [{ docs: 3, clientsPerDoc: 3, deliveries: 200 }]
 /** Windows per fresh pair; the first one is warm-up and not counted. */
 const WINDOWS_PER_ROUND = 5
 
@@ -40,8 +39,8 @@ export const fanoutPairedScenario: Scenario = {
     if (kinds.length !== 2 || a === undefined || b === undefined) {
       throw new Error(`fanout-paired compares exactly two servers (--servers a,b); got ${kinds.map((kind) => kind.id).join(', ') || 'none'}`)
     }
-    const loads = scale.smoke ? SMOKE_LOADS : LOADS
-    const timing = { warmupMs: scale.stepWarmupMs, windowMs: scale.stepWindowMs, drainMs: scale.stepDrainMs }
+    const loads = scale.smoke ? SMOKE_FIXED_LOADS : LOADS
+    const timing = stepTimingOf(scale)
     const rows: string[][] = []
     let runId = 9_500
     for (const load of loads) {

@@ -2,10 +2,9 @@ import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
 import type { BenchContext, Scenario } from '../bench-context.js'
 import { createDataDir } from '../data-dir.js'
-import { closeFanout, connectFanout, runStep, STEADY, type StepResult } from '../fanout-load.js'
-import { formatBytes, formatMedianMax, formatNumber, formatP50P99, type Table } from '../markdown-table.js'
+import { closeFanout, connectFanout, runStep, STEADY, stepTimingOf, type StepResult } from '../fanout-load.js'
+import { formatBytes, formatMedianMax, formatMedianRange, formatNumber, formatP50P99, type Table } from '../markdown-table.js'
 import type { ServerKind } from '../server-kind.js'
-import { spreadOf } from '../stats.js'
 import type { RunningServer } from '../server-process.js'
 import { waitForServerIdle } from '../settle.js'
 import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
@@ -125,7 +124,7 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
     const target = { id: kind.id, dialect: kind.dialect, urls: [server.url], processes: server, stop: async () => {} }
     const setup = await connectFanout(target, FANOUT.docs, FANOUT.clientsPerDoc, STEADY, 7)
     const rate = context.scale.smoke ? SMOKE_FANOUT_RATE : FANOUT_RATE
-    const timing = { warmupMs: context.scale.stepWarmupMs, windowMs: context.scale.stepWindowMs, drainMs: context.scale.stepDrainMs }
+    const timing = stepTimingOf(context.scale)
     try {
       // Alone and beside renders in turn, several times: the fan-out's p99 moves from one
       // window to the next by itself, and that spread is the noise renders are held to.
@@ -159,13 +158,7 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
 }
 
 /** The windows' p50 and p99, each as the median and (for several windows) the lowest and highest. */
-const stepsOf = (steps: readonly StepResult[]): string => {
-  const cell = (values: number[]): string => {
-    const { median, min, max } = spreadOf(values)
-    return values.length === 1 ? formatNumber(median, 1) : `${formatNumber(median, 1)} (${formatNumber(min, 1)}–${formatNumber(max, 1)})`
-  }
-  return `${cell(steps.map((step) => step.p50))} / ${cell(steps.map((step) => step.p99))}`
-}
+const stepsOf = (steps: readonly StepResult[]): string => `${formatMedianRange(steps.map((step) => step.p50))} / ${formatMedianRange(steps.map((step) => step.p99))}`
 
 export const renderScenario: Scenario = {
   name: 'render',
