@@ -165,6 +165,7 @@ export function createServer(options: ServerOptions = {}): QuireServer {
       maxRooms: limits.maxRooms,
       tombstoneDays: resolved.tombstoneDays,
       saveTimeoutMs: resolved.apiSaveTimeoutMs,
+      roomLingerMs: resolved.apiRoomLingerMs,
       documentEvents: resolved.documentEvents,
       webhookEvents: () => wiring.ready?.webhooks?.documentEvents ?? null,
       isClosing: () => closing,

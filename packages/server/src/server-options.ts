@@ -69,6 +69,12 @@ export interface ServerOptions {
    * Default 10 s.
    */
   readonly apiSaveTimeoutMs?: number
+  /**
+   * How long a room the document API opened for a write stays in memory after it (see
+   * api/api-room-linger.ts): a backend's next request to it finds it open instead of
+   * loading it from storage again. 0 releases it at once. Default 10 s.
+   */
+  readonly apiRoomLingerMs?: number
   /** Told when the document API creates or deletes a document (webhooks). Default: nobody. */
   readonly documentEvents?: DocumentEvents
   /** Mints tokens for `GET /api/share` (see `createShareTokenIssuer`); without it that path answers 404. */
@@ -152,6 +158,7 @@ export interface ServerDefaults {
   readonly accessCheckMs: number
   readonly tombstoneDays: number
   readonly apiSaveTimeoutMs: number
+  readonly apiRoomLingerMs: number
   readonly host: string
   readonly port: number
   readonly metrics: boolean
@@ -181,6 +188,7 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   accessCheckMs: 60_000,
   tombstoneDays: 30,
   apiSaveTimeoutMs: 10_000,
+  apiRoomLingerMs: 10_000,
   host: '127.0.0.1',
   port: 1234,
   metrics: true,
@@ -212,6 +220,7 @@ export interface ResolvedServerOptions {
   readonly apiKeys: readonly string[]
   readonly tombstoneDays: number
   readonly apiSaveTimeoutMs: number
+  readonly apiRoomLingerMs: number
   readonly documentEvents: DocumentEvents | undefined
   /** Undefined allows every origin. */
   readonly allowedOrigins: readonly string[] | undefined
@@ -272,6 +281,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     apiKeys: options.apiKeys ?? [],
     tombstoneDays: options.tombstoneDays ?? SERVER_DEFAULTS.tombstoneDays,
     apiSaveTimeoutMs: options.apiSaveTimeoutMs ?? SERVER_DEFAULTS.apiSaveTimeoutMs,
+    apiRoomLingerMs: options.apiRoomLingerMs ?? SERVER_DEFAULTS.apiRoomLingerMs,
     documentEvents: options.documentEvents,
     allowedOrigins: options.allowedOrigins,
     limits: resolveLimits(options.limits),

@@ -36,6 +36,7 @@ interface Live {
   readonly http: string
   readonly storage: Storage
   readonly events: Array<[string, string]>
+  readonly stats: () => { readonly rooms: number; readonly roomsLoaded: number }
 }
 
 async function startLive(options: ServerOptions = {}): Promise<Live> {
@@ -51,7 +52,7 @@ async function startLive(options: ServerOptions = {}): Promise<Live> {
   const server = createServer({ storage, documentEvents, ...options })
   const { url } = await server.listen(0, '127.0.0.1')
   cleanups.push(() => server.close())
-  return { url: url.replace('http', 'ws'), http: url, storage, events }
+  return { url: url.replace('http', 'ws'), http: url, storage, events, stats: () => server.stats() }
 }
 
 function join_(live: Live, room: string, doc?: Y.Doc): StockClient {
@@ -154,6 +155,19 @@ describe('document API: reads and writes beside stock clients', () => {
     expect((await fetch(documentUrl(live, 'tagged', '/state-vector'), { headers: { 'if-none-match': svTag } })).status).toBe(304)
     client.doc.getText('t').insert(0, '!')
     await waitUntil(async () => (await fetch(documentUrl(live, 'tagged', '/state-vector'), { headers: { 'if-none-match': svTag } })).status === 200)
+  })
+
+  it('keeps a room it opened for a write open a while: a series of writes and reads loads it from storage once, and it leaves memory after', async () => {
+    const live = await startLive({ apiRoomLingerMs: 400 })
+    await live.storage.append([{ doc: 'series', updates: [textUpdate('stored', 1)] }])
+    for (let i = 0; i < 5; i++) expect((await post(live, 'series', textUpdate(`w${i}`, 10 + i))).status).toBe(200)
+    expect((await getDocument(live, 'series')).getText('t').toString().length).toBe(6 + 5 * 2)
+    expect(live.stats().roomsLoaded).toBe(1)
+    expect(live.stats().rooms).toBe(1)
+    await waitUntil(() => live.stats().rooms === 0, { timeoutMs: 5000, describe: () => `${live.stats().rooms} rooms open` })
+    // Released after its linger, it is loaded again by the next write.
+    expect((await post(live, 'series', textUpdate('again', 20))).status).toBe(200)
+    expect(live.stats().roomsLoaded).toBe(2)
   })
 
   it('serves a document that is not open from storage, and 404 for one never written', async () => {

@@ -13,6 +13,7 @@ import { createApiAccess } from './api-access.js'
 import { apiError, writeApiError, writeJson, type ApiError } from './api-error.js'
 import { decodeApiRequest, encodeCursor, isApiPath, type ApiRequest } from './api-request.js'
 import { createApiWriter } from './api-writer.js'
+import { createRoomLinger } from './api-room-linger.js'
 import { RenderRefusedError } from '../render/document-renderer.js'
 import { createReadPage } from '../render/read-page.js'
 import { digestOfParts, documentEtag, matchesEtag } from './document-etag.js'
@@ -35,6 +36,8 @@ export interface DocumentApiOptions {
   /** 0: a deleted document leaves no tombstone. */
   readonly tombstoneDays: number
   readonly saveTimeoutMs: number
+  /** How long a room opened for a write stays open after it (see api-room-linger.ts). */
+  readonly roomLingerMs: number
   readonly documentEvents: DocumentEvents | undefined
   /** The webhooks' record of creations and deletions, once storage is open (null without webhooks). */
   readonly webhookEvents?: () => RecordedDocumentEvents | null
@@ -86,6 +89,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
   const access = createApiAccess({ apiKeys: options.apiKeys, authenticate: options.authenticate })
   const { log } = options
   let nextWriterId = -1
+  const linger = createRoomLinger({ lingerMs: options.roomLingerMs, maxRooms: options.maxRooms })
 
   const notify = (event: 'created' | 'deleted', doc: string): void => notifyDocumentEvent(options.documentEvents, event, doc, log)
 
@@ -190,8 +194,8 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
 
   /**
    * `update` enters `room` through `Room.accept` as an API write (the room opened for it
-   * and released after), answered once durable: null then, or the refusal. A restore's
-   * update comes this way too.
+   * and released a while after, see api-room-linger.ts), answered once durable: null
+   * then, or the refusal. A restore's update comes this way too.
    */
   const acceptUpdate = async (parts: ServerParts, room: string, update: Uint8Array, meta: UpdateMeta): Promise<ApiError | null> => {
     const { registry, storage } = parts
@@ -218,7 +222,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       }
       return null
     } finally {
-      registry.releaseIfIdle(opened)
+      linger.release(registry, opened)
     }
   }
 
