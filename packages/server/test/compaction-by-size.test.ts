@@ -8,6 +8,8 @@ import { DEFAULT_COMPACTION_POLICY, growthOfLog, needsCompaction, needsQuietComp
 import { createCompactionScheduler } from '../src/compaction/compaction-scheduler.js'
 import { createCompactionThread, type CompactionThread } from '../src/compaction/compaction-thread.js'
 import { quietLog } from '../src/log.js'
+import { createRelayScheduler } from '../src/room/relay-scheduler.js'
+import { createDetachedRoom } from './detached-room.js'
 import { openRawClient, type RawClient } from './raw-client.js'
 import { createStockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
@@ -411,5 +413,43 @@ describe('compaction scheduler', () => {
     scheduler.noteAppended('broken', [good[1]!], joinableStructsOf(good[1]!))
     await scheduler.idle()
     expect(loads).toBe(loadsAfterFailure)
+  })
+})
+
+describe('a quiet room\'s fold', () => {
+  it('folds a large state on the worker (the room takes its snapshot, storage is left as it was); a small one is left to the room', async () => {
+    const relays = createRelayScheduler()
+    cleanups.push(() => relays.close())
+    const thread = createCompactionThread()
+    cleanups.push(() => thread.close())
+    const prng = createPrng(61)
+    const writer = new Y.Doc()
+    writer.clientID = 5
+    const updates: Uint8Array[] = []
+    writer.on('update', (update: Uint8Array) => updates.push(update))
+    // A large document stored as a snapshot, then a few small edits (what a backend appends through the API).
+    writer.getText('t').insert(0, prng.string(100_000))
+    for (let i = 0; i < 3; i++) writer.getText('t').insert(prng.int(0, 1000), `edit ${i}`)
+    const big = createDetachedRoom('big', relays, updates)
+    const small = createDetachedRoom('small', relays, typeKeystrokes(createPrng(62), 20).updates)
+    const rooms = new Map([['big', big], ['small', small]])
+    const storage = createMemoryStorage()
+    const scheduler = createCompactionScheduler({
+      storage,
+      commitQueue: createCommitQueue({ storage, log: quietLog }),
+      thread,
+      log: quietLog,
+      policy: DEFAULT_COMPACTION_POLICY,
+      openRoom: (doc) => rooms.get(doc)
+    })
+    expect(scheduler.noteQuiet('small')).toBe(false)
+    expect(scheduler.noteQuiet('big')).toBe(true)
+    await scheduler.idle()
+    expect(small.parts()).toHaveLength(20)
+    expect(big.parts()).toHaveLength(1)
+    expect(docFromUpdates(big.parts()).getText('t').toString()).toBe(writer.getText('t').toString())
+    // Not a compaction: the stored log is not touched.
+    expect(scheduler.completed).toBe(0)
+    expect((await storage.load('big')).updates).toHaveLength(0)
   })
 })

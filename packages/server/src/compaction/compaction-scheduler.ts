@@ -31,8 +31,9 @@ export interface CompactionScheduler {
   /** `updates` of `doc` became durable; `joinableStructs` is theirs summed (see `UpdateMeta`). */
   noteAppended(doc: string, updates: readonly Uint8Array[], joinableStructs: number): void
   /**
-   * `doc`'s room has gone quiet: compacts it if a lower bound calls for it. True when a
-   * compaction is queued or running, whose snapshot will replace the room's state.
+   * `doc`'s room has gone quiet: compacts it if a lower bound calls for it, or else folds
+   * a large in-memory state on the worker (see FOLD_ON_WORKER_BYTES). True when a job is
+   * queued or running whose snapshot will replace the room's state.
    */
   noteQuiet(doc: string): boolean
   /** `doc`'s room left memory: its growth is read again from storage when it reopens. */
@@ -60,6 +61,12 @@ export interface CompactionSchedulerOptions {
 
 interface Job {
   readonly doc: string
+  /**
+   * 'compact': the stored log is replaced by a snapshot, which the open room takes too.
+   * 'fold': only the open room's in-memory state is replaced, by the worker's snapshot of
+   * its parts; storage is left as it is.
+   */
+  kind: 'compact' | 'fold'
   /** A room waits to open from this log. */
   urgent: boolean
   /** Queued because the log grew or its room went quiet, not asked for: paced and deferred while busy. */
@@ -79,6 +86,15 @@ interface Job {
 const BACKGROUND_PAUSE_FACTOR = 3
 /** How soon a background job deferred while the process is busy is looked at again. */
 const BUSY_RETRY_MS = 250
+/**
+ * A quiet room whose state holds at least this many bytes in more than one part is
+ * folded by the worker, not by `Y.mergeUpdates` on the event loop: folding the
+ * automerge-paper document (144 KiB) and the paragraphs a backend appended through the
+ * API took 40-125 ms of the relay's thread (render bench, Intel Xeon VM, 2026-11-30),
+ * a stall every other room's deliveries waited behind. Below it a merge costs about a
+ * millisecond, less than the round trip to the worker.
+ */
+export const FOLD_ON_WORKER_BYTES = 64 * 1024
 
 export function createCompactionScheduler(options: CompactionSchedulerOptions): CompactionScheduler {
   const { storage, policy } = options
@@ -141,6 +157,28 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
     }
   }
 
+  /** The open room's state, replaced by the worker's snapshot of its parts (see Job.kind). */
+  const fold = async (doc: string): Promise<void> => {
+    const room = options.openRoom(doc)
+    if (room === undefined) return
+    const parts = room.parts()
+    if (parts.length <= 1) return
+    room.prepareSnapshotSwap()
+    let replaced = false
+    try {
+      const snapshot = await options.thread.compact(parts)
+      if (options.openRoom(doc) === room) {
+        room.swapInSnapshot(snapshot)
+        replaced = true
+      }
+    } catch (error) {
+      // The room keeps its parts; it merges them itself when a joining peer needs them.
+      options.log('error', `folding the state of "${doc}" failed, it stays as it was: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
+    } finally {
+      if (!replaced) room.cancelSnapshotSwap()
+    }
+  }
+
   const pumpLater = (delayMs: number): void => {
     if (retry !== null) return
     retry = setTimeout(() => {
@@ -186,7 +224,7 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
     jobs.splice(jobs.indexOf(next), 1)
     running = next
     const startedAt = performance.now()
-    void run(next.doc).finally(() => {
+    void (next.kind === 'fold' ? fold(next.doc) : run(next.doc)).finally(() => {
       running = null
       if (next.background) backgroundAllowedAt = performance.now() + BACKGROUND_PAUSE_FACTOR * (performance.now() - startedAt)
       next.resolve()
@@ -196,17 +234,19 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
     })
   }
 
-  const enqueue = (doc: string, urgent: boolean, background: boolean): Promise<void> => {
+  const enqueue = (doc: string, urgent: boolean, background: boolean, kind: Job['kind'] = 'compact'): Promise<void> => {
     const queued = jobs.find((job) => job.doc === doc)
     if (queued) {
       queued.urgent ||= urgent
       queued.background &&= background
+      // A compaction replaces the room's state too: it does what a queued fold would.
+      if (kind === 'compact') queued.kind = 'compact'
       pump()
       return queued.done
     }
     let resolve: () => void = () => {}
     const done = new Promise<void>((r) => (resolve = r))
-    jobs.push({ doc, urgent, background, done, resolve })
+    jobs.push({ doc, kind, urgent, background, done, resolve })
     pump()
     return done
   }
@@ -234,8 +274,13 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
     noteQuiet(doc) {
       if (running?.doc === doc || jobs.some((job) => job.doc === doc)) return true
       const known = growth.get(doc)
-      if (known === undefined || !needsQuietCompaction(known, policy)) return false
-      void enqueue(doc, false, true)
+      if (known !== undefined && needsQuietCompaction(known, policy)) {
+        void enqueue(doc, false, true)
+        return true
+      }
+      const parts = options.openRoom(doc)?.parts() ?? []
+      if (parts.length <= 1 || parts.reduce((sum, part) => sum + part.byteLength, 0) < FOLD_ON_WORKER_BYTES) return false
+      void enqueue(doc, false, true, 'fold')
       return true
     },
     forget(doc) {
