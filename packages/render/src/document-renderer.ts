@@ -22,6 +22,8 @@ export interface DocumentRenderer {
    * loop).
    */
   render(document: Uint8Array | readonly Uint8Array[], request: RenderRequest): RenderResult | RenderRefusal
+  /** Renders a `Y.Doc` the caller holds (and keeps: it is not changed or destroyed here). */
+  renderDoc(ydoc: Y.Doc, request: RenderRequest): RenderResult | RenderRefusal
 }
 
 type FieldKind = 'empty' | 'xml' | 'text' | 'map' | 'array'
@@ -58,34 +60,43 @@ export function createDocumentRenderer(renderSchema: RenderSchema): DocumentRend
     }
   }
 
+  const renderDoc = (ydoc: Y.Doc, request: RenderRequest): RenderResult | RenderRefusal => {
+    const field = request.field ?? DEFAULT_FIELD
+    const kind = fieldKind(ydoc, field)
+    switch (kind) {
+      case 'map':
+      case 'array':
+        return { refused: `the field ${JSON.stringify(field)} is a Y.${kind === 'map' ? 'Map' : 'Array'}: only a Y.XmlFragment (rich text) or a Y.Text renders` }
+      case 'text': {
+        const text = ydoc.getText(field).toString()
+        return renderJson(linesAsDoc(text), request, text)
+      }
+      case 'xml':
+        return renderJson(yXmlFragmentToProsemirrorJSON(ydoc.getXmlFragment(field)) as JSONContent, request, null)
+      case 'empty':
+        return renderJson({ type: schema.topNodeType.name }, request, null)
+    }
+  }
+
   return {
     render(document, request) {
-      const field = request.field ?? DEFAULT_FIELD
       const ydoc = new Y.Doc({ gc: true })
       try {
-        if (document instanceof Uint8Array) Y.applyUpdate(ydoc, document)
-        else Y.transact(ydoc, () => {
-          for (const update of document) Y.applyUpdate(ydoc, update)
-        })
-        const kind = fieldKind(ydoc, field)
-        switch (kind) {
-          case 'map':
-          case 'array':
-            return { refused: `the field ${JSON.stringify(field)} is a Y.${kind === 'map' ? 'Map' : 'Array'}: only a Y.XmlFragment (rich text) or a Y.Text renders` }
-          case 'text': {
-            const text = ydoc.getText(field).toString()
-            return renderJson(linesAsDoc(text), request, text)
-          }
-          case 'xml':
-            return renderJson(yXmlFragmentToProsemirrorJSON(ydoc.getXmlFragment(field)) as JSONContent, request, null)
-          case 'empty':
-            return renderJson({ type: schema.topNodeType.name }, request, null)
-        }
+        applyParts(ydoc, document instanceof Uint8Array ? [document] : document)
+        return renderDoc(ydoc, request)
       } finally {
         ydoc.destroy()
       }
-    }
+    },
+    renderDoc
   }
+}
+
+/** `parts` (a document's updates, or what it gained since `ydoc` was built) applied to `ydoc` in one transaction. */
+export function applyParts(ydoc: Y.Doc, parts: readonly Uint8Array[]): void {
+  Y.transact(ydoc, () => {
+    for (const update of parts) Y.applyUpdate(ydoc, update)
+  })
 }
 
 /**

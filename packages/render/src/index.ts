@@ -1,4 +1,6 @@
-export { createDocumentRenderer } from './document-renderer.js'
+export { applyParts, createDocumentRenderer } from './document-renderer.js'
+export { createDocumentCache } from './document-cache.js'
+export type { DocumentCache, DocumentCacheOptions } from './document-cache.js'
 export type { DocumentRenderer } from './document-renderer.js'
 export { createDefaultExtensions } from './default-extensions.js'
 export { createRenderSchema, loadRenderSchema } from './render-schema.js'

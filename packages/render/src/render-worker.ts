@@ -5,17 +5,21 @@
  * `workerData.extensionsModule`, or the demo's extensions), then answers one message per
  * render:
  *
- *   in:  { id, updates: Uint8Array[] (transferred; the document's parts, applied in turn), format, field? }
+ *   in:  { id, updates: Uint8Array[] (transferred; the document's parts, applied in turn), format, field?, room? }
  *   out: { id, body: Uint8Array (UTF-8, transferred), contentType, unknownNodes } | { id, refused } | { id, error }
  *
  * The body goes back as UTF-8 bytes in a buffer of its own, transferred: a string would
  * be copied into the server's heap (a 110 KiB page, every render), where the full
  * collections that such strings bring on pause the relay; bytes outside the heap are
  * what the server writes to the socket anyway.
+ *
+ * The documents rendered last stay built (document-cache.ts): the next render of one that
+ * was edited meanwhile applies only its new parts.
  */
 import { platform } from 'node:process'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
+import { createDocumentCache } from './document-cache.js'
 import { createDocumentRenderer, type DocumentRenderer } from './document-renderer.js'
 import type { RenderRequest } from './render-request.js'
 import { loadRenderSchema } from './render-schema.js'
@@ -23,6 +27,8 @@ import { loadRenderSchema } from './render-schema.js'
 interface RenderJob extends RenderRequest {
   readonly id: number
   readonly updates: readonly Uint8Array[]
+  /** The document's name, to keep it built for its next render; absent for a one-off (a stored version). */
+  readonly room?: string
 }
 
 // A render is background work: where it shares a core with the relay (a server pinned
@@ -40,12 +46,16 @@ if (platform === 'linux') {
 
 const options = (workerData ?? {}) as { readonly extensionsModule?: string }
 let renderer: Promise<DocumentRenderer> | null = null
+// A few documents, and a few MiB of their encoding (tens of MiB of this thread's heap at
+// most): enough for the documents being edited now; the worker stops when idle anyway.
+const documents = createDocumentCache({ maxDocuments: 4, maxBytes: 4 * 1024 * 1024 })
 
 parentPort?.on('message', (job: RenderJob) => {
   renderer ??= loadRenderSchema(options.extensionsModule).then(createDocumentRenderer)
   renderer.then(
     (r) => {
-      const result = r.render(job.updates, job.field === undefined ? { format: job.format } : { format: job.format, field: job.field })
+      const request = job.field === undefined ? { format: job.format } : { format: job.format, field: job.field }
+      const result = job.room === undefined ? r.render(job.updates, request) : r.renderDoc(documents.documentOf(job.room, job.updates), request)
       if ('refused' in result) {
         parentPort?.postMessage({ id: job.id, ...result })
         return

@@ -161,7 +161,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
     }
     let rendered
     try {
-      rendered = await parts.renderer.render(document, wanted.field === undefined ? { format: wanted.format } : { format: wanted.format, field: wanted.field }, digest)
+      rendered = await parts.renderer.render(document, { format: wanted.format, room: wanted.room, ...(wanted.field === undefined ? {} : { field: wanted.field }) }, digest)
     } catch (error) {
       if (error instanceof RenderRefusedError) return writeApiError(response, apiError('not-renderable', error.message))
       throw error

@@ -9,6 +9,12 @@ export interface RenderRequest {
   readonly format: RenderFormat
   /** The top-level field; `default` (Tiptap's) when absent. */
   readonly field?: string
+  /**
+   * The document's name: the worker keeps it built, and the next render of it applies only
+   * the parts added since (see `@quire/render`'s document-cache.ts). Absent for a one-off
+   * (a stored version), built for that render only.
+   */
+  readonly room?: string
 }
 
 export type RenderOutcome =
@@ -57,7 +63,7 @@ export function createRenderThread(options: RenderThreadOptions): RenderThread {
       // Copies: their buffers are transferred, and the caller's bytes may be the room's state.
       const copies = updates.map((update) => update.slice())
       const transfer = copies.map((copy) => copy.buffer as ArrayBuffer)
-      const answer = await worker.request({ updates: copies, format: request.format, ...(request.field === undefined ? {} : { field: request.field }) }, transfer)
+      const answer = await worker.request({ updates: copies, ...request }, transfer)
       return 'refused' in answer ? { refused: answer.refused } : { body: answer.body, contentType: answer.contentType, unknownNodes: answer.unknownNodes }
     },
     close() {
