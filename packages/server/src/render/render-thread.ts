@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { createOnDemandWorker } from '../on-demand-worker.js'
 
@@ -49,11 +50,29 @@ export interface RenderThreadOptions {
 
 const IDLE_STOP_MS = 10_000
 
+/**
+ * Isolates created from now on (the render worker about to start) compile optimized code
+ * on their own thread rather than on V8's helper threads, which the whole process shares
+ * and which run at the relay's priority: the render worker's thread runs at nice 19, but
+ * its optimizing compiler did not. Rendering the 144 KiB paper again and again (render
+ * bench, Intel Xeon VM, 2026-11-30), the helpers took about as much of the relay's core as
+ * the renders themselves, compiling a third of that: Tiptap's and Yjs' per-call closures
+ * are optimized again after each collection. An isolate reads the flag once, when it is
+ * created (it decides whether it has a concurrent compiler at all), so the relay's own
+ * isolate, created long before, keeps compiling in the background.
+ */
+function compileOnOwnThreadFromNowOn(): void {
+  setFlagsFromString('--no-concurrent-recompilation')
+}
+
 export function createRenderThread(options: RenderThreadOptions): RenderThread {
   const worker = createOnDemandWorker<RenderOutcome>({
     name: 'render worker',
     // Resolved by Node, not by a bundler or vitest: the built worker of @quire/render.
-    create: () => new Worker(createRequire(import.meta.url).resolve('@quire/render/worker'), { workerData: { extensionsModule: options.extensionsModule } }),
+    create: () => {
+      compileOnOwnThreadFromNowOn()
+      return new Worker(createRequire(import.meta.url).resolve('@quire/render/worker'), { workerData: { extensionsModule: options.extensionsModule } })
+    },
     idleStopMs: IDLE_STOP_MS,
     onStarted: options.onStarted
   })
