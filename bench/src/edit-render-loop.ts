@@ -1,0 +1,62 @@
+import { Worker } from 'node:worker_threads'
+
+/**
+ * A backend editing a document and rendering it again, as fast as the server answers:
+ * each round posts the next of `updates` through the document API, then GETs the
+ * document as HTML (a cache miss every time, the document having changed). Until
+ * stopped; resolves with each render's time in ms (at the client, until the whole body
+ * arrived) and how many updates it posted.
+ *
+ * It runs in a worker thread of its own, as the health probe does (http-probe.ts): in the
+ * generator's event loop, reading 110 KiB pages several times a second delayed the fan-out
+ * clients beside it, and their latencies were the generator's, not the server's. The
+ * worker's code is plain JavaScript (a worker does not get this process's TypeScript
+ * loader); the updates are made here and handed over.
+ */
+export interface EditRenderLoop {
+  stop(): Promise<{ readonly renders: number[]; readonly posted: number }>
+}
+
+export function startEditRenderLoop(httpUrl: string, room: string, updates: readonly Uint8Array[]): EditRenderLoop {
+  const worker = new Worker(LOOP_SOURCE, { eval: true, workerData: { httpUrl, room, updates } })
+  const result = new Promise<{ renders: number[]; posted: number; error?: string }>((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  return {
+    async stop() {
+      worker.postMessage('stop')
+      const { renders, posted, error } = await result
+      await worker.terminate()
+      if (error !== undefined) throw new Error(error)
+      return { renders, posted }
+    }
+  }
+}
+
+const LOOP_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { httpUrl, room, updates } = workerData
+const documentUrl = httpUrl + '/api/v1/documents/' + encodeURIComponent(room)
+let running = true
+parentPort.once('message', () => { running = false })
+const renders = []
+let posted = 0
+const loop = async () => {
+  while (running) {
+    if (posted === updates.length) throw new Error('the edit-and-render loop ran out of updates (' + updates.length + '): make more')
+    const saved = await fetch(documentUrl + '/updates', { method: 'POST', body: updates[posted] })
+    if (saved.status !== 200) throw new Error('upload through the API answered ' + saved.status + ': ' + await saved.text())
+    posted++
+    const startedAt = performance.now()
+    const response = await fetch(documentUrl + '?format=html')
+    const body = await response.arrayBuffer()
+    if (response.status !== 200) throw new Error('GET ?format=html answered ' + response.status + ': ' + Buffer.from(body).toString().slice(0, 200))
+    renders.push(performance.now() - startedAt)
+  }
+}
+loop().then(
+  () => parentPort.postMessage({ renders, posted }),
+  (error) => parentPort.postMessage({ renders, posted, error: String(error && error.message || error) })
+)
+`
