@@ -4,11 +4,12 @@ import { applyParts } from './document-renderer.js'
 
 /**
  * The `Y.Doc`s the render worker built last, by document, each with the digests of the
- * parts it was built from. The server sends a document as the parts it holds it in, unmerged: the
- * stored snapshot, then the edits since. A document being edited is rendered again and
- * again (a preview beside the editor, a read page reloaded, a backend appending through
- * the API), and its next request begins with the same parts plus a few new ones: those
- * few are applied to the held `Y.Doc` instead of building the whole document again.
+ * parts it was built from. The server sends a document as the parts it holds it in,
+ * unmerged: the stored snapshot, then the edits since. A document being edited is
+ * rendered again and again (a preview beside the editor, a read page reloaded, a backend
+ * appending through the API), and its next request begins with the same parts plus a few
+ * new ones: those few are applied to the held `Y.Doc` instead of building the whole
+ * document again.
  *
  * Building the automerge-paper document (144 KiB) allocated megabytes of structs per
  * render, and the collections of the worker's heap that followed ran partly on V8's
@@ -16,10 +17,11 @@ import { applyParts } from './document-renderer.js'
  * VM, 2026-11-30). Applying one appended paragraph allocates next to nothing.
  *
  * Parts are matched by their SHA-256, so a held document is only ever extended by parts
- * that follow exactly the bytes it was built from, whatever the name says: the result is the document those
- * parts hold, as a fresh build would make it (Yjs applies updates in any order to the
- * same state). Bounded: at most `maxDocuments`, and while more than one is held, at most
- * `maxBytes` of their parts' encoded bytes; the least recently used goes first.
+ * that follow exactly the bytes it was built from, whatever the name says: the result is
+ * the document those parts hold, as a fresh build would make it (Yjs applies updates in
+ * any order to the same state). Bounded: at most `maxDocuments`, and while more than one
+ * is held, at most `maxBytes` of their parts' encoded bytes; the least recently used goes
+ * first.
  */
 export interface DocumentCache {
   /**

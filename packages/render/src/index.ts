@@ -1,4 +1,4 @@
-export { applyParts, createDocumentRenderer } from './document-renderer.js'
+export { createDocumentRenderer } from './document-renderer.js'
 export { createDocumentCache } from './document-cache.js'
 export type { DocumentCache, DocumentCacheOptions } from './document-cache.js'
 export type { DocumentRenderer } from './document-renderer.js'

@@ -91,8 +91,9 @@ const BUSY_RETRY_MS = 250
  * folded by the worker, not by `Y.mergeUpdates` on the event loop: folding the
  * automerge-paper document (144 KiB) and the paragraphs a backend appended through the
  * API took 40-125 ms of the relay's thread (render bench, Intel Xeon VM, 2026-11-30),
- * a stall every other room's deliveries waited behind. Below it a merge costs about a
- * millisecond, less than the round trip to the worker.
+ * a stall every other room's deliveries waited behind. Below it the room merges its
+ * parts itself, as before: most rooms are small, and a job on the worker for each would
+ * queue behind the compactions.
  */
 export const FOLD_ON_WORKER_BYTES = 64 * 1024
 

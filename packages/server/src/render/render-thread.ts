@@ -56,10 +56,11 @@ const IDLE_STOP_MS = 10_000
  * and which run at the relay's priority: the render worker's thread runs at nice 19, but
  * its optimizing compiler did not. Rendering the 144 KiB paper again and again (render
  * bench, Intel Xeon VM, 2026-11-30), the helpers took about as much of the relay's core as
- * the renders themselves, compiling a third of that: Tiptap's and Yjs' per-call closures
- * are optimized again after each collection. An isolate reads the flag once, when it is
- * created (it decides whether it has a concurrent compiler at all), so the relay's own
- * isolate, created long before, keeps compiling in the background.
+ * the renders themselves, compiling a third of that time (`perf`): Tiptap's and Yjs'
+ * per-call closures were optimized again and again. An isolate reads the flag once, when
+ * it is created (it decides whether it has a concurrent compiler at all), so the relay's
+ * own isolate, created long before, keeps compiling in the background. Isolates an
+ * embedder creates afterwards in the same process compile on their own threads too.
  */
 function compileOnOwnThreadFromNowOn(): void {
   setFlagsFromString('--no-concurrent-recompilation')
