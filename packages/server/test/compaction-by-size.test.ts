@@ -5,7 +5,7 @@ import { createMemoryStorage, createServer, type ServerOptions, type Storage, ty
 import { createPrng, docFromUpdates, type Prng } from '@quire/testkit'
 import { createCommitQueue } from '../src/commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY, growthOfLog, needsCompaction, needsQuietCompaction, type LogGrowth } from '../src/compaction/compaction-policy.js'
-import { createCompactionScheduler } from '../src/compaction/compaction-scheduler.js'
+import { createCompactionScheduler, type CompactionSchedulerOptions } from '../src/compaction/compaction-scheduler.js'
 import { createCompactionThread, type CompactionThread } from '../src/compaction/compaction-thread.js'
 import { quietLog } from '../src/log.js'
 import { createRelayScheduler } from '../src/room/relay-scheduler.js'
@@ -297,18 +297,15 @@ function slowThread(ms: number): CompactionThread & { runs: Array<{ startedAt: n
   }
 }
 
+/** A compaction scheduler over `storage`, logging nothing, with no open rooms unless `openRoom` finds one. */
+function schedulerOver(storage: Storage, thread: CompactionThread, options: Pick<CompactionSchedulerOptions, 'policy' | 'openRoom' | 'busy'>) {
+  return createCompactionScheduler({ storage, commitQueue: createCommitQueue({ storage, log: quietLog }), thread, log: quietLog, ...options })
+}
+
 /** A scheduler over a memory storage holding `docs`, each with 300 keystrokes: past a bound of 100 updates, within the busy bound of 400. */
 async function schedulerWithGrownLogs(docs: readonly string[], thread: CompactionThread, busy: () => boolean) {
   const storage = createMemoryStorage()
-  const scheduler = createCompactionScheduler({
-    storage,
-    commitQueue: createCommitQueue({ storage, log: quietLog }),
-    thread,
-    log: quietLog,
-    policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: 100 },
-    openRoom: () => undefined,
-    busy
-  })
+  const scheduler = schedulerOver(storage, thread, { policy: { ...DEFAULT_COMPACTION_POLICY, maxUpdates: 100 }, openRoom: () => undefined, busy })
   const grow = async (doc: string, seed: number): Promise<void> => {
     const { updates } = typeKeystrokes(createPrng(seed), 300)
     await storage.append([{ doc, updates }])
@@ -434,14 +431,7 @@ describe('a quiet room\'s fold', () => {
     const small = createDetachedRoom('small', relays, typeKeystrokes(createPrng(62), 20).updates)
     const rooms = new Map([['big', big], ['small', small]])
     const storage = createMemoryStorage()
-    const scheduler = createCompactionScheduler({
-      storage,
-      commitQueue: createCommitQueue({ storage, log: quietLog }),
-      thread,
-      log: quietLog,
-      policy: DEFAULT_COMPACTION_POLICY,
-      openRoom: (doc) => rooms.get(doc)
-    })
+    const scheduler = schedulerOver(storage, thread, { policy: DEFAULT_COMPACTION_POLICY, openRoom: (doc) => rooms.get(doc) })
     expect(scheduler.noteQuiet('small')).toBe(false)
     expect(scheduler.noteQuiet('big')).toBe(true)
     await scheduler.idle()
