@@ -95,7 +95,7 @@ const BUSY_RETRY_MS = 250
  * parts itself, as before: most rooms are small, and a job on the worker for each would
  * queue behind the compactions.
  */
-export const FOLD_ON_WORKER_BYTES = 64 * 1024
+const FOLD_ON_WORKER_BYTES = 64 * 1024
 
 export function createCompactionScheduler(options: CompactionSchedulerOptions): CompactionScheduler {
   const { storage, policy } = options
@@ -113,34 +113,51 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
   let completed = 0
   let failed = 0
 
-  const run = async (doc: string): Promise<void> => {
+  /**
+   * What both kinds of job do to the open room: from now on it keeps what it accepts
+   * beside its state, `build` makes the snapshot (null: nothing to replace), and the room
+   * takes it if it is still the open one; otherwise, or when `build` throws, it stops
+   * keeping. `build` runs at once, so what it reads of the room is the state at the mark.
+   */
+  const swapSnapshotIn = async (doc: string, build: () => Promise<Uint8Array | null>): Promise<void> => {
     const room = options.openRoom(doc)
     room?.prepareSnapshotSwap()
     let replaced = false
     try {
-      await options.commitQueue.whenCommitted()
-      const log = await storage.load(doc)
-      if (log.updates.length === 0 || (log.updates.length === 1 && log.startsWithSnapshot)) return
-      const compacted = growthOfLog(log)
-      const snapshot = await options.thread.compact(log.updates)
-      await storage.replace(doc, snapshot, log.lastSeq)
-      completed++
-      const known = growth.get(doc)
-      if (known) {
-        known.updatesSinceSnapshot = Math.max(0, known.updatesSinceSnapshot - compacted.updatesSinceSnapshot)
-        known.bytesSinceSnapshot = Math.max(0, known.bytesSinceSnapshot - compacted.bytesSinceSnapshot)
-        known.joinableSinceSnapshot = Math.max(0, known.joinableSinceSnapshot - compacted.joinableSinceSnapshot)
-        known.snapshotBytes = snapshot.byteLength
-      }
-      if (room && options.openRoom(doc) === room) {
+      const snapshot = await build()
+      if (snapshot !== null && room !== undefined && options.openRoom(doc) === room) {
         room.swapInSnapshot(snapshot)
         replaced = true
       }
-      options.log(
-        'info',
-        `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`,
-        { room: doc, updates: log.updates.length, snapshotBytes: snapshot.byteLength }
-      )
+    } finally {
+      if (!replaced) room?.cancelSnapshotSwap()
+    }
+  }
+
+  const run = async (doc: string): Promise<void> => {
+    try {
+      await swapSnapshotIn(doc, async () => {
+        await options.commitQueue.whenCommitted()
+        const log = await storage.load(doc)
+        if (log.updates.length === 0 || (log.updates.length === 1 && log.startsWithSnapshot)) return null
+        const compacted = growthOfLog(log)
+        const snapshot = await options.thread.compact(log.updates)
+        await storage.replace(doc, snapshot, log.lastSeq)
+        completed++
+        const known = growth.get(doc)
+        if (known) {
+          known.updatesSinceSnapshot = Math.max(0, known.updatesSinceSnapshot - compacted.updatesSinceSnapshot)
+          known.bytesSinceSnapshot = Math.max(0, known.bytesSinceSnapshot - compacted.bytesSinceSnapshot)
+          known.joinableSinceSnapshot = Math.max(0, known.joinableSinceSnapshot - compacted.joinableSinceSnapshot)
+          known.snapshotBytes = snapshot.byteLength
+        }
+        options.log(
+          'info',
+          `compacted "${doc}": ${log.updates.length} updates of ${compacted.bytesSinceSnapshot + compacted.snapshotBytes} bytes -> 1 snapshot of ${snapshot.byteLength} bytes`,
+          { room: doc, updates: log.updates.length, snapshotBytes: snapshot.byteLength }
+        )
+        return snapshot
+      })
     } catch (error) {
       failed++
       // Not again before as much has been appended once more: a log that cannot be
@@ -153,30 +170,19 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
         known.joinableSinceSnapshot = 0
       }
       options.log('error', `compaction of "${doc}" failed, the log stays as it was: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
-    } finally {
-      if (!replaced) room?.cancelSnapshotSwap()
     }
   }
 
   /** The open room's state, replaced by the worker's snapshot of its parts (see Job.kind). */
   const fold = async (doc: string): Promise<void> => {
-    const room = options.openRoom(doc)
-    if (room === undefined) return
-    const parts = room.parts()
-    if (parts.length <= 1) return
-    room.prepareSnapshotSwap()
-    let replaced = false
     try {
-      const snapshot = await options.thread.compact(parts)
-      if (options.openRoom(doc) === room) {
-        room.swapInSnapshot(snapshot)
-        replaced = true
-      }
+      await swapSnapshotIn(doc, async () => {
+        const parts = options.openRoom(doc)?.parts() ?? []
+        return parts.length <= 1 ? null : await options.thread.compact(parts)
+      })
     } catch (error) {
       // The room keeps its parts; it merges them itself when a joining peer needs them.
       options.log('error', `folding the state of "${doc}" failed, it stays as it was: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
-    } finally {
-      if (!replaced) room.cancelSnapshotSwap()
     }
   }
 
