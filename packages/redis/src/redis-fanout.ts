@@ -25,6 +25,12 @@ const READ_COUNT = 1000
 const BLOCK_MS = 1000
 /** Control entries kept: only the newest matter. */
 const CONTROL_MAXLEN = 1000
+/**
+ * How long a clone stays in the registry after its last beat. Long beside any beat
+ * period, so that every clone, even one that beats late, sees a dead one there and
+ * notices its heartbeat is gone; short enough that restarts (a new id each) do not pile up.
+ */
+const CLONE_REGISTRY_KEEP_MS = 10 * 60_000
 
 interface Subscription {
   readonly key: string
@@ -42,7 +48,12 @@ type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
  *                        and expiring when nobody has written to it for twice that
  *   control              a stream of { c: clone id, k: 'resync' }: a clone whose
  *                        publishing was interrupted asks every clone to catch up from storage
- *   clone:<id>           a heartbeat with a TTL; when it expires, the clone's presence goes
+ *   clone:<id>           a heartbeat with a TTL; when it expires, the clone is taken for
+ *                        dead: its presence goes, and every clone catches its open rooms
+ *                        up from storage (it may have committed updates it never published)
+ *   clones               a sorted set of every clone that beat lately (score: when, by its
+ *                        own clock), so each clone learns of the others without waiting
+ *                        for their traffic; members are dropped after CLONE_REGISTRY_KEEP_MS
  *
  * Two connections per clone: one for commands, one that reads every subscribed stream
  * (and the control stream) in one blocking XREAD, re-issued when the set changes.
@@ -68,6 +79,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   const log: Log = options.log ?? (() => {})
   const controlKey = `${prefix}control`
   const heartbeatKey = (clone: string): string => `${prefix}clone:${clone}`
+  const registryKey = `${prefix}clones`
   const roomKey = (doc: string): string => `${prefix}room:${JSON.stringify(doc)}`
 
   const connectionOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false }
@@ -114,8 +126,9 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   let reading: Promise<void> = Promise.resolve()
   let wake: (() => void) | null = null
   let publishFailed = false
-  // Clones seen on the bus, whose heartbeats are checked.
-  const seenClones = new Set<string>()
+  // Whether each other clone in the registry had its heartbeat when last checked.
+  const cloneAlive = new Map<string, boolean>()
+  let beaten = false
   let heartbeatTimer: ReturnType<typeof setInterval> | null = null
 
   const lastId = async (connection: Redis, key: string): Promise<FanoutPosition> => {
@@ -157,7 +170,6 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
         subscription.position = id.toString()
         const clone = fieldOf(fields, 'c')
         if (clone === undefined || clone === cloneId) continue
-        seenClones.add(clone)
         const frames: Uint8Array[] = []
         for (let i = 0; i + 1 < fields.length; i += 2) {
           // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
@@ -222,18 +234,27 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     const now = Date.now()
     for (const [key, renewed] of expiryRenewedAt) if (now - renewed > retentionMs * 2) expiryRenewedAt.delete(key)
     if (commands.status !== 'ready') return
+    // The heartbeat before the registry entry: a clone found in the registry has its heartbeat.
     await commands.set(heartbeatKey(cloneId), '1', 'PX', heartbeatMs * 3)
+    await commands.zadd(registryKey, now, cloneId)
     if (publishFailed) {
       publishFailed = false
       await commands.xadd(controlKey, 'MAXLEN', '~', CONTROL_MAXLEN, '*', 'c', cloneId, 'k', 'resync')
     }
-    const clones = [...seenClones]
-    if (clones.length === 0) return
-    const alive = await Promise.all(clones.map((clone) => commands.exists(heartbeatKey(clone))))
-    clones.forEach((clone, i) => {
-      if (alive[i] !== 0) return
-      seenClones.delete(clone)
-      log('info', `clone ${clone} stopped (its heartbeat expired): its clients' presence goes`)
+    await commands.zremrangebyscore(registryKey, '-inf', now - CLONE_REGISTRY_KEEP_MS)
+    const others = (await commands.zrange(registryKey, 0, -1)).filter((clone) => clone !== cloneId)
+    const alive = await Promise.all(others.map(async (clone) => (await commands.exists(heartbeatKey(clone))) !== 0))
+    for (const clone of cloneAlive.keys()) if (!others.includes(clone)) cloneAlive.delete(clone)
+    // A clone already dead at this clone's first beat died before this clone opened any
+    // room, so those rooms were loaded after its last commit: nothing to catch up.
+    const firstBeat = !beaten
+    beaten = true
+    others.forEach((clone, i) => {
+      const wasAlive = cloneAlive.get(clone)
+      cloneAlive.set(clone, alive[i] === true)
+      // Once per death: a clone cut off from Redis for a while may come back, and die later.
+      if (alive[i] === true || wasAlive === false || firstBeat) return
+      log('info', `clone ${clone} stopped (its heartbeat expired): its clients' presence goes, and open rooms catch up from storage`)
       events?.cloneGone(clone)
     })
   }

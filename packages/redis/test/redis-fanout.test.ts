@@ -110,12 +110,35 @@ describe('clone traffic on Redis Streams', () => {
     // A clone "a" that beat once and published presence, then died (kill -9: no goodbye).
     await withRedis(async (r) => {
       await r.set(`${redis.prefix}clone:a`, '1', 'PX', 300)
+      await r.zadd(`${redis.prefix}clones`, Date.now(), 'a')
       await r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'a', 'f', Buffer.from([1]))
     })
     await until(() => atB.length === 1, 'the presence entry arrives')
     expect(eventsAtB.gone).toEqual([])
     await until(() => eventsAtB.gone.length > 0, 'b hears that a is gone', 3000)
     expect(eventsAtB.gone).toEqual(['a'])
+  })
+
+  it('knows the other clones from their heartbeats alone, and tells of each death once', async () => {
+    const redis = ownPrefix()
+    const heartbeatMs = 100
+    // "a" died before "b" started: its rooms there are loaded after its last commit.
+    const beat = (clone: string, ttlMs: number) =>
+      withRedis(async (r) => {
+        await r.set(`${redis.prefix}clone:${clone}`, '1', 'PX', ttlMs)
+        await r.zadd(`${redis.prefix}clones`, Date.now(), clone)
+      })
+    await withRedis((r) => r.zadd(`${redis.prefix}clones`, Date.now(), 'a'))
+    const eventsAtB = recordEvents()
+    await startFanout(redis, { cloneId: 'b', heartbeatMs }, eventsAtB)
+    // "c" never publishes anything and dies; later it is back (it was only cut off) and dies again.
+    await beat('c', heartbeatMs * 3)
+    await until(() => eventsAtB.gone.length === 1, 'b hears that c is gone', 3000)
+    await new Promise((resolve) => setTimeout(resolve, heartbeatMs * 5))
+    expect(eventsAtB.gone).toEqual(['c'])
+    await beat('c', heartbeatMs * 3)
+    await until(() => eventsAtB.gone.length === 2, 'b hears that c is gone again', 3000)
+    expect(eventsAtB.gone).toEqual(['c', 'c'])
   })
 
   it('a clone that closes removes its heartbeat at once', async () => {

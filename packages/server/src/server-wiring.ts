@@ -134,16 +134,23 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         })
       : null
     // Until it succeeds: storage may be down too (both outages at once).
-    const catchUp = (): void => {
+    const catchUp = (why: string): void => {
       registry.catchUpFromStorage().then(
-        () => log('info', 'caught up every open room from storage after the traffic between clones was interrupted'),
+        () => log('info', `caught up every open room from storage after ${why}`),
         (error: unknown) => {
           log('error', `catching up rooms from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`)
-          setTimeout(catchUp, CATCH_UP_RETRY_MS).unref()
+          setTimeout(() => catchUp(why), CATCH_UP_RETRY_MS).unref()
         }
       )
     }
-    fanout?.start({ resync: catchUp, cloneGone: (clone) => registry.removeClonePresence(clone) })
+    fanout?.start({
+      resync: () => catchUp('the traffic between clones was interrupted'),
+      cloneGone: (clone) => {
+        registry.removeClonePresence(clone)
+        // It may have committed updates it died before publishing: only storage has them.
+        catchUp(`clone ${clone} stopped`)
+      }
+    })
     return { storage, commitQueue, registry, compaction, thread, webhooks, history, renderer }
   })
   let ready: ServerParts | null = null

@@ -43,6 +43,7 @@ function servedWith(args: readonly string[]) {
     // And the traffic between clones.
     redisUrl: settings.redisUrl,
     redisPrefix: settings.redisPrefix,
+    cloneHeartbeatMs: settings.cloneHeartbeatMs,
     // The CLI builds the logger at this level and hands the server its Log.
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     // Webhooks are the server's only with a secret from the environment: what the flags chose.
@@ -150,6 +151,7 @@ describe('the quire serve flag table', () => {
       postgresSchema: undefined,
       redisUrl: undefined,
       redisPrefix: undefined,
+      cloneHeartbeatMs: undefined,
       logLevel: DEFAULT_LOG_LEVEL
     })
   })

@@ -78,7 +78,9 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
   })
 
   it('a clone killed with -9 loses nothing it acknowledged; its clients move to another clone and converge', async () => {
-    const { clones, schema } = await startCluster(3, cleanups)
+    // A short heartbeat: what the dead clone committed but never published reaches the
+    // watcher's clone only once that clone sees the heartbeat is gone.
+    const { clones, schema } = await startCluster(3, cleanups, ['--clone-heartbeat-ms', '500'])
     const [doomed, other, third] = clones as [SpawnedQuireServer, SpawnedQuireServer, SpawnedQuireServer]
     const room = 'failover'
     const writer = join(doomed, room, { quire: true })

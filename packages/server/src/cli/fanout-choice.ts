@@ -8,7 +8,7 @@ import { describeServiceUrl } from './storage-choice.js'
  * loaded only when asked for.
  */
 interface RedisModule {
-  createRedisFanout(options: { url: string; prefix?: string; log?: Log }): Fanout & { whenConnected(timeoutMs: number): Promise<boolean> }
+  createRedisFanout(options: { url: string; prefix?: string; heartbeatMs?: number; log?: Log }): Fanout & { whenConnected(timeoutMs: number): Promise<boolean> }
 }
 
 /** How long a starting clone waits for Redis before it serves without it (and catches up once it is there). */
@@ -20,7 +20,13 @@ export function redisUrlFrom(flag: string | undefined, env: NodeJS.ProcessEnv): 
   return url === '' ? undefined : url
 }
 
-export async function openRedisFanout(url: string | undefined, prefix: string | undefined, log: Log): Promise<Fanout | null> {
+export interface RedisChoice {
+  readonly url: string | undefined
+  readonly prefix: string | undefined
+  readonly heartbeatMs: number | undefined
+}
+
+export async function openRedisFanout({ url, prefix, heartbeatMs }: RedisChoice, log: Log): Promise<Fanout | null> {
   if (url === undefined) return null
   const specifier = '@quire/redis'
   let redis: RedisModule
@@ -29,7 +35,12 @@ export async function openRedisFanout(url: string | undefined, prefix: string | 
   } catch (error) {
     throw new Error('--redis needs the @quire/redis package next to @quire/server (npm install @quire/redis)', { cause: error })
   }
-  const fanout = redis.createRedisFanout({ url, ...(prefix === undefined ? {} : { prefix }), log })
+  const fanout = redis.createRedisFanout({
+    url,
+    ...(prefix === undefined ? {} : { prefix }),
+    ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+    log
+  })
   if (!(await fanout.whenConnected(CONNECT_WAIT_MS))) {
     // Without its password: a log line is no place for a credential.
     log('warn', `Redis at ${describeServiceUrl(url)} did not answer within ${CONNECT_WAIT_MS / 1000} s: serving without the other clones' traffic until it does (rooms catch up from storage then)`)

@@ -33,6 +33,7 @@ export interface ServeSettings extends WebhookSettings {
   /** Redis for the traffic between clones (else QUIRE_REDIS_URL decides). */
   redisUrl: string | undefined
   redisPrefix: string | undefined
+  cloneHeartbeatMs: number | undefined
   /** The least level logged (the CLI's logger; the server only calls it). */
   logLevel: LogLevel | undefined
   /** Environment variables each holding a key of the document API. */
@@ -50,6 +51,7 @@ export function createServeSettings(): ServeSettings {
     postgresSchema: undefined,
     redisUrl: undefined,
     redisPrefix: undefined,
+    cloneHeartbeatMs: undefined,
     logLevel: undefined,
     apiKeyEnvs: [],
     webhookUrls: [],
@@ -120,6 +122,12 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     set: (s, url) => { s.redisUrl = url }
   },
   { kind: 'text', name: 'redis-prefix', placeholder: '<prefix>', help: "put before Quire's Redis keys (several deployments\nor test runs on one Redis)", set: (s, prefix) => { s.redisPrefix = prefix } },
+  {
+    kind: 'positive',
+    name: 'clone-heartbeat-ms',
+    help: "how often a clone tells the others it is alive;\none silent for 3 periods is taken for dead: its\nclients' presence goes and open rooms catch up\nfrom storage (default: 5000, set in @quire/redis)",
+    set: (s, ms) => { s.cloneHeartbeatMs = ms }
+  },
   { kind: 'text', name: 'static', placeholder: '<dir>', help: 'serve a built web app (e.g. demo/dist)', set: (s, dir) => { s.options.staticDir = dir } },
   secretEnvFlag<ServeSettings>({
     help: `require signed tokens; the HMAC secret is read from\nthe environment variable NAME (at least ${MIN_SECRET_BYTES} bytes).\nWithout it the server is open to everyone.`,
@@ -306,7 +314,7 @@ export async function serve(args: readonly string[]): Promise<number> {
     await storage?.close()
     throw new Error('--redis relays between clones that share their documents: give them --postgres <url> too (or QUIRE_POSTGRES_URL)')
   }
-  const fanout = await openRedisFanout(redisUrl, settings.redisPrefix, log)
+  const fanout = await openRedisFanout({ url: redisUrl, prefix: settings.redisPrefix, heartbeatMs: settings.cloneHeartbeatMs }, log)
   const options = serverOptionsFrom(settings, secret, log, webhooks)
   const server = createServer({
     ...options,

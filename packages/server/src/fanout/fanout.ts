@@ -40,6 +40,10 @@ export interface FanoutEvents {
    * published meanwhile is lost, so every open room must catch up from storage.
    */
   resync(): void
-  /** A clone stopped (its heartbeat expired): its peers' presence must go. */
+  /**
+   * A clone stopped (its heartbeat expired): its peers' presence must go, and every open
+   * room must catch up from storage, because it may have died between committing an
+   * update and publishing it.
+   */
   cloneGone(clone: string): void
 }

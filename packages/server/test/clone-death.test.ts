@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Fanout } from '@quire/server'
+import { createPostgresStorage } from '@quire/postgres'
+import { createRedisFanout } from '@quire/redis'
+import { createTestRedisPrefix, createTestSchema, startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { describeUnsaved, foldSaved } from './saved-state.js'
+import { createStockClient, type StockClient } from './stock-client.js'
+import { waitUntil } from './wait-until.js'
+
+/**
+ * A clone commits an update, acknowledges it, then publishes it to the other clones.
+ * One that dies between the commit and the publish leaves the update in storage only:
+ * the other clones must fetch it from there once they see the clone is gone, or their
+ * clients lack it (and hold back every later update that depends on it) until they
+ * reconnect. Here the dying clone's publishes are dropped from the start, so the others
+ * never saw any traffic of it either: they must know of it from the heartbeats alone.
+ */
+
+const HEARTBEAT_MS = 100
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** `inner`, except that nothing is published: a clone that dies before each publish. */
+function neverPublishing(inner: Fanout): Fanout {
+  return {
+    cloneId: inner.cloneId,
+    position: (doc) => inner.position(doc),
+    subscribe: (doc, from, receive) => inner.subscribe(doc, from, receive),
+    unsubscribe: (doc) => inner.unsubscribe(doc),
+    publish: () => {},
+    start: (events) => inner.start(events),
+    get connected() {
+      return inner.connected
+    },
+    close: () => inner.close()
+  }
+}
+
+interface Clone {
+  readonly server: QuireServerFixture
+  stop(): Promise<void>
+}
+
+async function startClone(schemaUrl: string, redis: { url: string; prefix: string }, wrap: (fanout: Fanout) => Fanout = (f) => f): Promise<Clone> {
+  const storage = await createPostgresStorage({ connectionString: schemaUrl })
+  const fanout = createRedisFanout({ url: redis.url, prefix: redis.prefix, heartbeatMs: HEARTBEAT_MS })
+  expect(await fanout.whenConnected(5000)).toBe(true)
+  const server = await startQuireServer({ storage, fanout: wrap(fanout) })
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await server.close()
+    await fanout.close()
+    await storage.close()
+  }
+  cleanups.push(stop)
+  return { server, stop }
+}
+
+function join(server: QuireServerFixture, room: string, quire = false): StockClient {
+  const client = createStockClient(server.url, room, { quire, maxBackoffTime: 100 })
+  cleanups.push(() => client.destroy())
+  return client
+}
+
+describe('a clone that dies between committing an update and publishing it', () => {
+  it("does not keep that update from the other clones' clients", async () => {
+    const schema = await createTestSchema('death')
+    const redis = createTestRedisPrefix('death')
+    cleanups.push(() => schema.drop(), () => redis.clear())
+    const room = 'death'
+    const survivor = await startClone(schema.url, redis)
+    const dying = await startClone(schema.url, redis, neverPublishing)
+    const watcher = join(survivor.server, room)
+    await watcher.synced()
+    watcher.doc.getText('t').insert(0, 'before ')
+    const writer = join(dying.server, room, true)
+    await writer.synced()
+    await waitUntil(() => writer.doc.getText('t').toString() === 'before ')
+    writer.doc.getText('t').insert(7, 'acknowledged')
+    await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages), writer.doc.clientID) === null)
+    // Committed and acknowledged, yet never published: the watcher has not seen it.
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 5))
+    expect(watcher.doc.getText('t').toString()).toBe('before ')
+    writer.destroy()
+    await dying.stop()
+    await waitUntil(() => watcher.doc.getText('t').toString() === 'before acknowledged', {
+      timeoutMs: HEARTBEAT_MS * 3 * 20,
+      describe: () => `the watcher has ${JSON.stringify(watcher.doc.getText('t').toString())}`
+    })
+  })
+})
