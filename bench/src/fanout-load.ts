@@ -192,17 +192,26 @@ export interface MeasuredProcesses {
 
 /**
  * Where a fan-out's clients connect: one URL per instance (one for a single server).
- * The clients of a room are dealt over the instances in turn, so with two instances
- * half of a room is on each and every delivery to the other half crosses instances.
+ * By default the clients of a room are dealt over the instances in turn, so with two
+ * instances half of a room is on each and every delivery to the other half crosses
+ * instances (see `placement`).
  */
 export interface FanoutTarget {
   /** For progress lines. */
   id: string
   dialect: Dialect
   urls: readonly string[]
+  /**
+   * How a room's clients are placed on the instances: dealt in turn ('spread', the
+   * default: half of a room on each of two), or all on one instance, rooms dealt in
+   * turn ('by-room': what a balancer that routes by document does).
+   */
+  placement?: Placement
   processes: MeasuredProcesses
   stop(): Promise<void>
 }
+
+export type Placement = 'spread' | 'by-room'
 
 /** One fresh server (or cluster) with all of a configuration's clients connected. */
 export interface FanoutSetup {
@@ -245,15 +254,16 @@ export async function connectFanout(
   const byId = new Map<number, FanoutClient>()
   const { insertLength } = pattern
   const instances = target.urls.length
+  const byRoom = target.placement === 'by-room'
   /** How many of a room's clients the instance gets when they are dealt in turn. */
   const clientsOn = (instance: number): number => Math.floor(clientsPerDoc / instances) + (instance < clientsPerDoc % instances ? 1 : 0)
   try {
     // Interleave documents so that consecutive sends go to different rooms.
     const clients = await openClients<FanoutClientState>(docs * clientsPerDoc, (index) => {
       const doc = index % docs
-      const instance = Math.floor(index / docs) % instances
+      const instance = byRoom ? doc % instances : Math.floor(index / docs) % instances
       const clientId = runId * 100_000 + index + 1
-      const localPeers = clientsOn(instance) - 1
+      const localPeers = byRoom ? clientsPerDoc - 1 : clientsOn(instance) - 1
       const self: FanoutClientState = { clientId, nextSeq: 0, sendTimes: [], instance, localPeers, crossPeers: clientsPerDoc - 1 - localPeers }
       const client = createBenchClient({
         baseUrl: target.urls[instance] as string,

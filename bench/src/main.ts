@@ -61,7 +61,7 @@ const SERVERS: ServerKind[] = [
   wsRelayServer
 ]
 /** Named in --servers like servers; measured by the scale-out scenario only. */
-const CLUSTERS: ClusterKind[] = [quireCluster(1), quireCluster(2), hocuspocusRedisCluster(2)]
+const CLUSTERS: ClusterKind[] = [quireCluster(1), quireCluster(2, 'by-room'), quireCluster(2), hocuspocusRedisCluster(2)]
 const PINNED_ENV = 'QUIRE_BENCH_PINNED'
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))
 

@@ -1,3 +1,4 @@
+import type { Placement } from './fanout-load.js'
 import type { Dialect } from './server-kind.js'
 import type { RunningServer } from './server-process.js'
 
@@ -13,6 +14,8 @@ export interface ClusterKind {
   label: string
   dialect: Dialect
   instances: number
+  /** How a room's clients are placed on the instances (default: spread over them). */
+  placement?: Placement
   /** Whether the instances speak the Quire acknowledgement extension (acknowledged writes are measured). */
   acknowledgements: boolean
   /** Printed under the scale-out tables: how the configuration differs from a default start, and why. */
