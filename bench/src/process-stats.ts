@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 
 /**
  * Reads a child process' resident memory and CPU time from /proc, so the
@@ -15,43 +15,21 @@ export function readRssBytes(pid: number): number {
 }
 
 /**
- * CPU seconds (user + system) of the whole process and of the processes it started:
- * /proc/<pid>/stat of a process (the thread-group leader) sums all its threads, worker
- * threads and libuv's pool included, and keeps the time of threads that have exited.
- * Checked on the bench machine: with two busy worker threads, the process' figure
- * matched the sum of /proc/<pid>/task/<tid>/stat (the main thread's own share was small)
- * and kept the workers' time after they exited. A child process (Quire's render process)
- * counts too: its own figure while it runs (found through /proc/<pid>/task/<tid>/children),
- * and once it has ended and been waited for, in the parent's cutime and cstime.
+ * CPU seconds (user + system) of the whole process: /proc/<pid>/stat of a process (the
+ * thread-group leader) sums all its threads, worker threads and libuv's pool included,
+ * and keeps the time of threads that have exited. Checked on the bench machine: with
+ * two busy worker threads, the process' figure matched the sum of
+ * /proc/<pid>/task/<tid>/stat (the main thread's own share was small) and kept the
+ * workers' time after they exited.
  */
 export function readCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // The command name (field 2) may contain spaces and parentheses; fields after
-  // the last ')' are fixed. utime, stime, cutime and cstime are fields 14 to 17.
+  // the last ')' are fixed. utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
-  return ticks / CLOCK_TICKS_PER_SECOND + liveChildrenOf(pid).reduce((sum, child) => sum + cpuSecondsOrZero(child), 0)
-}
-
-function liveChildrenOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((thread) =>
-      readFileSync(`/proc/${pid}/task/${thread}/children`, 'utf8')
-        .split(' ')
-        .filter((child) => child !== '')
-        .map(Number)
-    )
-  } catch {
-    return [] // the process ended meanwhile, or the kernel does not list children
-  }
-}
-
-function cpuSecondsOrZero(pid: number): number {
-  try {
-    return readCpuSeconds(pid)
-  } catch {
-    return 0 // ended between the listing and the read: its time is in the parent's cutime now
-  }
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  return (utime + stime) / CLOCK_TICKS_PER_SECOND
 }
 
 /**

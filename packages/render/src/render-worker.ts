@@ -1,23 +1,24 @@
 /**
- * The render process's entry (`@quire/render/worker`): the server forks it on the first
- * render (with `serialization: 'advanced'`) and stops it when idle, so the renderer,
- * Tiptap and ProseMirror are loaded only there and only by a server that renders. Loads
- * the schema once (the module named by its first argument, or the demo's extensions),
- * then answers one message per render:
+ * Worker thread entry (`@quire/render/worker`): the server starts it on the first render
+ * and stops it when idle, so the renderer, Tiptap and ProseMirror are loaded only in
+ * this thread and only by a server that renders. Loads the schema once (the module in
+ * `workerData.extensionsModule`, or the demo's extensions), then answers one message per
+ * render:
  *
- *   in:  { id, updates: Uint8Array[] (the document's parts, applied in turn), format, field?, room? }
- *   out: { id, body: Uint8Array (UTF-8), contentType, unknownNodes } | { id, refused } | { id, error }
+ *   in:  { id, updates: Uint8Array[] (transferred; the document's parts, applied in turn), format, field?, room? }
+ *   out: { id, body: Uint8Array (UTF-8, transferred), contentType, unknownNodes } | { id, refused } | { id, error }
  *
- * The body goes back as UTF-8 bytes: a string would land in the server's heap (a 110 KiB
- * page, every render), where the full collections that such strings bring on pause the
- * relay; bytes outside the heap are what the server writes to the socket anyway.
+ * The body goes back as UTF-8 bytes in a buffer of its own, transferred: a string would
+ * be copied into the server's heap (a 110 KiB page, every render), where the full
+ * collections that such strings bring on pause the relay; bytes outside the heap are
+ * what the server writes to the socket anyway.
  *
  * The documents rendered last stay built (document-cache.ts): the next render of one that
  * was edited meanwhile applies only its new parts.
  */
-import { readdirSync } from 'node:fs'
+import { platform } from 'node:process'
 import { setPriority } from 'node:os'
-import { argv, platform } from 'node:process'
+import { parentPort, workerData } from 'node:worker_threads'
 import { createDocumentCache } from './document-cache.js'
 import { createDocumentRenderer, type DocumentRenderer } from './document-renderer.js'
 import type { RenderRequest } from './render-request.js'
@@ -30,58 +31,43 @@ interface RenderJob extends RenderRequest {
   readonly room?: string
 }
 
-/**
- * Rendering is background work: where it shares a core with the relay, the scheduler
- * should run the relay first, and that includes this process's garbage collection and
- * optimizing compiles, which run on V8's helper threads. On Linux a priority belongs to a
- * thread and new threads inherit their creator's, so every thread running now (the main
- * one and V8's helpers, started before this code) is lowered one by one; elsewhere
- * `setPriority` applies to the whole process.
- */
-function lowerPriority(): void {
+// A render is background work: where it shares a core with the relay (a server pinned
+// to one core, or a busy machine), the scheduler should run the relay first. On Linux
+// `setpriority(PRIO_PROCESS, 0)` applies to the calling thread only, so this lowers the
+// worker's priority and leaves the relay's main thread alone; elsewhere it would renice
+// the whole process, so it is Linux only.
+if (platform === 'linux') {
   try {
-    if (platform !== 'linux') {
-      setPriority(19)
-      return
-    }
-    for (const thread of readdirSync('/proc/self/task')) setPriority(Number(thread), 19)
+    setPriority(19)
   } catch {
-    // A container that forbids it renders at the server's priority.
+    // A container that forbids it renders at the process's priority.
   }
 }
 
-lowerPriority()
-
-// The server went away (crashed, or was killed): nothing is left to render for.
-process.on('disconnect', () => process.exit(0))
-
-const extensionsModule = argv[2]
+const options = (workerData ?? {}) as { readonly extensionsModule?: string }
 let renderer: Promise<DocumentRenderer> | null = null
-// A few documents, and a few MiB of their encoding (tens of MiB of this process's heap
-// at most): enough for the documents being edited now; the process stops when idle anyway.
+// A few documents, and a few MiB of their encoding (tens of MiB of this thread's heap at
+// most): enough for the documents being edited now; the worker stops when idle anyway.
 const documents = createDocumentCache({ maxDocuments: 4, maxBytes: 4 * 1024 * 1024 })
 
-const answer = (message: object): void => {
-  process.send?.(message)
-}
-
-process.on('message', (message: unknown) => {
-  const job = message as RenderJob
-  renderer ??= loadRenderSchema(extensionsModule).then(createDocumentRenderer)
+parentPort?.on('message', (job: RenderJob) => {
+  renderer ??= loadRenderSchema(options.extensionsModule).then(createDocumentRenderer)
   renderer.then(
     (r) => {
       const request = job.field === undefined ? { format: job.format } : { format: job.format, field: job.field }
       const result = job.room === undefined ? r.render(job.updates, request) : r.renderDoc(documents.documentOf(job.room, job.updates), request)
       if ('refused' in result) {
-        answer({ id: job.id, ...result })
+        parentPort?.postMessage({ id: job.id, ...result })
         return
       }
-      answer({ id: job.id, ...result, body: new TextEncoder().encode(result.body) })
+      // TextEncoder gives a buffer of its own (Buffer.from may hand out a slice of a shared pool).
+      const body = new TextEncoder().encode(result.body)
+      parentPort?.postMessage({ id: job.id, ...result, body }, [body.buffer])
     },
     (error: unknown) => {
       throw error
     }
   ).catch((error: unknown) => {
-    answer({ id: job.id, error: error instanceof Error ? error.message : String(error) })
+    parentPort?.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) })
   })
 })

@@ -1,12 +1,11 @@
-import type { ChildProcess } from 'node:child_process'
 import type { Worker } from 'node:worker_threads'
 
 /**
- * A worker started on the first request and stopped after `idleStopMs` without one,
- * answering requests by id: the lifecycle the compaction thread and the render process
- * share. A worker is a whole V8 isolate whose heap grew to the largest job it ran,
- * memory an idle server should give back; but starting one costs 0.2-0.4 s of CPU (see
- * compaction-thread.ts), so it is kept for a while rather than per job.
+ * A worker thread started on the first request and stopped after `idleStopMs` without
+ * one, answering requests by id: the lifecycle the compaction thread and the render
+ * thread share. A worker is a whole V8 isolate whose heap grew to the largest job it
+ * ran, memory an idle server should give back; but starting one costs 0.2-0.4 s of CPU
+ * (see compaction-thread.ts), so it is kept for a while rather than per job.
  *
  * Requests are posted as `{ id, ...message }`; the worker answers `{ id, ...answer }`, or
  * `{ id, error }` when the job failed. A worker that crashes or exits fails every request
@@ -17,62 +16,11 @@ export interface OnDemandWorker<Answer> {
   close(): Promise<void>
 }
 
-/** What the lifecycle needs of a worker, a thread (`threadWorker`) or a child process (`processWorker`). */
-export interface WorkerHandle {
-  /** `transfer`: buffers a thread takes over; a process gets copies anyway. */
-  post(message: object, transfer: ArrayBuffer[]): void
-  onMessage(listener: (message: unknown) => void): void
-  onError(listener: (error: Error) => void): void
-  onExit(listener: (code: number | null) => void): void
-  /** Once it runs the worker's code. */
-  onStarted(listener: () => void): void
-  /** Does not keep the server's process alive. */
-  unref(): void
-  terminate(): Promise<void>
-}
-
-export function threadWorker(worker: Worker): WorkerHandle {
-  return {
-    post: (message, transfer) => worker.postMessage(message, transfer),
-    onMessage: (listener) => worker.on('message', listener),
-    onError: (listener) => worker.on('error', listener),
-    onExit: (listener) => worker.on('exit', listener),
-    onStarted: (listener) => worker.once('online', listener),
-    unref: () => worker.unref(),
-    terminate: async () => {
-      await worker.terminate()
-    }
-  }
-}
-
-/** A child process started with `fork(…, { serialization: 'advanced' })`: its messages carry bytes as they are. */
-export function processWorker(child: ChildProcess): WorkerHandle {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  return {
-    post: (message) => {
-      // A process that is gone fails its requests through 'exit'.
-      if (child.connected) child.send(message)
-    },
-    onMessage: (listener) => child.on('message', listener),
-    onError: (listener) => child.on('error', listener),
-    onExit: (listener) => child.on('exit', (code) => listener(code)),
-    onStarted: (listener) => child.once('spawn', listener),
-    unref: () => {
-      child.unref()
-      child.channel?.unref()
-    },
-    terminate: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill()
-      await exited
-    }
-  }
-}
-
 export interface OnDemandWorkerOptions {
   /** For error messages: "compaction worker", "render worker". */
   readonly name: string
-  /** Starts the worker. */
-  readonly create: () => WorkerHandle
+  /** Starts the thread (the caller's script and its data). */
+  readonly create: () => Worker
   readonly idleStopMs: number
   /** Called once each worker is running (see `ServerOptions.onWorkerStarted`). */
   readonly onStarted?: (() => void) | undefined
@@ -81,7 +29,7 @@ export interface OnDemandWorkerOptions {
 type WorkerAnswer<Answer> = { readonly id: number } & (Answer | { readonly error: string })
 
 export function createOnDemandWorker<Answer extends object>(options: OnDemandWorkerOptions): OnDemandWorker<Answer> {
-  let worker: WorkerHandle | null = null
+  let worker: Worker | null = null
   let idleTimer: ReturnType<typeof setTimeout> | null = null
   let nextId = 1
   const waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (e: Error) => void }>()
@@ -103,12 +51,11 @@ export function createOnDemandWorker<Answer extends object>(options: OnDemandWor
     waiting.clear()
   }
 
-  const start = (): WorkerHandle => {
+  const start = (): Worker => {
     const w = options.create()
     w.unref()
-    if (options.onStarted) w.onStarted(options.onStarted)
-    w.onMessage((message) => {
-      const answer = message as WorkerAnswer<Answer>
+    if (options.onStarted) w.once('online', options.onStarted)
+    w.on('message', (answer: WorkerAnswer<Answer>) => {
       const job = waiting.get(answer.id)
       if (!job) return
       waiting.delete(answer.id)
@@ -116,8 +63,8 @@ export function createOnDemandWorker<Answer extends object>(options: OnDemandWor
       else job.resolve(answer)
       stopWhenIdle()
     })
-    w.onError((error) => failAll(error))
-    w.onExit((code) => {
+    w.on('error', (error) => failAll(error))
+    w.on('exit', (code) => {
       if (worker === w) worker = null
       if (waiting.size > 0) failAll(new Error(`${options.name} exited with code ${code}`))
     })
@@ -132,7 +79,7 @@ export function createOnDemandWorker<Answer extends object>(options: OnDemandWor
       const id = nextId++
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject })
-        worker?.post({ id, ...message }, transfer)
+        worker?.postMessage({ id, ...message }, transfer)
       })
     },
     async close() {

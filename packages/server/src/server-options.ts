@@ -113,11 +113,10 @@ export interface ServerOptions {
    */
   readonly drainTimeoutMs?: number
   /**
-   * Called each time a worker has started: the compaction thread, or the render process.
-   * Node 20 resets V8 flags set at run time (`v8.setFlagsFromString`, and even those given
-   * on the command line, such as `--semi-space-growth-factor`) when it starts a worker
-   * thread; `quire serve` re-applies its heap flags here (needless, but harmless, after the
-   * render process started).
+   * Called each time the compaction worker thread has started. Node 20 resets V8 flags
+   * set at run time (`v8.setFlagsFromString`, and even those given on the command line,
+   * such as `--semi-space-growth-factor`) when it starts a worker; `quire serve` re-applies
+   * its heap flags here.
    */
   readonly onWorkerStarted?: () => void
   /** Send webhooks for document events (see webhooks/webhook-options.ts); none without it. */

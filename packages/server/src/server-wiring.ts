@@ -5,7 +5,7 @@ import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
 import { createCompactionScheduler, type CompactionScheduler } from './compaction/compaction-scheduler.js'
 import { createCompactionThread, type CompactionThread } from './compaction/compaction-thread.js'
 import { createDocumentRenderer, type DocumentRenderer } from './render/document-renderer.js'
-import { createRenderProcess } from './render/render-process.js'
+import { createRenderThread } from './render/render-thread.js'
 import { createRelayScheduler } from './room/relay-scheduler.js'
 import { createRoomRegistry, type RoomRegistry } from './room/room-registry.js'
 import type { ServerMetrics } from './metrics/server-metrics.js'
@@ -34,7 +34,7 @@ export interface ServerParts {
   readonly webhooks: Webhooks | null
   /** Null for a storage that keeps no versions. */
   readonly history: VersionHistory | null
-  /** Renders a document (one update) as HTML, Markdown, text or ProseMirror JSON, in its own worker process, cached. */
+  /** Renders a document (one update) as HTML, Markdown, text or ProseMirror JSON, in its own worker thread, cached. */
   readonly renderer: DocumentRenderer
 }
 
@@ -43,9 +43,9 @@ export interface ServerWiring {
   readonly parts: Promise<ServerParts>
   /** The parts, or null until storage is open (and for good if it failed to). */
   readonly ready: ServerParts | null
-  /** Waits for pending commits, evictions and compactions, then stops the workers and the relay scheduler. */
+  /** Waits for pending commits, evictions and compactions, then stops the worker thread and the relay scheduler. */
   drain(): Promise<void>
-  /** Stops the workers and the relay scheduler without waiting for anything (a drain that ran out of time). */
+  /** Stops the worker thread and the relay scheduler without waiting for anything (a drain that ran out of time). */
   stop(): Promise<void>
   /** Closes the storage if the server opened it (never one the embedder gave). */
   closeOwnedStorage(): Promise<void>
@@ -63,8 +63,8 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
   // Reported when used (listen, first upgrade), not as an unhandled rejection.
   storagePromise.catch(() => {})
   const thread = createCompactionThread({ onStarted: options.onWorkerStarted })
-  const renderProcess = createRenderProcess({ extensionsModule: options.renderExtensionsModule, onStarted: options.onWorkerStarted })
-  const renderer = createDocumentRenderer({ worker: renderProcess, cacheBytes: options.renderCacheBytes })
+  const renderThread = createRenderThread({ extensionsModule: options.renderExtensionsModule, onStarted: options.onWorkerStarted })
+  const renderer = createDocumentRenderer({ thread: renderThread, cacheBytes: options.renderCacheBytes })
   const relays = createRelayScheduler()
 
   const core = storagePromise.then((storage) => {
@@ -177,11 +177,11 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         // After the evictions: a room leaving with changes records its version first.
         await c.history?.close()
       }
-      await Promise.all([thread.close(), renderProcess.close()])
+      await Promise.all([thread.close(), renderThread.close()])
       relays.close()
     },
     async stop() {
-      await Promise.all([thread.close(), renderProcess.close()])
+      await Promise.all([thread.close(), renderThread.close()])
       relays.close()
     },
     async closeOwnedStorage() {

@@ -1,4 +1,4 @@
-import type { RenderFormat } from '../render/render-process.js'
+import type { RenderFormat } from '../render/render-thread.js'
 import { decodeRoomName } from '../transport/room-request.js'
 import { apiError, type ApiError } from './api-error.js'
 

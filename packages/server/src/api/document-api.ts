@@ -83,7 +83,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
  * Reads of an open room come from its state; others from storage, merged here as a room
  * merges its log when it opens. Only the JSON and rendered forms build a Y.Doc: the JSON in
  * the compaction thread, the rendered ones (HTML, Markdown, text, ProseMirror JSON) in the
- * render process (render/render-process.ts), cached per document version.
+ * render thread (render/render-thread.ts), cached per document version.
  */
 export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
   const access = createApiAccess({ apiKeys: options.apiKeys, authenticate: options.authenticate })

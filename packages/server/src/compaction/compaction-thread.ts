@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { createOnDemandWorker, threadWorker } from '../on-demand-worker.js'
+import { createOnDemandWorker } from '../on-demand-worker.js'
 import { encodeUpdatePack } from '../storage/update-pack.js'
 import type { VersionDiff } from './version-diff.js'
 
@@ -65,7 +65,7 @@ export function createCompactionThread(options: CompactionThreadOptions = {}): C
   const worker = createOnDemandWorker<CompactionResponse>({
     name: 'compaction worker',
     // Plain JS beside this module, in src and in dist alike.
-    create: () => threadWorker(new Worker(new URL('./compaction-worker.js', import.meta.url))),
+    create: () => new Worker(new URL('./compaction-worker.js', import.meta.url)),
     idleStopMs: IDLE_STOP_MS,
     onStarted: options.onStarted
   })

@@ -1,8 +1,8 @@
 import { digestOfParts } from '../api/document-etag.js'
 import { createRenderCache } from './render-cache.js'
-import type { RenderOutcome, RenderProcess, RenderRequest } from './render-process.js'
+import type { RenderOutcome, RenderRequest, RenderThread } from './render-thread.js'
 
-export type { RenderFormat, RenderRequest } from './render-process.js'
+export type { RenderFormat, RenderRequest } from './render-thread.js'
 
 export interface RenderedDocument {
   /** UTF-8. */
@@ -14,7 +14,7 @@ export interface RenderedDocument {
 
 /**
  * The server's renderer, for the document API and for whatever else renders a document
- * (stored versions): a document in, one format out, off the event loop (render-process.ts)
+ * (stored versions): a document in, one format out, off the event loop (render-thread.ts)
  * and cached per document version. The document comes as the updates it is stored or
  * held in, unmerged: the worker applies them in turn, and the event loop never merges a
  * large document to render it. The key is a digest of those updates with the format and
@@ -41,7 +41,7 @@ export class RenderRefusedError extends Error {
 }
 
 export interface DocumentRendererOptions {
-  readonly worker: RenderProcess
+  readonly thread: RenderThread
   /** The cache's bound in bytes of rendered bodies (UTF-8). */
   readonly cacheBytes: number
 }
@@ -68,7 +68,7 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
       return running
     }
     misses++
-    const rendering = options.worker.render(updates, request).then((outcome) => {
+    const rendering = options.thread.render(updates, request).then((outcome) => {
       const bytes = 'body' in outcome ? outcome.body.byteLength : outcome.refused.length * 2
       cache.set(key, outcome, bytes + ENTRY_OVERHEAD_BYTES)
       return outcome
