@@ -37,10 +37,16 @@ export interface ClusterOptions {
   readonly redisUrl?: string
 }
 
-export async function startCluster(size: number, cleanups: Cleanups, args: readonly string[] = [], options: ClusterOptions = {}): Promise<Cluster> {
-  const schema = await createTestSchema('clones')
-  const redis = createTestRedisPrefix('clones')
+/** A PostgreSQL schema and a Redis key prefix of the test's own, removed by `cleanups`. */
+export async function ownStores(tag: string, cleanups: Cleanups): Promise<{ schema: TestSchema; redis: TestRedisPrefix }> {
+  const schema = await createTestSchema(tag)
+  const redis = createTestRedisPrefix(tag)
   cleanups.push(() => schema.drop(), () => redis.clear())
+  return { schema, redis }
+}
+
+export async function startCluster(size: number, cleanups: Cleanups, args: readonly string[] = [], options: ClusterOptions = {}): Promise<Cluster> {
+  const { schema, redis } = await ownStores('clones', cleanups)
   const redisUrl = options.redisUrl ?? redis.url
   const spawnClone = async (extra: readonly string[] = args): Promise<SpawnedQuireServer> => {
     const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-clone-'))
@@ -55,7 +61,8 @@ export async function startCluster(size: number, cleanups: Cleanups, args: reado
   return { schema, redis, clones, spawnClone }
 }
 
-export function joinClone(clone: SpawnedQuireServer, room: string, cleanups: Cleanups, options: { doc?: Y.Doc; quire?: boolean } = {}): StockClient {
+/** A stock client of `room` on `clone` (a spawned clone, or one started in the test's process), destroyed by `cleanups`. */
+export function joinClone(clone: { readonly url: string }, room: string, cleanups: Cleanups, options: { doc?: Y.Doc; quire?: boolean } = {}): StockClient {
   const client = createStockClient(clone.url, room, { ...options, maxBackoffTime: 100 })
   cleanups.push(() => client.destroy())
   return client

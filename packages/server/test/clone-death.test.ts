@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Fanout } from '@quire/server'
 import { createPostgresStorage } from '@quire/postgres'
 import { createRedisFanout } from '@quire/redis'
-import { createTestRedisPrefix, createTestSchema, startQuireServer, type QuireServerFixture } from '@quire/testkit'
+import { startQuireServer, type QuireServerFixture } from '@quire/testkit'
 import { describeUnsaved, foldSaved } from './saved-state.js'
-import { createStockClient, type StockClient } from './stock-client.js'
+import { joinClone, ownStores } from './clone-cluster.js'
+import type { StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
 /**
@@ -61,17 +62,11 @@ async function startClone(schemaUrl: string, redis: { url: string; prefix: strin
   return { server, stop }
 }
 
-function join(server: QuireServerFixture, room: string, quire = false): StockClient {
-  const client = createStockClient(server.url, room, { quire, maxBackoffTime: 100 })
-  cleanups.push(() => client.destroy())
-  return client
-}
+const join = (server: QuireServerFixture, room: string, quire = false): StockClient => joinClone(server, room, cleanups, { quire })
 
 describe('a clone that dies between committing an update and publishing it', () => {
   it("does not keep that update from the other clones' clients", async () => {
-    const schema = await createTestSchema('death')
-    const redis = createTestRedisPrefix('death')
-    cleanups.push(() => schema.drop(), () => redis.clear())
+    const { schema, redis } = await ownStores('death', cleanups)
     const room = 'death'
     const survivor = await startClone(schema.url, redis)
     const dying = await startClone(schema.url, redis, neverPublishing)

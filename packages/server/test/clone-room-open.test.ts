@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Storage } from '@quire/server'
 import { createPostgresStorage } from '@quire/postgres'
 import { createRedisFanout } from '@quire/redis'
-import { createTestRedisPrefix, createTestSchema, startQuireServer, withRedis, type QuireServerFixture } from '@quire/testkit'
+import { startQuireServer, withRedis, type QuireServerFixture } from '@quire/testkit'
 import { describeUnsaved, foldSaved } from './saved-state.js'
-import { createStockClient, type StockClient } from './stock-client.js'
+import { joinClone, ownStores } from './clone-cluster.js'
+import type { StockClient } from './stock-client.js'
 import { waitUntil } from './wait-until.js'
 
 /**
@@ -62,17 +63,11 @@ async function startClone(storage: Storage, redisUrl: string, prefix: string): P
   return clone
 }
 
-function join(server: QuireServerFixture, room: string, quire = false): StockClient {
-  const client = createStockClient(server.url, room, { quire, maxBackoffTime: 100 })
-  cleanups.push(() => client.destroy())
-  return client
-}
+const join = (server: QuireServerFixture, room: string, quire = false): StockClient => joinClone(server, room, cleanups, { quire })
 
 describe('a clone opening a room', () => {
   it('does not miss an update another clone commits between its load and its subscription', async () => {
-    const schema = await createTestSchema('gap')
-    const redis = createTestRedisPrefix('gap')
-    cleanups.push(() => schema.drop(), () => redis.clear())
+    const { schema, redis } = await ownStores('gap', cleanups)
     const room = 'gap'
     const writerClone = await startClone(await createPostgresStorage({ connectionString: schema.url }), redis.url, redis.prefix)
     const held = holdNextLoad(await createPostgresStorage({ connectionString: schema.url }), room)
