@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { startStoppableWorker } from './stoppable-worker.js'
 
 /**
  * A backend editing a document and rendering it again, as fast as the server answers:
@@ -7,27 +7,20 @@ import { Worker } from 'node:worker_threads'
  * stopped; resolves with each render's time in ms (at the client, until the whole body
  * arrived) and how many updates it posted.
  *
- * It runs in a worker thread of its own, as the health probe does (http-probe.ts): in the
- * generator's event loop, reading 110 KiB pages several times a second delayed the fan-out
- * clients beside it, and their latencies were the generator's, not the server's. The
- * worker's code is plain JavaScript (a worker does not get this process's TypeScript
- * loader); the updates are made here and handed over.
+ * It runs in a worker thread of its own (stoppable-worker.ts), as the health probe does:
+ * in the generator's event loop, reading 110 KiB pages several times a second delayed
+ * the fan-out clients beside it, and their latencies were the generator's, not the
+ * server's. The updates are made here and handed over.
  */
 export interface EditRenderLoop {
   stop(): Promise<{ readonly renders: number[]; readonly posted: number }>
 }
 
 export function startEditRenderLoop(httpUrl: string, room: string, updates: readonly Uint8Array[]): EditRenderLoop {
-  const worker = new Worker(LOOP_SOURCE, { eval: true, workerData: { httpUrl, room, updates } })
-  const result = new Promise<{ renders: number[]; posted: number; error?: string }>((resolve, reject) => {
-    worker.once('message', resolve)
-    worker.once('error', reject)
-  })
+  const worker = startStoppableWorker<{ renders: number[]; posted: number; error?: string }>(LOOP_SOURCE, { httpUrl, room, updates })
   return {
     async stop() {
-      worker.postMessage('stop')
-      const { renders, posted, error } = await result
-      await worker.terminate()
+      const { renders, posted, error } = await worker.stop()
       if (error !== undefined) throw new Error(error)
       return { renders, posted }
     }

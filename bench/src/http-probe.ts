@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { startStoppableWorker } from './stoppable-worker.js'
 
 /**
  * Asks a server for `GET /healthz` over a new connection every `intervalMs` (as a load
@@ -7,10 +7,9 @@ import { Worker } from 'node:worker_threads'
  * bench answers a plain GET on any path. A request still unanswered when the probe
  * stops counts with the time it has waited so far.
  *
- * The probe runs in a worker thread of its own: in the generator's event loop, its
- * requests would wait behind thousands of clients' messages, and the times would be the
- * generator's. The worker's code is plain JavaScript, below, as a worker does not get
- * the TypeScript loader this process runs with.
+ * The probe runs in a worker thread of its own (stoppable-worker.ts): in the generator's
+ * event loop, its requests would wait behind thousands of clients' messages, and the
+ * times would be the generator's.
  */
 export interface HttpProbe {
   /** Stops probing and resolves with the response times in ms, in the order asked. */
@@ -18,19 +17,7 @@ export interface HttpProbe {
 }
 
 export function startHttpProbe(httpUrl: string, intervalMs: number): HttpProbe {
-  const worker = new Worker(PROBE_SOURCE, { eval: true, workerData: { httpUrl, intervalMs } })
-  const times = new Promise<number[]>((resolve, reject) => {
-    worker.once('message', (message: number[]) => resolve(message))
-    worker.once('error', reject)
-  })
-  return {
-    async stop() {
-      worker.postMessage('stop')
-      const result = await times
-      await worker.terminate()
-      return result
-    }
-  }
+  return startStoppableWorker<number[]>(PROBE_SOURCE, { httpUrl, intervalMs })
 }
 
 const PROBE_SOURCE = `

@@ -244,7 +244,8 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     await commands.zremrangebyscore(registryKey, '-inf', now - CLONE_REGISTRY_KEEP_MS)
     const others = (await commands.zrange(registryKey, 0, -1)).filter((clone) => clone !== cloneId)
     const alive = await Promise.all(others.map(async (clone) => (await commands.exists(heartbeatKey(clone))) !== 0))
-    for (const clone of cloneAlive.keys()) if (!others.includes(clone)) cloneAlive.delete(clone)
+    const registered = new Set(others)
+    for (const clone of cloneAlive.keys()) if (!registered.has(clone)) cloneAlive.delete(clone)
     // A clone already dead at this clone's first beat died before this clone opened any
     // room, so those rooms were loaded after its last commit: nothing to catch up.
     const firstBeat = !beaten

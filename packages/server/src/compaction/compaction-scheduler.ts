@@ -117,14 +117,15 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
    * What both kinds of job do to the open room: from now on it keeps what it accepts
    * beside its state, `build` makes the snapshot (null: nothing to replace), and the room
    * takes it if it is still the open one; otherwise, or when `build` throws, it stops
-   * keeping. `build` runs at once, so what it reads of the room is the state at the mark.
+   * keeping. `build` gets the room (none when the document is not open) and runs at once,
+   * so what it reads of the room is the state at the mark.
    */
-  const swapSnapshotIn = async (doc: string, build: () => Promise<Uint8Array | null>): Promise<void> => {
+  const swapSnapshotIn = async (doc: string, build: (room: Room | undefined) => Promise<Uint8Array | null>): Promise<void> => {
     const room = options.openRoom(doc)
     room?.prepareSnapshotSwap()
     let replaced = false
     try {
-      const snapshot = await build()
+      const snapshot = await build(room)
       if (snapshot !== null && room !== undefined && options.openRoom(doc) === room) {
         room.swapInSnapshot(snapshot)
         replaced = true
@@ -176,8 +177,8 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
   /** The open room's state, replaced by the worker's snapshot of its parts (see Job.kind). */
   const fold = async (doc: string): Promise<void> => {
     try {
-      await swapSnapshotIn(doc, async () => {
-        const parts = options.openRoom(doc)?.parts() ?? []
+      await swapSnapshotIn(doc, async (room) => {
+        const parts = room?.parts() ?? []
         return parts.length <= 1 ? null : await options.thread.compact(parts)
       })
     } catch (error) {
