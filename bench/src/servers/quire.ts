@@ -26,6 +26,8 @@ export const quireServer: ServerKind = quireServerAt(fileURLToPath(new URL('../.
 const BASELINE_ENV = 'QUIRE_BENCH_BASELINE'
 /** Node or V8 flags for the baseline's process only, space-separated: an A/B of a runtime flag (`QUIRE_BENCH_BASELINE=.`). */
 const BASELINE_NODE_FLAGS_ENV = 'QUIRE_BENCH_BASELINE_NODE_FLAGS'
+/** `quire serve` flags for the baseline's process only, space-separated: an A/B of a setting (`QUIRE_BENCH_BASELINE=.`). */
+const BASELINE_ARGS_ENV = 'QUIRE_BENCH_BASELINE_ARGS'
 
 /**
  * Quire as built in another checkout, for A/B runs of a change: `git worktree add
@@ -34,14 +36,15 @@ const BASELINE_NODE_FLAGS_ENV = 'QUIRE_BENCH_BASELINE_NODE_FLAGS'
  * bench interleaves the two like any other servers, so the "Quire / this" ratio is the
  * change's effect in one run. Only run when named in --servers. A runtime flag is compared
  * the same way against this very checkout: `QUIRE_BENCH_BASELINE=.
- * QUIRE_BENCH_BASELINE_NODE_FLAGS=--single-threaded-gc pnpm bench ...`.
+ * QUIRE_BENCH_BASELINE_NODE_FLAGS=--single-threaded-gc pnpm bench ...`, and a setting of the
+ * CLI with `QUIRE_BENCH_BASELINE_ARGS="--compact-after 5000"`.
  */
 export const quireBaselineServer: ServerKind = {
   ...quireServerAt(
     baselineRoot() ?? '.',
-    { id: 'quire-baseline', label: `Quire baseline (${[process.env[BASELINE_ENV] ?? 'unset', process.env[BASELINE_NODE_FLAGS_ENV] ?? ''].join(' ').trim()})` },
+    { id: 'quire-baseline', label: `Quire baseline (${[process.env[BASELINE_ENV] ?? 'unset', process.env[BASELINE_NODE_FLAGS_ENV] ?? '', process.env[BASELINE_ARGS_ENV] ?? ''].join(' ').trim()})` },
     undefined,
-    [],
+    (process.env[BASELINE_ARGS_ENV] ?? '').split(/\s+/).filter((flag) => flag !== ''),
     (process.env[BASELINE_NODE_FLAGS_ENV] ?? '').split(/\s+/).filter((flag) => flag !== '')
   ),
   defaultScenarios: [],
