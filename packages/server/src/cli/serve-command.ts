@@ -10,6 +10,7 @@ import { readFlags, type CliFlag } from './cli-flags.js'
 import { createPinoLogger, DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, logToPino } from './pino-log.js'
 import { readApiKeyFromEnv, readSecretFromEnv, secretEnvFlag } from './secret-env.js'
 import { applyServeHeapFlags } from './serve-heap-flags.js'
+import { DEFAULT_BACKGROUND_NICE, lowerBackgroundThreads, NO_BACKGROUND_THREADS } from './background-threads.js'
 import { describeServiceUrl, openPostgresStorage, postgresUrlFrom } from './storage-choice.js'
 import { openRedisFanout, redisUrlFrom } from './fanout-choice.js'
 import { WEBHOOK_FLAGS, webhookOptionsFrom, type WebhookSettings } from './webhook-flags.js'
@@ -34,6 +35,8 @@ export interface ServeSettings extends WebhookSettings {
   redisUrl: string | undefined
   redisPrefix: string | undefined
   cloneHeartbeatMs: number | undefined
+  /** How much nicer than the event loop every other thread of the process runs (see background-threads.ts). */
+  backgroundNice: number | undefined
   /** The least level logged (the CLI's logger; the server only calls it). */
   logLevel: LogLevel | undefined
   /** Environment variables each holding a key of the document API. */
@@ -52,6 +55,7 @@ export function createServeSettings(): ServeSettings {
     redisUrl: undefined,
     redisPrefix: undefined,
     cloneHeartbeatMs: undefined,
+    backgroundNice: undefined,
     logLevel: undefined,
     apiKeyEnvs: [],
     webhookUrls: [],
@@ -127,6 +131,13 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
     name: 'clone-heartbeat-ms',
     help: "how often a clone tells the others it is alive;\none silent for 3 periods is taken for dead: its\nclients' presence goes and open rooms catch up\nfrom storage (default: 5000, set in @quire/redis)",
     set: (s, ms) => { s.cloneHeartbeatMs = ms }
+  },
+  {
+    kind: 'whole',
+    name: 'background-nice',
+    help: "how much nicer than the event loop this process's\nother threads run (GC helpers, the thread pool's\nfsyncs, compaction and render workers), so that on\na shared core the relay runs first; 0 leaves them\nalone (Linux only)",
+    default: DEFAULT_BACKGROUND_NICE,
+    set: (s, n) => { s.backgroundNice = n }
   },
   { kind: 'text', name: 'static', placeholder: '<dir>', help: 'serve a built web app (e.g. demo/dist)', set: (s, dir) => { s.options.staticDir = dir } },
   secretEnvFlag<ServeSettings>({
@@ -316,13 +327,20 @@ export async function serve(args: readonly string[]): Promise<number> {
   }
   const fanout = await openRedisFanout({ url: redisUrl, prefix: settings.redisPrefix, heartbeatMs: settings.cloneHeartbeatMs }, log)
   const options = serverOptionsFrom(settings, secret, log, webhooks)
+  let backgroundThreads = NO_BACKGROUND_THREADS
   const server = createServer({
     ...options,
+    onWorkerStarted: () => {
+      options.onWorkerStarted?.()
+      backgroundThreads.lowerNew()
+    },
     ...(apiKeys.length === 0 ? {} : { apiKeys }),
     ...(storage === null ? {} : { storage }),
     ...(fanout === null ? {} : { fanout })
   })
   const { url, metricsUrl } = await server.listen(settings.port, settings.host)
+  // Once storage is open: opening it started libuv's thread pool, whose fsyncs are the busiest of them.
+  backgroundThreads = lowerBackgroundThreads(settings.backgroundNice ?? DEFAULT_BACKGROUND_NICE, log)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   // Whatever the level: scripts and tests wait for this line (JSON on a pipe, text on a terminal).
   logger.child({}, { level: 'info' }).info({ url }, `quire listening on ${url}`)
@@ -379,6 +397,7 @@ export async function serve(args: readonly string[]): Promise<number> {
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
+  backgroundThreads.stop()
   log('info', exitCode === 0 ? 'stopped: every write flushed' : 'stopped', { exitCode })
   if (exitCode !== 0) {
     // Whatever still holds the event loop (a storage write that never returns) must not keep the process alive.
