@@ -35,10 +35,13 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
+/** libuv's thread pool, sized apart from its default (4) so that finding it is not a coincidence. */
+const POOL_SIZE = 6
+
 async function serve(args: string[] = []): Promise<SpawnedQuireServer> {
   const dataDir = await mkdtemp(joinPath(tmpdir(), 'quire-background-'))
   dirs.push(dataDir)
-  const server = await spawnQuireServer({ dataDir, args })
+  const server = await spawnQuireServer({ dataDir, args, env: { UV_THREADPOOL_SIZE: String(POOL_SIZE) } })
   started.push(server)
   return server
 }
@@ -59,25 +62,30 @@ async function writeUpdates(server: SpawnedQuireServer, room: string, count: num
 }
 
 describe.runIf(process.platform === 'linux')('quire serve runs its other threads nicer than the event loop', () => {
-  it('every thread but the main one, those started later (the compaction worker) included, is at least 10 nicer by default', async () => {
+  it("every thread but the main one and libuv's pool, those started later (the compaction worker) included, is at least 5 nicer by default", async () => {
     const server = await serve(['--compact-after', '3'])
     const main = niceByThread(server.pid).get(server.pid) as number
     const before = niceByThread(server.pid).size
     await writeUpdates(server, 'compacted', 10)
     await waitUntil(() => niceByThread(server.pid).size > before, { timeoutMs: 10_000, describe: () => 'the compaction worker never started' })
-    await waitUntil(() => othersThan(server.pid, niceByThread(server.pid)).every((nice) => nice >= Math.min(19, main + 10)), {
-      timeoutMs: 5000,
-      describe: () => `every other thread at nice ${main + 10}: ${JSON.stringify([...niceByThread(server.pid)])}`
-    })
+    const lowered = (nice: number): boolean => nice >= Math.min(19, main + 5)
+    // The pool reads rooms and fsyncs group commits, work a client waits for: it keeps the event loop's priority.
+    await waitUntil(
+      () => {
+        const others = othersThan(server.pid, niceByThread(server.pid))
+        return others.filter((nice) => nice === main).length === POOL_SIZE && others.every((nice) => nice === main || lowered(nice))
+      },
+      { timeoutMs: 5000, describe: () => `${POOL_SIZE} threads at nice ${main}, the others at ${main + 5} or more: ${JSON.stringify([...niceByThread(server.pid)])}` }
+    )
     expect(niceByThread(server.pid).get(server.pid)).toBe(main)
-    expect(othersThan(server.pid, niceByThread(server.pid)).length).toBeGreaterThan(4)
+    expect(othersThan(server.pid, niceByThread(server.pid)).filter(lowered).length).toBeGreaterThan(4)
   })
 
   it('--background-nice sets the difference, and 0 leaves every thread as it was', async () => {
     const three = await serve(['--background-nice', '3'])
     const untouched = await serve(['--background-nice', '0'])
     const mainOfThree = niceByThread(three.pid).get(three.pid) as number
-    await waitUntil(() => othersThan(three.pid, niceByThread(three.pid)).every((nice) => nice === mainOfThree + 3), {
+    await waitUntil(() => othersThan(three.pid, niceByThread(three.pid)).filter((nice) => nice === mainOfThree + 3).length > 4, {
       timeoutMs: 5000,
       describe: () => `the other threads 3 nicer: ${JSON.stringify([...niceByThread(three.pid)])}`
     })

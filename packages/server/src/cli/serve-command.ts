@@ -35,7 +35,7 @@ export interface ServeSettings extends WebhookSettings {
   redisUrl: string | undefined
   redisPrefix: string | undefined
   cloneHeartbeatMs: number | undefined
-  /** How much nicer than the event loop every other thread of the process runs (see background-threads.ts). */
+  /** How much nicer than the event loop the background threads of the process run (see background-threads.ts). */
   backgroundNice: number | undefined
   /** The least level logged (the CLI's logger; the server only calls it). */
   logLevel: LogLevel | undefined
@@ -135,7 +135,7 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
   {
     kind: 'whole',
     name: 'background-nice',
-    help: "how much nicer than the event loop this process's\nother threads run (GC helpers, the thread pool's\nfsyncs, compaction and render workers), so that on\na shared core the relay runs first; 0 leaves them\nalone (Linux only)",
+    help: "how much nicer than the event loop this process's\nbackground threads run (GC helpers, LevelDB's\ncompaction, the compaction and render workers), so\nthat on a shared core the relay runs first; 0 leaves\nthem alone (Linux only)",
     default: DEFAULT_BACKGROUND_NICE,
     set: (s, n) => { s.backgroundNice = n }
   },
@@ -339,8 +339,8 @@ export async function serve(args: readonly string[]): Promise<number> {
     ...(fanout === null ? {} : { fanout })
   })
   const { url, metricsUrl } = await server.listen(settings.port, settings.host)
-  // Once storage is open: opening it started libuv's thread pool, whose fsyncs are the busiest of them.
-  backgroundThreads = lowerBackgroundThreads(settings.backgroundNice ?? DEFAULT_BACKGROUND_NICE, log)
+  // Once storage is open: LevelDB's own thread exists by then.
+  backgroundThreads = await lowerBackgroundThreads(settings.backgroundNice ?? DEFAULT_BACKGROUND_NICE, log)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   // Whatever the level: scripts and tests wait for this line (JSON on a pipe, text on a terminal).
   logger.child({}, { level: 'info' }).info({ url }, `quire listening on ${url}`)
