@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS, DEFAULT_WEBHOOK_SETTINGS, verifyRoomToken } from '@quire/server'
 import { QUIRE_BIN, spawnQuireServer } from '@quire/testkit'
+import { DEFAULT_BACKGROUND_NICE } from '../src/cli/background-threads.js'
 import { readFlags, spellingsOf, type CliFlag } from '../src/cli/cli-flags.js'
 import { DEFAULT_LOG_LEVEL } from '../src/cli/pino-log.js'
 import { createServeSettings, SERVE_FLAGS, serverOptionsFrom } from '../src/cli/serve-command.js'
@@ -44,6 +45,8 @@ function servedWith(args: readonly string[]) {
     redisUrl: settings.redisUrl,
     redisPrefix: settings.redisPrefix,
     cloneHeartbeatMs: settings.cloneHeartbeatMs,
+    // The CLI sets its own threads' priorities; the server never sees it.
+    backgroundNice: settings.backgroundNice ?? DEFAULT_BACKGROUND_NICE,
     // The CLI builds the logger at this level and hands the server its Log.
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     // Webhooks are the server's only with a secret from the environment: what the flags chose.
@@ -152,6 +155,7 @@ describe('the quire serve flag table', () => {
       redisUrl: undefined,
       redisPrefix: undefined,
       cloneHeartbeatMs: undefined,
+      backgroundNice: DEFAULT_BACKGROUND_NICE,
       logLevel: DEFAULT_LOG_LEVEL
     })
   })

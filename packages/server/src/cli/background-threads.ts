@@ -37,7 +37,7 @@ export interface BackgroundThreads {
   stop(): void
 }
 
-/** How much nicer than the event loop the other threads run unless `--background-nice` says otherwise. */
+/** How much nicer than the event loop the background threads run unless `--background-nice` says otherwise. */
 export const DEFAULT_BACKGROUND_NICE = 5
 const LOOK_EVERY_MS = 1000
 const MAX_NICE = 19
@@ -53,7 +53,7 @@ const DEFAULT_POOL_SIZE = 4
  * and /proc/thread-self is the thread that reads it. Asked in rounds of many at once until
  * every thread of the pool has answered (a round may keep some of them busy).
  */
-export async function threadPoolThreads(): Promise<Set<number>> {
+async function threadPoolThreads(): Promise<Set<number>> {
   const size = Math.min(1024, Number(process.env.UV_THREADPOOL_SIZE) || DEFAULT_POOL_SIZE)
   const found = new Set<number>()
   for (let round = 0; round < 20 && found.size < size; round++) {

@@ -339,7 +339,7 @@ export async function serve(args: readonly string[]): Promise<number> {
     ...(fanout === null ? {} : { fanout })
   })
   const { url, metricsUrl } = await server.listen(settings.port, settings.host)
-  // Once storage is open: LevelDB's own thread exists by then.
+  // Threads started later (workers, LevelDB's compaction thread) are found by the next look.
   backgroundThreads = await lowerBackgroundThreads(settings.backgroundNice ?? DEFAULT_BACKGROUND_NICE, log)
   const { dataDir = SERVER_DEFAULTS.dataDir, staticDir, allowedOrigins, trustProxy } = settings.options
   // Whatever the level: scripts and tests wait for this line (JSON on a pipe, text on a terminal).
