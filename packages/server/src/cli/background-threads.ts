@@ -17,8 +17,8 @@ import type { Log } from '../log.js'
  * Why 5 and not 10: background work must still progress while the event loop is busy
  * throughout, as in a reconnect storm (5,000 clients joining at once). A thread 10 nicer
  * gets about a tenth of a core the event loop wants whole, 5 nicer about a quarter; with 10
- * the storm took 4.0 s against 3.5 (median of 3, `pnpm bench --scenario storm`), with 5
- * 4.2 against 4.2.
+ * the storm took 4.0 s against 3.5 (median of 3, `pnpm bench --scenario storm`), and 5.0
+ * against 3.9 with the thread pool left alone; with 5, 4.2 against 4.2.
  *
  * libuv's thread pool keeps the event loop's priority: what it does (reading a room from
  * LevelDB when a client joins, the group commit's fsync before an acknowledgement) is
