@@ -113,10 +113,11 @@ export interface ServerOptions {
    */
   readonly drainTimeoutMs?: number
   /**
-   * Called each time the compaction worker thread has started. Node 20 resets V8 flags
-   * set at run time (`v8.setFlagsFromString`, and even those given on the command line,
-   * such as `--semi-space-growth-factor`) when it starts a worker; `quire serve` re-applies
-   * its heap flags here.
+   * Called each time a worker thread has started: the compaction thread or the render
+   * thread. Node 20 resets V8 flags set at run time (`v8.setFlagsFromString`, and even
+   * those given on the command line, such as `--semi-space-growth-factor`) when it starts
+   * a worker; `quire serve` re-applies its heap flags here, and lowers the new thread's
+   * priority (see cli/background-threads.ts).
    */
   readonly onWorkerStarted?: () => void
   /** Send webhooks for document events (see webhooks/webhook-options.ts); none without it. */

@@ -77,17 +77,14 @@ export async function lowerBackgroundThreads(by: number, log: Log): Promise<Back
   const mainThread = process.pid
   const pool = await threadPoolThreads()
   const nice = Math.min(MAX_NICE, getPriority(mainThread) + by)
-  let lowered = new Set<number>()
   let warned = false
   const lowerNew = (): void => {
-    const seen = new Set<number>()
     for (const name of readdirSync(TASKS)) {
       const thread = Number(name)
       if (thread === mainThread || pool.has(thread)) continue
-      seen.add(thread)
-      if (lowered.has(thread)) continue
       try {
-        // Never the other way: a thread that made itself nicer still (the render worker, at 19) stays so.
+        // Only threads not nice enough yet: those started since the last look, and never the
+        // other way (a thread that made itself nicer still, the render worker at 19, stays so).
         if (getPriority(thread) < nice) setPriority(thread, nice)
       } catch (error) {
         // ESRCH: the thread ended since the listing. Anything else is worth one line.
@@ -97,8 +94,6 @@ export async function lowerBackgroundThreads(by: number, log: Log): Promise<Back
         }
       }
     }
-    // Only live threads: ids of ended ones are reused, and the set stays small.
-    lowered = seen
   }
   lowerNew()
   const timer = setInterval(lowerNew, LOOK_EVERY_MS)
