@@ -26,6 +26,14 @@ export interface ServerOptions {
    */
   readonly fanout?: Fanout
   /**
+   * Least time between the starts of two group commits. Under steady traffic a commit
+   * waits this long to gather what arrives meanwhile; an update after a quiet spell is
+   * written at once. Peers receive updates without waiting for it; only acknowledgements
+   * (and, with `fanout`, what other clones relay: a clone publishes an update once it is
+   * durable) follow the commit. Default 50 ms in a single process, 10 ms with `fanout`.
+   */
+  readonly commitIntervalMs?: number
+  /**
    * Bytes of accepted updates not yet durable above which writers are refused (closed
    * with 1013, "try again later") until storage catches up: what storage being down
    * costs in memory is bounded. Default: a quarter of the V8 heap limit.
@@ -160,6 +168,10 @@ export interface ServerDefaults {
   readonly tombstoneDays: number
   readonly apiSaveTimeoutMs: number
   readonly apiRoomLingerMs: number
+  /** In a single process (see `ServerOptions.commitIntervalMs`). */
+  readonly commitIntervalMs: number
+  /** With a fanout to other clones, whose peers wait for the commit. */
+  readonly cloneCommitIntervalMs: number
   readonly host: string
   readonly port: number
   readonly metrics: boolean
@@ -190,6 +202,10 @@ export const SERVER_DEFAULTS: ServerDefaults = {
   tombstoneDays: 30,
   apiSaveTimeoutMs: 10_000,
   apiRoomLingerMs: 10_000,
+  // An fsync'd commit costs about 0.3 ms of CPU here (AMD EPYC VM, 2026-12-01) whatever
+  // it holds: at 10 ms apart, a busy server spent a sixth of its fan-out CPU on commits.
+  commitIntervalMs: 50,
+  cloneCommitIntervalMs: 10,
   host: '127.0.0.1',
   port: 1234,
   metrics: true,
@@ -208,6 +224,7 @@ export interface ResolvedServerOptions {
   readonly storage: Storage | undefined
   readonly fsync: boolean
   readonly fanout: Fanout | undefined
+  readonly commitIntervalMs: number
   readonly maxUnsavedBytes: number
   readonly maxMessageBytes: number
   readonly maxBufferedBytes: number
@@ -264,10 +281,14 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const historyIdleMs = options.historyIdleMs ?? SERVER_DEFAULTS.historyIdleMs
   const historyMaxIntervalMs = options.historyMaxIntervalMs ?? SERVER_DEFAULTS.historyMaxIntervalMs
   if (!(historyIdleMs > 0) || !(historyMaxIntervalMs > 0)) throw new RangeError('historyIdleMs and historyMaxIntervalMs must be positive')
+  const commitIntervalMs =
+    options.commitIntervalMs ?? (options.fanout ? SERVER_DEFAULTS.cloneCommitIntervalMs : SERVER_DEFAULTS.commitIntervalMs)
+  if (!(commitIntervalMs >= 0) || !Number.isFinite(commitIntervalMs)) throw new RangeError(`commitIntervalMs must be 0 or more milliseconds, got ${commitIntervalMs}`)
   return {
     dataDir: options.dataDir ?? SERVER_DEFAULTS.dataDir,
     storage: options.storage,
     fanout: options.fanout,
+    commitIntervalMs,
     maxUnsavedBytes: options.maxUnsavedBytes ?? defaultMaxUnsavedBytes(),
     fsync: options.fsync ?? SERVER_DEFAULTS.fsync,
     maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,

@@ -78,6 +78,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
     const commitQueue = createCommitQueue({
       storage,
       log,
+      minIntervalMs: options.commitIntervalMs,
       maxUnsavedBytes: options.maxUnsavedBytes,
       ...(metrics ? { observe: metrics.observeCommit } : {}),
       ...(webhooks ? { changeMarkFor: (doc: string) => webhooks.changeMarkFor(doc) } : {}),

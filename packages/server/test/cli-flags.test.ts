@@ -89,6 +89,7 @@ const TEXT_SAMPLES: Record<string, string> = {
   'webhook-max-wait': '20s',
   'webhook-retry-base': '500ms',
   'history-idle': '90s',
+  'commit-interval': '20ms',
   'history-max-interval': '2h',
   'history-retention': '7d,*:30d'
 }

@@ -237,6 +237,14 @@ export const SERVE_FLAGS: readonly CliFlag<ServeSettings>[] = [
       s.options.historyRetention = text
     }
   },
+  {
+    kind: 'text',
+    name: 'commit-interval',
+    placeholder: '<duration>',
+    help: 'least time between two group commits: under steady\ntraffic a commit gathers what arrives meanwhile;\nacknowledgements wait for it, relayed updates do\nnot (with --redis 10ms: other clones wait for it)',
+    default: `${SERVER_DEFAULTS.commitIntervalMs}ms`,
+    set: (s, text) => { s.options.commitIntervalMs = parseDurationMs(text, 'commit-interval') }
+  },
   { kind: 'switch', name: 'no-fsync', help: 'do not fsync group commits (faster, loses data on power loss)', set: (s) => { s.options.fsync = false } },
   {
     kind: 'text',
