@@ -28,7 +28,8 @@ export interface ServerOptions {
   /**
    * Least time between the starts of two group commits. Under steady traffic a commit
    * waits this long to gather what arrives meanwhile; an update after a quiet spell is
-   * written at once. Peers receive updates without waiting for it; only acknowledgements
+   * written at once, and after a batch of one update the next may start 10 ms later (see
+   * commit-queue.ts). Peers receive updates without waiting for it; only acknowledgements
    * (and, with `fanout`, what other clones relay: a clone publishes an update once it is
    * durable) follow the commit. Default 50 ms in a single process, 10 ms with `fanout`.
    */

@@ -9,7 +9,11 @@ import type { ChangeMark } from '../webhooks/webhook-outbox.js'
  * most one batch is in flight, and whatever arrives meanwhile forms the next one.
  * Batches start at least `minIntervalMs` apart: on this kind of machine an fsync costs
  * a few hundred µs of CPU whatever its size, so under steady load a short wait buys
- * far fewer, larger batches. After a quiet spell the first update is written at once. Only after a batch is durable does each writer hear,
+ * far fewer, larger batches. After a batch of a single entry the next waits at most
+ * `SINGLE_ENTRY_INTERVAL_MS`: one writer that waits for each acknowledgement before its
+ * next write (an API client importing documents one at a time) gathers nothing by
+ * waiting, and would only be slowed to one write per interval. After a quiet spell the
+ * first update is written at once. Only after a batch is durable does each writer hear,
  * through `Peer.acknowledge`, which of its updates are safe. A failed batch is retried
  * (in order, before anything newer) and nobody is acknowledged for it.
  */
@@ -61,7 +65,7 @@ export interface CommitQueueOptions {
   readonly changeMarkFor?: (doc: string) => ChangeMark | undefined
   /** Delay before retrying a failed batch, by attempt number. */
   readonly retryDelay?: (attempt: number) => number
-  /** Least time between the starts of two batches (default 10 ms). */
+  /** Least time between the starts of two batches while they gather several entries each (default 10 ms). */
   readonly minIntervalMs?: number
   /** Bytes of updates waiting to be stored above which `full` is true. Default: no bound. */
   readonly maxUnsavedBytes?: number
@@ -100,6 +104,8 @@ interface Waiter {
 
 const defaultRetryDelay = (attempt: number): number => Math.min(5000, 100 * 2 ** attempt)
 const DEFAULT_MIN_INTERVAL_MS = 10
+/** The least interval after a batch of one entry, when `minIntervalMs` is longer. */
+const SINGLE_ENTRY_INTERVAL_MS = 10
 
 export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   const retryDelay = options.retryDelay ?? defaultRetryDelay
@@ -112,6 +118,8 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   let waiters: Waiter[] = []
   const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS
   let lastStartedAt = Number.NEGATIVE_INFINITY
+  // How long after `lastStartedAt` the next batch may start (see SINGLE_ENTRY_INTERVAL_MS).
+  let interval = minIntervalMs
   const maxUnsavedBytes = options.maxUnsavedBytes ?? Number.POSITIVE_INFINITY
   // Bytes of the updates to store that are not durable yet (in `pending` or in flight).
   let unsavedBytes = 0
@@ -122,7 +130,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   const schedule = (retryAfter = 0): void => {
     if (scheduled || inFlight || pending.length === 0) return
     scheduled = true
-    const delay = Math.max(retryAfter, lastStartedAt + minIntervalMs - performance.now())
+    const delay = Math.max(retryAfter, lastStartedAt + interval - performance.now())
     if (delay > 0) setTimeout(flush, delay)
     else setImmediate(flush)
   }
@@ -131,7 +139,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     // Node fires a timer by libuv's millisecond loop clock, up to ~2 ms before
     // performance.now() reaches its due time (batches started 8.3 ms apart in
     // test/group-commit.test.ts): wait out the rest.
-    const early = lastStartedAt + minIntervalMs - performance.now()
+    const early = lastStartedAt + interval - performance.now()
     if (early > 0) {
       setTimeout(flush, early)
       return
@@ -142,6 +150,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
     const since = pendingSince
     const batch = pending
     pending = []
+    interval = batch.length > 1 ? minIntervalMs : Math.min(minIntervalMs, SINGLE_ENTRY_INTERVAL_MS)
     inFlight = true
     const appended = groupByDoc(batch, options.changeMarkFor)
     options.storage.append(appended).then(
