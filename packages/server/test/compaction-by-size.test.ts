@@ -357,6 +357,27 @@ describe('compaction scheduler', () => {
     }
   })
 
+  it('a queued compaction whose room went quiet does not wait out the pause, unless the process is busy', async () => {
+    const thread = slowThread(200)
+    let busy = false
+    const { scheduler } = await schedulerWithGrownLogs(['first', 'quiet', 'other'], thread, () => busy)
+    await waitUntil(() => thread.runs[0]?.endedAt !== undefined)
+    // 'quiet' and 'other' wait out 3 x 200 ms; 'quiet' goes quiet: it starts now.
+    expect(scheduler.noteQuiet('quiet')).toBe(true)
+    await waitUntil(() => thread.runs.length === 2)
+    const first = thread.runs[0]!
+    expect(thread.runs[1]!.startedAt - first.endedAt!).toBeLessThan(100)
+    await waitUntil(() => thread.runs[1]!.endedAt !== undefined)
+    // While busy, going quiet changes nothing: 'other' waits (past its pause, and past a busy retry).
+    busy = true
+    expect(scheduler.noteQuiet('other')).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 900))
+    expect(thread.runs).toHaveLength(2)
+    busy = false
+    await waitUntil(() => thread.runs.length === 3)
+    await scheduler.idle()
+  })
+
   it('while the process is busy, a queued compaction of a grown log waits; one asked for does not', async () => {
     const thread = slowThread(30)
     let busy = false
