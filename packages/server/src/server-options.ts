@@ -285,7 +285,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (!(historyIdleMs > 0) || !(historyMaxIntervalMs > 0)) throw new RangeError('historyIdleMs and historyMaxIntervalMs must be positive')
   const commitIntervalMs =
     options.commitIntervalMs ?? (options.fanout ? SERVER_DEFAULTS.cloneCommitIntervalMs : SERVER_DEFAULTS.commitIntervalMs)
-  if (!(commitIntervalMs >= 0) || !Number.isFinite(commitIntervalMs)) throw new RangeError(`commitIntervalMs must be 0 or more milliseconds, got ${commitIntervalMs}`)
+  if (!(Number.isFinite(commitIntervalMs) && commitIntervalMs >= 0)) throw new RangeError(`commitIntervalMs must be 0 or more milliseconds, got ${commitIntervalMs}`)
   return {
     dataDir: options.dataDir ?? SERVER_DEFAULTS.dataDir,
     storage: options.storage,

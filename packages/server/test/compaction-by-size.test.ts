@@ -299,7 +299,7 @@ function slowThread(ms: number): CompactionThread & { runs: Array<{ startedAt: n
 
 /** A compaction scheduler over `storage`, logging nothing, with no open rooms unless `openRoom` finds one. */
 function schedulerOver(storage: Storage, thread: CompactionThread, options: Pick<CompactionSchedulerOptions, 'policy' | 'openRoom' | 'busy'>) {
-  return createCompactionScheduler({ storage, commitQueue: createCommitQueue({ storage, log: quietLog }), thread, log: quietLog, ...options })
+  return createCompactionScheduler({ storage, commitQueue: createCommitQueue({ storage, log: quietLog, minIntervalMs: 10 }), thread, log: quietLog, ...options })
 }
 
 /** A scheduler over a memory storage holding `docs`, each with 300 keystrokes: past a bound of 100 updates, within the busy bound of 400. */
@@ -321,7 +321,7 @@ describe('compaction scheduler', () => {
     const storage = createMemoryStorage()
     const { updates } = typeKeystrokes(createPrng(16), 300)
     await storage.append([{ doc: 'busy', updates }])
-    const commitQueue = createCommitQueue({ storage, log: quietLog })
+    const commitQueue = createCommitQueue({ storage, log: quietLog, minIntervalMs: 10 })
     const thread = createCompactionThread()
     cleanups.push(() => thread.close())
     let busy = true
@@ -405,7 +405,7 @@ describe('compaction scheduler', () => {
     await storage.append([{ doc: 'broken', updates: [...good, broken, ...good] }])
     let loads = 0
     const counting: Storage = { ...storage, load: (doc) => (loads++, storage.load(doc)) }
-    const commitQueue = createCommitQueue({ storage: counting, log: quietLog })
+    const commitQueue = createCommitQueue({ storage: counting, log: quietLog, minIntervalMs: 10 })
     const thread = createCompactionThread()
     cleanups.push(() => thread.close())
     const errors: string[] = []

@@ -57,7 +57,7 @@ describe('what an open room keeps', () => {
 describe('what an evicted room leaves behind', () => {
   it('does not fold its state once evicted (a room opened for one API write would merge the whole document for nobody)', async () => {
     const storage = createMemoryStorage()
-    const commitQueue = createCommitQueue({ storage, log: () => {} })
+    const commitQueue = createCommitQueue({ storage, log: () => {}, minIntervalMs: 10 })
     const registry = createRoomRegistry({ storage, commitQueue, relays, log: () => {} })
     const writer = new Y.Doc()
     const updates: Uint8Array[] = []

@@ -65,8 +65,8 @@ export interface CommitQueueOptions {
   readonly changeMarkFor?: (doc: string) => ChangeMark | undefined
   /** Delay before retrying a failed batch, by attempt number. */
   readonly retryDelay?: (attempt: number) => number
-  /** Least time between the starts of two batches while they gather several entries each (default 10 ms). */
-  readonly minIntervalMs?: number
+  /** Least time between the starts of two batches while they gather several entries each (the server's `commitIntervalMs`). */
+  readonly minIntervalMs: number
   /** Bytes of updates waiting to be stored above which `full` is true. Default: no bound. */
   readonly maxUnsavedBytes?: number
   /** Told after each durable batch how it went (for the metrics): once per batch, not per update. */
@@ -103,7 +103,6 @@ interface Waiter {
 }
 
 const defaultRetryDelay = (attempt: number): number => Math.min(5000, 100 * 2 ** attempt)
-const DEFAULT_MIN_INTERVAL_MS = 10
 /** The least interval after a batch of one entry, when `minIntervalMs` is longer. */
 const SINGLE_ENTRY_INTERVAL_MS = 10
 
@@ -116,7 +115,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   let enqueued = 0
   let committed = 0
   let waiters: Waiter[] = []
-  const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS
+  const { minIntervalMs } = options
   let lastStartedAt = Number.NEGATIVE_INFINITY
   // How long after `lastStartedAt` the next batch may start (see SINGLE_ENTRY_INTERVAL_MS).
   let interval = minIntervalMs
