@@ -357,6 +357,18 @@ describe('compaction scheduler', () => {
     }
   })
 
+  it('pauses at most 250 ms after a long compaction, so that under a sustained upload the next one does not grow three times as long', async () => {
+    const thread = slowThread(400)
+    await schedulerWithGrownLogs(['a', 'b'], thread, () => false)
+    await waitUntil(() => thread.runs.length === 2)
+    const [first, second] = thread.runs as [(typeof thread.runs)[0], (typeof thread.runs)[0]]
+    const pause = second.startedAt - first.endedAt!
+    // 3 x 400 ms unbounded; a timer may fire a millisecond or two early.
+    expect(pause).toBeGreaterThanOrEqual(245)
+    expect(pause).toBeLessThan(600)
+    await waitUntil(() => second.endedAt !== undefined)
+  })
+
   it('a queued compaction whose room went quiet does not wait out the pause, unless the process is busy', async () => {
     const thread = slowThread(200)
     let busy = false
