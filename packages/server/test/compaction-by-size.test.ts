@@ -374,7 +374,7 @@ describe('compaction scheduler', () => {
     let busy = false
     const { scheduler } = await schedulerWithGrownLogs(['first', 'quiet', 'other'], thread, () => busy)
     await waitUntil(() => thread.runs[0]?.endedAt !== undefined)
-    // 'quiet' and 'other' wait out 3 x 200 ms; 'quiet' goes quiet: it starts now.
+    // 'quiet' and 'other' wait out the pause (250 ms, the most it lasts); 'quiet' goes quiet: it starts now.
     expect(scheduler.noteQuiet('quiet')).toBe(true)
     await waitUntil(() => thread.runs.length === 2)
     const first = thread.runs[0]!

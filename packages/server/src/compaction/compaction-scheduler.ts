@@ -87,10 +87,10 @@ interface Job {
 /**
  * After a background compaction that took d ms, the next one starts no sooner than
  * BACKGROUND_PAUSE_FACTOR × d later (at most MAX_BACKGROUND_PAUSE_MS): the worker shares
- * the cores of the relay (one core, when the server is pinned), and a hundred rooms that grew in step once compacted back
- * to back, taking most of the relay's core for two seconds (p99 of deliveries over 250 ms
- * at 60% load, fan-out bench on an Intel Xeon VM, 2026-11-30). With 3, the worker takes
- * at most a quarter of a core for them.
+ * the cores of the relay (one core, when the server is pinned), and a hundred rooms that
+ * grew in step once compacted back to back, taking most of the relay's core for two
+ * seconds (p99 of deliveries over 250 ms at 60% load, fan-out bench on an Intel Xeon VM,
+ * 2026-11-30). With 3, the worker takes at most a quarter of a core for them.
  */
 const BACKGROUND_PAUSE_FACTOR = 3
 /**
@@ -101,10 +101,10 @@ const BACKGROUND_PAUSE_FACTOR = 3
  * updates piled up for the next one, and every sync reply meanwhile merged the growing
  * tail on the event loop. Uploading the automerge-paper trace one update per patch
  * (a sync round trip every 2,000 updates, AMD EPYC VM, 2026-12-01) compacted every
- * 3-8 s, 48,000-72,000 updates at a time, and took 22.6 s, 16.7 s of it waiting for sync
- * replies; with the pause bounded to 250 ms it compacted every 0.4-0.8 s, 12,000-14,000
- * updates at a time, and took 14.1 s (8.3 s waiting).
- * Jobs of up to 83 ms, what a hundred rooms growing in step cost, are paused as before.
+ * 3-8 s, 48,000-72,000 updates at a time, and took 22.9-25.0 s, most of it waiting for
+ * sync replies; with the pause bounded to 250 ms it compacted every 0.4-0.8 s,
+ * 12,000-14,000 updates at a time, and took 13.8-17.5 s. Jobs of up to 83 ms, what a
+ * hundred rooms growing in step cost, are paused as before.
  */
 const MAX_BACKGROUND_PAUSE_MS = 250
 /** How soon a background job deferred while the process is busy is looked at again. */
