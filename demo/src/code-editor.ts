@@ -21,7 +21,6 @@ import {
   placeholder
 } from '@codemirror/view'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
-import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { MountEditor } from './editor-binding.js'
 
@@ -51,22 +50,10 @@ function editability(editable: boolean): Extension {
   return [EditorView.editable.of(editable), EditorState.readOnly.of(!editable)]
 }
 
-/** Each other person's `user` as last drawn, to notice a new name or colour. */
-function readRemoteUsers(awareness: Awareness): Map<number, string> {
-  const users = new Map<number, string>()
-  awareness.getStates().forEach((state, clientId) => {
-    if (clientId === awareness.clientID) return
-    const user = state['user'] as { name?: unknown; color?: unknown } | undefined
-    users.set(clientId, JSON.stringify([user?.name, user?.color]))
-  })
-  return users
-}
-
 export const mountCodeEditor: MountEditor = ({ element, toolbar, session, editable }) => {
   const ytext = session.doc.getText(CODE_TEXT_NAME)
   const undoManager = new Y.UndoManager(ytext)
   const collab = yCollab(ytext, session.awareness, { undoManager })
-  const collabSlot = new Compartment()
   const editabilitySlot = new Compartment()
   const view = new EditorView({
     parent: element,
@@ -82,7 +69,8 @@ export const mountCodeEditor: MountEditor = ({ element, toolbar, session, editab
         placeholder('Start typing… everyone with the link sees it live.'),
         // Yjs' undo first, so Mod-z never reaches anything else; Tab indents (Escape, then Tab, leaves).
         keymap.of([...yUndoManagerKeymap, ...defaultKeymap, indentWithTab]),
-        collabSlot.of(collab),
+        // A remote caret's label follows a rename: patches/y-codemirror.next@0.3.6.patch makes its widget compare names, not only colours.
+        collab,
         editabilitySlot.of(editability(editable)),
         EditorView.contentAttributes.of({ 'aria-label': 'Document', spellcheck: 'false', autocapitalize: 'off' }),
         codeTheme
@@ -90,20 +78,6 @@ export const mountCodeEditor: MountEditor = ({ element, toolbar, session, editab
     })
   })
   const undoButtons = mountUndoButtons(toolbar, view, undoManager)
-
-  // y-codemirror.next keeps a remote caret's DOM as long as its colour is the same (its widget
-  // compares colours only), so someone who renames would keep their old label here. Taking the
-  // binding out and putting the same one back re-creates its plugins, which redraw every caret.
-  // Only for other people's changes: ours arrive during an editor update, where dispatching is not allowed.
-  let drawnUsers = readRemoteUsers(session.awareness)
-  session.awareness.on('change', () => {
-    const users = readRemoteUsers(session.awareness)
-    const renamed = [...users].some(([clientId, user]) => drawnUsers.has(clientId) && drawnUsers.get(clientId) !== user)
-    drawnUsers = users
-    if (!renamed) return
-    view.dispatch({ effects: collabSlot.reconfigure([]) })
-    view.dispatch({ effects: collabSlot.reconfigure(collab) })
-  })
   return {
     setEditable(value) {
       view.dispatch({ effects: editabilitySlot.reconfigure(editability(value)) })

@@ -361,7 +361,8 @@ describe('compaction scheduler', () => {
     const thread = slowThread(400)
     await schedulerWithGrownLogs(['a', 'b'], thread, () => false)
     await waitUntil(() => thread.runs.length === 2)
-    const [first, second] = thread.runs as [(typeof thread.runs)[0], (typeof thread.runs)[0]]
+    const first = thread.runs[0]!
+    const second = thread.runs[1]!
     const pause = second.startedAt - first.endedAt!
     // 3 x 400 ms unbounded; a timer may fire a millisecond or two early.
     expect(pause).toBeGreaterThanOrEqual(245)
