@@ -45,8 +45,7 @@ type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
  * Traffic between clones on Redis Streams (see `Fanout`). Keys, under the prefix:
  *
  *   room:<name as JSON>  a stream per room: entries { c: clone id, [t: tag], [d: durable
- *                        tags, comma-separated], [o: 1 when it opened the room], f: frame,
- *                        f: frame… } (see CloneEntry),
+ *                        tags, comma-separated], f: frame, f: frame… } (see CloneEntry),
  *                        trimmed to the retention window at each append (XADD MINID ~),
  *                        and expiring when nobody has written to it for twice that
  *   control              a stream of { c: clone id, k: 'resync' }: a clone whose
@@ -287,8 +286,8 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     },
 
     publish(doc, entry) {
-      const { frames, tag, durable, opened } = entry
-      if ((frames.length === 0 && (durable === undefined || durable.length === 0) && opened !== true) || closed) return
+      const { frames, tag, durable } = entry
+      if ((frames.length === 0 && (durable === undefined || durable.length === 0)) || closed) return
       if (commands.status !== 'ready') {
         publishFailed = true
         return
@@ -297,7 +296,6 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       const fields: (string | Buffer)[] = ['c', cloneId]
       if (tag !== undefined) fields.push('t', String(tag))
       if (durable !== undefined && durable.length > 0) fields.push('d', durable.join(','))
-      if (opened === true) fields.push('o', '1')
       for (const frame of frames) fields.push('f', Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
       const now = Date.now()
       commands.xadd(key, 'MINID', '~', `${now - retentionMs}-0`, '*', ...fields).catch(publishFailedWith)
@@ -352,7 +350,6 @@ function readEntry(fields: readonly Buffer[]): { clone: string; entry: CloneEntr
   let clone: string | undefined
   let tag: number | undefined
   let durable: number[] | undefined
-  let opened = false
   const frames: Uint8Array[] = []
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i] as Buffer
@@ -371,16 +368,10 @@ function readEntry(fields: readonly Buffer[]): { clone: string; entry: CloneEntr
       case 0x64: // d
         durable = value.toString().split(',').map(Number)
         break
-      case 0x6f: // o
-        opened = true
-        break
     }
   }
   if (clone === undefined) return null
-  return {
-    clone,
-    entry: { frames, ...(tag === undefined ? {} : { tag }), ...(durable === undefined ? {} : { durable }), ...(opened ? { opened: true as const } : {}) }
-  }
+  return { clone, entry: { frames, ...(tag === undefined ? {} : { tag }), ...(durable === undefined ? {} : { durable }) } }
 }
 
 function fieldOf(fields: readonly Buffer[], name: string): string | undefined {

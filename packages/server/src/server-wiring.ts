@@ -1,4 +1,3 @@
-import { encodeMessage } from '@quire/protocol'
 import { notifyDocumentEvent } from './api/document-events.js'
 import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
@@ -84,12 +83,11 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       ...(webhooks ? { changeMarkFor: (doc: string) => webhooks.changeMarkFor(doc) } : {}),
       onCommitted: (appended) => {
         webhooks?.committed(appended)
-        for (const { doc, updates, joinableStructs, tags, untagged } of appended) {
+        for (const { doc, updates, joinableStructs, tags } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
           history?.noteCommitted(doc)
+          // With other clones: the room tells them its tags are durable now.
           registry.committed(doc, tags)
-          // Not published before (no other clone had the room open): published now, as durable.
-          if (fanout && untagged.length > 0) fanout.publish(doc, { frames: untagged.map((update) => encodeMessage({ type: 'sync-update', update })) })
         }
       }
     })

@@ -58,8 +58,6 @@ export interface CommittedUpdates extends AppendEntry {
   readonly joinableStructs: number
   /** The tags the updates were published to other clones under, each once (empty without clones). */
   readonly tags: readonly number[]
-  /** The updates stored without a tag: not published to other clones yet. */
-  readonly untagged: readonly Uint8Array[]
 }
 
 export interface CommitQueueOptions {
@@ -248,19 +246,18 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 }
 
 function groupByDoc(batch: readonly Entry[], changeMarkFor: CommitQueueOptions['changeMarkFor']): CommittedUpdates[] {
-  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number; tags: number[]; untagged: Uint8Array[]; changeMark?: ChangeMark }>()
+  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number; tags: number[]; changeMark?: ChangeMark }>()
   for (const entry of batch) {
     if (!entry.stored) continue
     let appended = byDoc.get(entry.doc)
     if (!appended) {
       const changeMark = changeMarkFor?.(entry.doc)
-      byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0, tags: [], untagged: [], ...(changeMark ? { changeMark } : {}) }))
+      byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0, tags: [], ...(changeMark ? { changeMark } : {}) }))
     }
     appended.updates.push(entry.update)
     appended.joinableStructs += entry.meta.joinableStructs
     // A room's tags only grow, so a repeat is the last one pushed.
-    if (entry.tag === 0) appended.untagged.push(entry.update)
-    else if (appended.tags[appended.tags.length - 1] !== entry.tag) appended.tags.push(entry.tag)
+    if (entry.tag !== 0 && appended.tags[appended.tags.length - 1] !== entry.tag) appended.tags.push(entry.tag)
   }
   return [...byDoc.values()]
 }

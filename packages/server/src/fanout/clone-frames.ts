@@ -16,13 +16,10 @@ export interface CloneEntryHandlers {
  * enter a connection: decoded and validated once, here at the edge, and refused one by
  * one (logged, skipped) when broken, so a bad entry on the bus costs nothing but itself.
  * Tagged updates are relayed at once and kept once durable (see `Room.relayFromClone`);
- * an update without a tag was published once durable and enters as such. Any entry,
- * even an empty one (a clone announcing that it opened the room), tells the room that
- * another clone has it open.
+ * an update without a tag enters as durable already.
  */
 export function receiveCloneEntry(room: Room, entry: CloneEntry, clone: RemoteClone, handlers: CloneEntryHandlers): void {
   const { log } = handlers
-  room.noteClone()
   let tentative: CloneUpdate[] | null = null
   for (const frame of entry.frames) {
     const decoded = decodeMessage(frame)

@@ -50,12 +50,6 @@ export interface CloneEntry {
   readonly tag?: number
   /** Tags of this clone's earlier (or this) entries for the room whose updates are durable now. */
   readonly durable?: readonly number[]
-  /**
-   * The clone just opened the room. A clone publishes its peers' updates before they are
-   * durable only for rooms another clone has open (it sent an entry for it); until then,
-   * once durable (untagged), one entry per commit.
-   */
-  readonly opened?: true
 }
 
 export type FanoutReceive = (entry: CloneEntry, clone: string) => void

@@ -151,8 +151,6 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       fanout.subscribe(name, position, (entry, clone) =>
         receiveCloneEntry(room, entry, cloneNamed(clone), { log, deleted: dropDeleted, missed: catchUpRoom })
       )
-      // Clones with the room open publish their peers' updates at once from now on.
-      fanout.publish(name, { frames: [], opened: true })
     }
     return room
   }

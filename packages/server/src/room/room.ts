@@ -75,11 +75,6 @@ export interface Room {
    * before the room subscribed, durable after it loaded, so only storage has it.
    */
   settleClone(clone: RemoteClone, tags: readonly number[]): boolean
-  /**
-   * Another clone sent an entry for this room: it has the room open, so from now on this
-   * room publishes its peers' updates as soon as it accepts them (see `relayFromClone`).
-   */
-  noteClone(): void
   /** `clone` stopped: the presence it brought and its updates not yet durable go, and the peers here are told of the presence. */
   forgetClone(clone: RemoteClone): void
   /**
@@ -171,8 +166,6 @@ interface PendingRelay {
   /** Null for an update that came from another clone or from storage: every peer gets it. */
   readonly from: Peer | null
   frame: Uint8Array | undefined
-  /** Published to other clones with this turn's entry (see `tagToPublish`). */
-  readonly tagged: boolean
 }
 
 export function createRoom(options: RoomOptions): Room {
@@ -213,8 +206,6 @@ class OpenRoom implements Room {
   private publishTag = 0
   private durableTags: number[] | null = null
   private held: HeldUpdates[] | null = null
-  // Another clone has (or had) this room open: it sent an entry for it.
-  private shared = false
   private foldTimer: ReturnType<typeof setTimeout> | null = null
   private lastAcceptedAt = 0
   // Only what is needed later is kept, not the options: they hold the stored updates
@@ -274,16 +265,14 @@ class OpenRoom implements Room {
     const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
     if (fresh === update) {
       const kept = retainable(update)
-      const tag = writer === null ? 0 : this.tagToPublish()
-      this.append(kept, writer, frame, tag !== 0)
-      if (writer !== null) this.commits.store(this.name, kept, meta, writer, tag)
+      this.append(kept, writer, frame)
+      if (writer !== null) this.commits.store(this.name, kept, meta, writer, this.tagToPublish())
       return
     }
     if (fresh !== null) {
       // A diff: walked again here, as resends are rare.
-      const tag = writer === null ? 0 : this.tagToPublish()
-      this.append(fresh, writer, undefined, tag !== 0)
-      if (writer !== null) this.commits.store(this.name, fresh, updateMetaOf(fresh), null, tag)
+      this.append(fresh, writer, undefined)
+      if (writer !== null) this.commits.store(this.name, fresh, updateMetaOf(fresh), null, this.tagToPublish())
     }
     // The writer still learns that everything it sent is safe (a resend after a lost ack).
     if (writer?.acknowledging === true) this.commits.acknowledgeAfterEarlier(this.name, retainable(update), meta, writer)
@@ -301,23 +290,18 @@ class OpenRoom implements Room {
     this.state.unmark()
   }
 
-  /**
-   * The tag this turn's updates from peers here are published under, before they are
-   * durable; 0 while no other clone is known to have the room open (nor without clones):
-   * they are then published once durable, with the commit (see `RoomRegistry.committed`),
-   * one stream entry per commit instead of two per turn, for nobody to read at once.
-   */
+  /** The tag the next entry publishes this turn's updates under (0 without other clones). */
   private tagToPublish(): number {
-    if (this.clones === undefined || !this.shared) return 0
+    if (this.clones === undefined) return 0
     if (this.publishTag === 0) this.publishTag = this.clones.nextTag()
     return this.publishTag
   }
 
-  private append(update: Uint8Array, from: Peer | null, frame: Uint8Array | undefined, tagged = false): void {
+  private append(update: Uint8Array, from: Peer | null, frame: Uint8Array | undefined): void {
     this.state.append(update)
     this.lastAcceptedAt = Date.now()
     if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
-    this.queueRelay({ update, from, frame, tagged })
+    this.queueRelay({ update, from, frame })
   }
 
   private queueRelay(relay: PendingRelay): void {
@@ -342,7 +326,7 @@ class OpenRoom implements Room {
   relayFromClone(clone: RemoteClone, tag: number, updates: readonly CloneUpdate[]): void {
     ;(this.held ??= []).push({ clone, tag, updates })
     // Relayed like any other batch, but not appended to the state (see settleClone).
-    for (const { update, frame } of updates) this.queueRelay({ update, from: null, frame, tagged: false })
+    for (const { update, frame } of updates) this.queueRelay({ update, from: null, frame })
   }
 
   settleClone(clone: RemoteClone, tags: readonly number[]): boolean {
@@ -368,10 +352,6 @@ class OpenRoom implements Room {
     this.state.append(fresh === update ? retainable(update) : fresh)
     this.lastAcceptedAt = Date.now()
     if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
-  }
-
-  noteClone(): void {
-    this.shared = true
   }
 
   published(tags: readonly number[]): void {
@@ -480,7 +460,7 @@ class OpenRoom implements Room {
    */
   private publishToClones(batch: readonly PendingRelay[]): void {
     const frames: Uint8Array[] = []
-    for (const relay of batch) if (relay.tagged) frames.push(frameOf(relay))
+    for (const relay of batch) if (relay.from !== null) frames.push(frameOf(relay))
     const tag = frames.length > 0 ? this.publishTag : 0
     if (frames.length > 0) this.publishTag = 0
     const durable = this.durableTags
