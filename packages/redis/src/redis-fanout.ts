@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { CloneEntry, Fanout, FanoutEvents, FanoutPosition, FanoutReceive, Log } from '@quire/server'
+import type { Fanout, FanoutEvents, FanoutPosition, FanoutReceive, Log } from '@quire/server'
 
 export interface RedisFanoutOptions {
   /** `redis://host:port/db`; the database number is honoured. */
@@ -8,9 +8,8 @@ export interface RedisFanoutOptions {
   /** Put before every key, so several deployments or test runs share one Redis. Default `quire:`. */
   readonly prefix?: string
   /**
-   * How long a stream entry stays at least. Updates are durable in storage a few
-   * milliseconds after they are published (a clone opening a room reads them from there),
-   * so this only needs to cover how far a reading clone may lag. Default 60 s.
+   * How long a stream entry stays at least. Entries are durable in storage before they
+   * are published, so this only needs to cover how far a reading clone may lag. Default 60 s.
    */
   readonly retentionMs?: number
   /** How often a clone renews its heartbeat and checks the others'. Default 5 s; a heartbeat lives 3 times that. */
@@ -44,8 +43,7 @@ type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
 /**
  * Traffic between clones on Redis Streams (see `Fanout`). Keys, under the prefix:
  *
- *   room:<name as JSON>  a stream per room: entries { c: clone id, [t: tag], [d: durable
- *                        tags, comma-separated], f: frame, f: frame… } (see CloneEntry),
+ *   room:<name as JSON>  a stream per room: entries { c: clone id, f: frame, f: frame… },
  *                        trimmed to the retention window at each append (XADD MINID ~),
  *                        and expiring when nobody has written to it for twice that
  *   control              a stream of { c: clone id, k: 'resync' }: a clone whose
@@ -170,9 +168,14 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       if (!subscription) continue
       for (const [id, fields] of entries) {
         subscription.position = id.toString()
-        const entry = readEntry(fields)
-        if (entry === null || entry.clone === cloneId) continue
-        subscription.receive(entry.entry, entry.clone)
+        const clone = fieldOf(fields, 'c')
+        if (clone === undefined || clone === cloneId) continue
+        const frames: Uint8Array[] = []
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
+          if (isFrameField(fields[i] as Buffer)) frames.push(fields[i + 1] as Buffer)
+        }
+        subscription.receive(frames, clone)
       }
     }
   }
@@ -285,17 +288,14 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       interruptRead()
     },
 
-    publish(doc, entry) {
-      const { frames, tag, durable } = entry
-      if ((frames.length === 0 && (durable === undefined || durable.length === 0)) || closed) return
+    publish(doc, frames) {
+      if (frames.length === 0 || closed) return
       if (commands.status !== 'ready') {
         publishFailed = true
         return
       }
       const key = roomKey(doc)
       const fields: (string | Buffer)[] = ['c', cloneId]
-      if (tag !== undefined) fields.push('t', String(tag))
-      if (durable !== undefined && durable.length > 0) fields.push('d', durable.join(','))
       for (const frame of frames) fields.push('f', Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
       const now = Date.now()
       commands.xadd(key, 'MINID', '~', `${now - retentionMs}-0`, '*', ...fields).catch(publishFailedWith)
@@ -342,36 +342,9 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   }
 }
 
-/**
- * A room entry's fields as the clone that wrote it and what it said, or null without a
- * clone id. Field names are one byte each, compared without making strings of them.
- */
-function readEntry(fields: readonly Buffer[]): { clone: string; entry: CloneEntry } | null {
-  let clone: string | undefined
-  let tag: number | undefined
-  let durable: number[] | undefined
-  const frames: Uint8Array[] = []
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i] as Buffer
-    const value = fields[i + 1] as Buffer
-    if (name.length !== 1) continue
-    switch (name[0]) {
-      case 0x66: // f: views, not copies (the room keeps a copy of only what it keeps, see retainable)
-        frames.push(value)
-        break
-      case 0x63: // c
-        clone = value.toString()
-        break
-      case 0x74: // t
-        tag = Number(value.toString())
-        break
-      case 0x64: // d
-        durable = value.toString().split(',').map(Number)
-        break
-    }
-  }
-  if (clone === undefined) return null
-  return { clone, entry: { frames, ...(tag === undefined ? {} : { tag }), ...(durable === undefined ? {} : { durable }) } }
+/** The field name `f`, compared without making a string of every field name. */
+function isFrameField(name: Buffer): boolean {
+  return name.length === 1 && name[0] === 0x66
 }
 
 function fieldOf(fields: readonly Buffer[], name: string): string | undefined {

@@ -1,3 +1,4 @@
+import { encodeMessage } from '@quire/protocol'
 import { notifyDocumentEvent } from './api/document-events.js'
 import { createCommitQueue, type CommitQueue } from './commit/commit-queue.js'
 import { DEFAULT_COMPACTION_POLICY } from './compaction/compaction-policy.js'
@@ -83,11 +84,12 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
       ...(webhooks ? { changeMarkFor: (doc: string) => webhooks.changeMarkFor(doc) } : {}),
       onCommitted: (appended) => {
         webhooks?.committed(appended)
-        for (const { doc, updates, joinableStructs, tags } of appended) {
+        for (const { doc, updates, joinableStructs } of appended) {
           compaction.noteAppended(doc, updates, joinableStructs)
           history?.noteCommitted(doc)
-          // With other clones: the room tells them its tags are durable now.
-          registry.committed(doc, tags)
+          registry.committed(doc)
+          // Published only once durable: a clone that receives an update never stores it again.
+          fanout?.publish(doc, updates.map((update) => encodeMessage({ type: 'sync-update', update })))
         }
       }
     })
@@ -145,7 +147,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
     fanout?.start({
       resync: () => catchUp('the traffic between clones was interrupted'),
       cloneGone: (clone) => {
-        registry.forgetClone(clone)
+        registry.removeClonePresence(clone)
         // It may have committed updates it died before publishing: only storage has them.
         catchUp(`clone ${clone} stopped`)
       }

@@ -34,10 +34,8 @@ export interface RoomCommits {
    * Stores `update` of `doc` in the next batch. Once that batch is durable, `writer` (if
    * any, and if it asked for acknowledgements) hears that it is safe. `meta` is what
    * validation learned of it: the acknowledgement and compaction's bookkeeping read it.
-   * `tag` is the one the room publishes it to other clones under (0 for none): once the
-   * batch is durable, the room is told (see `CommittedUpdates.tags`).
    */
-  store(doc: string, update: Uint8Array, meta: UpdateMeta, writer: Peer | null, tag?: number): void
+  store(doc: string, update: Uint8Array, meta: UpdateMeta, writer: Peer | null): void
   /**
    * Stores nothing, but tells `writer` that `sent` is safe once everything stored
    * before it is durable: a writer that re-sent what the room already held (after a
@@ -56,8 +54,6 @@ export interface RoomCommits {
 export interface CommittedUpdates extends AppendEntry {
   /** The updates' `UpdateMeta.joinableStructs`, summed. */
   readonly joinableStructs: number
-  /** The tags the updates were published to other clones under, each once (empty without clones). */
-  readonly tags: readonly number[]
 }
 
 export interface CommitQueueOptions {
@@ -99,7 +95,6 @@ interface Entry {
   readonly meta: UpdateMeta
   readonly stored: boolean
   readonly writer: Peer | null
-  readonly tag: number
 }
 
 interface Waiter {
@@ -219,12 +214,12 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
   }
 
   return {
-    store(doc, update, meta, writer, tag = 0) {
+    store(doc, update, meta, writer) {
       // A writer that wants no acknowledgement costs no bookkeeping.
-      push({ doc, update, meta, stored: true, writer: writer?.acknowledging === true ? writer : null, tag })
+      push({ doc, update, meta, stored: true, writer: writer?.acknowledging === true ? writer : null })
     },
     acknowledgeAfterEarlier(doc, sent, meta, writer) {
-      if (writer.acknowledging) push({ doc, update: sent, meta, stored: false, writer, tag: 0 })
+      if (writer.acknowledging) push({ doc, update: sent, meta, stored: false, writer })
     },
     whenCommitted() {
       if (committed >= enqueued) return Promise.resolve()
@@ -246,18 +241,16 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 }
 
 function groupByDoc(batch: readonly Entry[], changeMarkFor: CommitQueueOptions['changeMarkFor']): CommittedUpdates[] {
-  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number; tags: number[]; changeMark?: ChangeMark }>()
+  const byDoc = new Map<string, { doc: string; updates: Uint8Array[]; joinableStructs: number; changeMark?: ChangeMark }>()
   for (const entry of batch) {
     if (!entry.stored) continue
     let appended = byDoc.get(entry.doc)
     if (!appended) {
       const changeMark = changeMarkFor?.(entry.doc)
-      byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0, tags: [], ...(changeMark ? { changeMark } : {}) }))
+      byDoc.set(entry.doc, (appended = { doc: entry.doc, updates: [], joinableStructs: 0, ...(changeMark ? { changeMark } : {}) }))
     }
     appended.updates.push(entry.update)
     appended.joinableStructs += entry.meta.joinableStructs
-    // A room's tags only grow, so a repeat is the last one pushed.
-    if (entry.tag !== 0 && appended.tags[appended.tags.length - 1] !== entry.tag) appended.tags.push(entry.tag)
   }
   return [...byDoc.values()]
 }

@@ -1,13 +1,13 @@
 import { CLOSE_DOCUMENT_DELETED, updateMetaOf } from '@quire/protocol'
 import type { CommitQueue } from '../commit/commit-queue.js'
-import { receiveCloneEntry } from '../fanout/clone-frames.js'
+import { receiveCloneFrames } from '../fanout/clone-frames.js'
 import type { Fanout } from '../fanout/fanout.js'
 import type { Log } from '../log.js'
 import type { TrafficCounters } from '../metrics/traffic-counters.js'
 import { QuireError } from '../quire-error.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
 import type { RelayScheduler } from './relay-scheduler.js'
-import { createRoom, type ClonePublisher, type RemoteClone, type Room, type RoomOptions } from './room.js'
+import { createRoom, type RemoteClone, type Room, type RoomOptions } from './room.js'
 
 /**
  * The open rooms of this process. A room is loaded once however many connections ask
@@ -32,8 +32,8 @@ export interface RoomRegistry {
    * clones was interrupted, whatever other clones committed meanwhile.
    */
   catchUpFromStorage(): Promise<void>
-  /** A clone stopped: the presence it brought, and its updates not durable yet, leave every room. */
-  forgetClone(clone: string): void
+  /** A clone stopped: the presence it brought leaves every room. */
+  removeClonePresence(clone: string): void
   /**
    * `name`'s document is being deleted: from now until `allow(name)`, opening it fails
    * with QuireError 'document-deleted' (storage's tombstone takes over once written), and
@@ -42,11 +42,10 @@ export interface RoomRegistry {
   refuse(name: string): void
   allow(name: string): void
   /**
-   * Updates of `name` are durable now; with other clones, those it published under
-   * `tags`. A room opened while the store did not hold its document reports it created
-   * (`onCreated`) the first time.
+   * Updates of `name` are durable now. A room opened while the store did not hold its
+   * document reports it created (`onCreated`) the first time.
    */
-  committed(name: string, tags: readonly number[]): void
+  committed(name: string): void
 }
 
 export interface RoomRegistryOptions {
@@ -68,8 +67,6 @@ export interface RoomRegistryOptions {
   readonly log: Log
 }
 
-const CATCH_UP_RETRY_MS = 2000
-
 export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   const rooms = new Map<string, Room>()
   const loading = new Map<string, Promise<Room>>()
@@ -77,10 +74,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
   let loads = 0
   const onQuiet: RoomOptions['onQuiet'] = (room) => options.onQuiet?.(room.name) ?? false
   const { fanout, log } = options
-  let lastTag = 0
-  const clonePublisher: ClonePublisher | undefined = fanout
-    ? { nextTag: () => ++lastTag, publish: (doc, entry) => fanout.publish(doc, entry) }
-    : undefined
+  const publishPresence: RoomOptions['publishPresence'] = fanout ? (doc, frame) => fanout.publish(doc, [frame]) : undefined
   // One owner object per other clone, for the presence it brings into rooms.
   const clones = new Map<string, RemoteClone>()
   const cloneNamed = (clone: string): RemoteClone => {
@@ -106,23 +100,6 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     options.onEvicted?.(room.name, room)
   }
 
-  /** What storage holds that `room` lacks enters it (durable already: kept and relayed, not stored again). */
-  const catchUp = async (room: Room): Promise<void> => {
-    const { updates } = await options.storage.load(room.name)
-    if (rooms.get(room.name) !== room) return
-    for (const update of updates) room.accept(update, updateMetaOf(update), null)
-  }
-
-  /** Another clone made durable an update this room never saw (see Fanout): only storage has it. */
-  const catchUpRoom = (room: Room): void => {
-    catchUp(room).catch((error: unknown) => {
-      log('error', `catching up "${room.name}" from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`, { room: room.name })
-      setTimeout(() => {
-        if (rooms.get(room.name) === room) catchUpRoom(room)
-      }, CATCH_UP_RETRY_MS).unref()
-    })
-  }
-
   const load = async (name: string): Promise<Room> => {
     // The position first, then the load (see Fanout): nothing committed in between is missed.
     const position = fanout ? await fanout.position(name) : null
@@ -143,14 +120,12 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       onQuiet,
       relays: options.relays,
       counters: options.counters ?? null,
-      ...(clonePublisher ? { clones: clonePublisher } : {})
+      ...(publishPresence ? { publishPresence } : {})
     })
     rooms.set(name, room)
     if (isNew) unborn.add(name)
     if (fanout && position !== null) {
-      fanout.subscribe(name, position, (entry, clone) =>
-        receiveCloneEntry(room, entry, cloneNamed(clone), { log, deleted: dropDeleted, missed: catchUpRoom })
-      )
+      fanout.subscribe(name, position, (frames, clone) => receiveCloneFrames(room, frames, cloneNamed(clone), log, dropDeleted))
     }
     return room
   }
@@ -192,7 +167,12 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       await Promise.all(evictions)
     },
     async catchUpFromStorage() {
-      for (const room of [...rooms.values()]) await catchUp(room)
+      for (const room of [...rooms.values()]) {
+        const { updates } = await options.storage.load(room.name)
+        if (rooms.get(room.name) !== room) continue
+        // Durable already: kept and relayed where the room lacks it, not stored again.
+        for (const update of updates) room.accept(update, updateMetaOf(update), null)
+      }
     },
     refuse(name) {
       refused.add(name)
@@ -202,19 +182,14 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     allow(name) {
       refused.delete(name)
     },
-    committed(name, tags) {
+    committed(name) {
       if (unborn.delete(name)) options.onCreated?.(name)
-      if (tags.length === 0 || fanout === undefined) return
-      const room = rooms.get(name)
-      // A room that left memory has published its last entry: the tags go on their own.
-      if (room) room.published(tags)
-      else fanout.publish(name, { frames: [], durable: tags })
     },
-    forgetClone(clone) {
+    removeClonePresence(clone) {
       const known = clones.get(clone)
       if (!known) return
       clones.delete(clone)
-      for (const room of rooms.values()) room.forgetClone(known)
+      for (const room of rooms.values()) room.removeClonePresence(known)
     }
   }
 }

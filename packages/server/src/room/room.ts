@@ -1,6 +1,5 @@
 import { encodeAwarenessUpdate, encodeMessage, isEmptyUpdate, updateMetaOf, type AwarenessEntry, type UpdateMeta } from '@quire/protocol'
 import type { RoomCommits } from '../commit/commit-queue.js'
-import type { CloneEntry } from '../fanout/fanout.js'
 import { createUpdateGuard, type UpdateGuard } from '../limits/update-guard.js'
 import { createAwarenessRegistry, type AwarenessRegistry } from './awareness-registry.js'
 import { createEncodedState, type EncodedState } from './encoded-state.js'
@@ -23,8 +22,6 @@ import { RoomAuthors } from './room-authors.js'
  * batched by the process's relay scheduler (per event-loop turn, or per few
  * milliseconds while the process is busy): a receiver gets the batch's updates in one
  * socket write (one merged frame when there are many), and never its own updates back.
- * With other clones, the same batch goes to them in one entry (see `CloneEntry`); what
- * they send is relayed here at once but enters the state only once durable.
  */
 export interface Room {
   readonly name: string
@@ -62,26 +59,8 @@ export interface Room {
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void
   /** Presence another clone published: kept as that clone's, relayed to every peer here. */
   applyClonePresence(entries: readonly AwarenessEntry[], frame: Uint8Array, clone: RemoteClone): void
-  /**
-   * Updates another clone accepted and published under `tag`, not yet durable: relayed to
-   * every peer here at once (and to peers joining later), but kept out of the state until
-   * `settleClone` names the tag: a room's state holds only what storage holds, because a
-   * resend of anything in it is acknowledged without being stored.
-   */
-  relayFromClone(clone: RemoteClone, tag: number, updates: readonly CloneUpdate[]): void
-  /**
-   * Updates `clone` published under `tags` are durable: they enter the state (their peers
-   * here have them already). False when a tag is one this room never saw: published
-   * before the room subscribed, durable after it loaded, so only storage has it.
-   */
-  settleClone(clone: RemoteClone, tags: readonly number[]): boolean
-  /** `clone` stopped: the presence it brought and its updates not yet durable go, and the peers here are told of the presence. */
-  forgetClone(clone: RemoteClone): void
-  /**
-   * The updates this room published under `tags` are durable: the other clones are told
-   * (with the room's next entry, which is sent soon).
-   */
-  published(tags: readonly number[]): void
+  /** `clone` stopped: the presence it brought goes, and the peers here are told. */
+  removeClonePresence(clone: RemoteClone): void
   join(peer: Peer): void
   /** Every peer is disconnected with `code` and `reason` (the document was deleted). */
   disconnectAll(code: number, reason: string): void
@@ -119,8 +98,8 @@ export interface RoomOptions {
   readonly onQuiet?: (room: Room) => boolean
   /** When the room relays what it accepted (shared by the rooms of a process). */
   readonly relays: RelayScheduler
-  /** Where what this clone's peers send goes for the other clones (absent in a single process). */
-  readonly clones?: ClonePublisher
+  /** Where presence from this clone's peers goes for the other clones (absent in a single process). */
+  readonly publishPresence?: (doc: string, frame: Uint8Array) => void
   /** Where the room counts the updates it relays (once per relayed batch); null or absent without metrics. */
   readonly counters?: TrafficCounters | null
 }
@@ -128,28 +107,6 @@ export interface RoomOptions {
 /** Another server clone, as the owner of the presence it relayed (one object per clone). */
 export interface RemoteClone {
   readonly clone: string
-}
-
-/** The other clones, as a room publishes to them. */
-export interface ClonePublisher {
-  /** A tag for updates about to be published: unique in this process, and increasing. */
-  nextTag(): number
-  publish(doc: string, entry: CloneEntry): void
-}
-
-/** An update from another clone, validated at the edge (see clone-frames.ts). */
-export interface CloneUpdate {
-  readonly update: Uint8Array
-  readonly meta: UpdateMeta
-  /** The sync-update frame it came in, relayed as it is. */
-  readonly frame: Uint8Array | undefined
-}
-
-/** Updates another clone published and this room relayed, waiting to be durable. */
-interface HeldUpdates {
-  readonly clone: RemoteClone
-  readonly tag: number
-  readonly updates: readonly CloneUpdate[]
 }
 
 const FOLD_DELAY_MS = 1000
@@ -173,7 +130,6 @@ export function createRoom(options: RoomOptions): Room {
 }
 
 const frameOf = (relay: PendingRelay): Uint8Array => (relay.frame ??= encodeMessage({ type: 'sync-update', update: relay.update }))
-const frameOfClone = (update: CloneUpdate): Uint8Array => update.frame ?? encodeMessage({ type: 'sync-update', update: update.update })
 
 function wroteIn(batch: readonly PendingRelay[], peer: Peer): boolean {
   for (const relay of batch) if (relay.from === peer) return true
@@ -200,12 +156,6 @@ class OpenRoom implements Room {
   private authors: RoomAuthors | null = null
   private pending: PendingRelay[] = []
   private relayScheduled = false
-  // With other clones: the tag of the updates in `pending` from peers here (0: none yet),
-  // the tags whose updates became durable since the last entry, and what other clones
-  // published that is not durable yet.
-  private publishTag = 0
-  private durableTags: number[] | null = null
-  private held: HeldUpdates[] | null = null
   private foldTimer: ReturnType<typeof setTimeout> | null = null
   private lastAcceptedAt = 0
   // Only what is needed later is kept, not the options: they hold the stored updates
@@ -213,7 +163,7 @@ class OpenRoom implements Room {
   private readonly commits: RoomCommits
   private readonly onQuiet: RoomOptions['onQuiet']
   private readonly relays: RelayScheduler
-  private readonly clones: ClonePublisher | undefined
+  private readonly publishPresence: RoomOptions['publishPresence']
   private readonly counters: TrafficCounters | null
 
   constructor(options: RoomOptions) {
@@ -222,7 +172,7 @@ class OpenRoom implements Room {
     this.commits = options.commits
     this.onQuiet = options.onQuiet
     this.relays = options.relays
-    this.clones = options.clones
+    this.publishPresence = options.publishPresence
     this.counters = options.counters ?? null
   }
 
@@ -266,13 +216,13 @@ class OpenRoom implements Room {
     if (fresh === update) {
       const kept = retainable(update)
       this.append(kept, writer, frame)
-      if (writer !== null) this.commits.store(this.name, kept, meta, writer, this.tagToPublish())
+      if (writer !== null) this.commits.store(this.name, kept, meta, writer)
       return
     }
     if (fresh !== null) {
       // A diff: walked again here, as resends are rare.
       this.append(fresh, writer, undefined)
-      if (writer !== null) this.commits.store(this.name, fresh, updateMetaOf(fresh), null, this.tagToPublish())
+      if (writer !== null) this.commits.store(this.name, fresh, updateMetaOf(fresh), null)
     }
     // The writer still learns that everything it sent is safe (a resend after a lost ack).
     if (writer?.acknowledging === true) this.commits.acknowledgeAfterEarlier(this.name, retainable(update), meta, writer)
@@ -290,26 +240,11 @@ class OpenRoom implements Room {
     this.state.unmark()
   }
 
-  /** The tag the next entry publishes this turn's updates under (0 without other clones). */
-  private tagToPublish(): number {
-    if (this.clones === undefined) return 0
-    if (this.publishTag === 0) this.publishTag = this.clones.nextTag()
-    return this.publishTag
-  }
-
   private append(update: Uint8Array, from: Peer | null, frame: Uint8Array | undefined): void {
     this.state.append(update)
+    this.pending.push({ update, from, frame })
     this.lastAcceptedAt = Date.now()
     if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
-    this.queueRelay({ update, from, frame })
-  }
-
-  private queueRelay(relay: PendingRelay): void {
-    this.pending.push(relay)
-    this.scheduleRelay()
-  }
-
-  private scheduleRelay(): void {
     if (!this.relayScheduled) {
       this.relayScheduled = true
       this.relays.schedule(this)
@@ -320,43 +255,7 @@ class OpenRoom implements Room {
     this.awareness.apply(entries, from)
     this.authors?.notePresence(from)
     for (const peer of this.peers) if (peer !== from) peer.send(frame)
-    this.clones?.publish(this.name, { frames: [frame] })
-  }
-
-  relayFromClone(clone: RemoteClone, tag: number, updates: readonly CloneUpdate[]): void {
-    ;(this.held ??= []).push({ clone, tag, updates })
-    // Relayed like any other batch, but not appended to the state (see settleClone).
-    for (const { update, frame } of updates) this.queueRelay({ update, from: null, frame })
-  }
-
-  settleClone(clone: RemoteClone, tags: readonly number[]): boolean {
-    let seenAll = true
-    for (const tag of tags) {
-      const index = this.held === null ? -1 : this.held.findIndex((h) => h.clone === clone && h.tag === tag)
-      if (index < 0) {
-        seenAll = false
-        continue
-      }
-      const [settled] = (this.held as HeldUpdates[]).splice(index, 1)
-      for (const { update, meta } of (settled as HeldUpdates).updates) this.keepDurable(update, meta)
-    }
-    if (this.held?.length === 0) this.held = null
-    return seenAll
-  }
-
-  /** A durable update whose peers here have it already: kept where the room lacks it, not relayed again, not stored. */
-  private keepDurable(update: Uint8Array, meta: UpdateMeta): void {
-    if (isEmptyUpdate(update)) return
-    const fresh = (this.guard ??= createUpdateGuard(this.state)).admit(update, meta)
-    if (fresh === null) return
-    this.state.append(fresh === update ? retainable(update) : fresh)
-    this.lastAcceptedAt = Date.now()
-    if (this.foldTimer === null) this.scheduleFold(FOLD_DELAY_MS)
-  }
-
-  published(tags: readonly number[]): void {
-    ;(this.durableTags ??= []).push(...tags)
-    this.scheduleRelay()
+    this.publishPresence?.(this.name, frame)
   }
 
   applyClonePresence(entries: readonly AwarenessEntry[], frame: Uint8Array, clone: RemoteClone): void {
@@ -364,11 +263,7 @@ class OpenRoom implements Room {
     for (const peer of this.peers) peer.send(frame)
   }
 
-  forgetClone(clone: RemoteClone): void {
-    if (this.held !== null) {
-      this.held = this.held.filter((h) => h.clone !== clone)
-      if (this.held.length === 0) this.held = null
-    }
+  removeClonePresence(clone: RemoteClone): void {
     const removed = this.awareness.removeOwner(clone)
     if (removed.length === 0 || this.peers.size === 0) return
     const frame = encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(removed) })
@@ -377,9 +272,6 @@ class OpenRoom implements Room {
 
   join(peer: Peer): void {
     this.peers.add(peer)
-    // What other clones relayed before this peer came and is not in the state yet (its
-    // sync reply lacks it): it would otherwise never reach this peer.
-    if (this.held !== null) for (const { updates } of this.held) peer.sendAll(updates.map(frameOfClone))
   }
 
   disconnectAll(code: number, reason: string): void {
@@ -392,10 +284,10 @@ class OpenRoom implements Room {
     const removed = this.awareness.removeOwner(peer)
     if (removed.length === 0) return
     // Other clones' peers see this one go too, even when nobody is left here.
-    if (this.peers.size === 0 && this.clones === undefined) return
+    if (this.peers.size === 0 && this.publishPresence === undefined) return
     const frame = encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(removed) })
     for (const other of this.peers) other.send(frame)
-    this.clones?.publish(this.name, { frames: [frame] })
+    this.publishPresence?.(this.name, frame)
   }
 
   /**
@@ -420,7 +312,6 @@ class OpenRoom implements Room {
     this.relayScheduled = false
     const batch = this.pending
     this.pending = []
-    if (this.clones !== undefined) this.publishToClones(batch)
     const { peers } = this
     if (peers.size === 0 || batch.length === 0) return
     if (this.counters !== null) this.counters.updatesRelayed += batch.length
@@ -451,26 +342,6 @@ class OpenRoom implements Room {
       if (others.length === 0) continue
       peer.send(encodeMessage({ type: 'sync-update', update: mergeUpdates(others) }))
     }
-  }
-
-  /**
-   * One entry for the other clones: this turn's updates from peers here (not those that
-   * came from other clones or from storage) under their tag, and the tags durable since
-   * the last entry. A tag is declared durable only here, so never before its updates.
-   */
-  private publishToClones(batch: readonly PendingRelay[]): void {
-    const frames: Uint8Array[] = []
-    for (const relay of batch) if (relay.from !== null) frames.push(frameOf(relay))
-    const tag = frames.length > 0 ? this.publishTag : 0
-    if (frames.length > 0) this.publishTag = 0
-    const durable = this.durableTags
-    this.durableTags = null
-    if (frames.length === 0 && durable === null) return
-    ;(this.clones as ClonePublisher).publish(this.name, {
-      frames,
-      ...(tag === 0 ? {} : { tag }),
-      ...(durable === null ? {} : { durable })
-    })
   }
 
   close(): void {
