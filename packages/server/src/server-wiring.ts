@@ -101,8 +101,8 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         webhooks?.roomOpened(name, stored.updates.length === 0)
         return compaction.prepareOpen(name, stored)
       },
-      onEvicted: (name, room) => {
-        compaction.forget(name)
+      onEvicted: (name, room, reason) => {
+        compaction.noteEvicted(name, reason === 'idle')
         webhooks?.roomEvicted(name)
         history?.roomEvicted(name, room.takeAuthors())
       },

@@ -477,3 +477,75 @@ describe('a quiet room\'s fold', () => {
     expect((await storage.load('big')).updates).toHaveLength(0)
   })
 })
+
+/** A short editing session: `edits` updates of a few words each, typed at the end, as most documents are written. */
+function typeWords(prng: Prng, edits: number): { updates: Uint8Array[]; doc: Y.Doc } {
+  const doc = new Y.Doc()
+  doc.clientID = 9
+  const updates: Uint8Array[] = []
+  doc.on('update', (update: Uint8Array) => updates.push(update))
+  for (let i = 0; i < edits; i++) doc.getText('t').insert(doc.getText('t').length, prng.string(25))
+  return { updates, doc }
+}
+
+describe('documents edited for a while and closed', () => {
+  it('are compacted once their room leaves memory, though nothing waited for the room to go quiet', async () => {
+    const { updates, doc: reference } = typeWords(createPrng(71), 160)
+    // What the storm bench's documents are: below every bound but the quiet ones.
+    const growth = growthOfLog({ updates, lastSeq: updates.length, startsWithSnapshot: false })
+    expect(needsCompaction(growth, DEFAULT_COMPACTION_POLICY)).toBe(false)
+    expect(needsQuietCompaction(growth, DEFAULT_COMPACTION_POLICY)).toBe(true)
+    const storage = createMemoryStorage()
+    const url = await start({ storage })
+    const writer = await openRawClient(url, 'closed after editing')
+    for (const update of updates) await writer.send(encodeMessage({ type: 'sync-update', update }))
+    await firstSyncReply(writer)
+    await writer.close()
+    const log = await untilStored(storage, 'closed after editing', (stored) => stored.startsWithSnapshot && stored.updates.length === 1, 5_000)
+    expect(docFromUpdates(log.updates).getText('t').toString()).toBe(reference.getText('t').toString())
+  })
+
+  it('opened from a log a quiet compaction calls for (a server killed before it ran), and only read, are compacted once their room leaves memory', async () => {
+    const { updates, doc: reference } = typeWords(createPrng(72), 160)
+    const storage = createMemoryStorage()
+    await storage.append([{ doc: 'left uncompacted', updates }])
+    const url = await start({ storage })
+    const reader = await openRawClient(url, 'left uncompacted')
+    expect(docFromUpdates([await firstSyncReply(reader)]).getText('t').toString()).toBe(reference.getText('t').toString())
+    await reader.close()
+    const log = await untilStored(storage, 'left uncompacted', (stored) => stored.startsWithSnapshot && stored.updates.length === 1, 5_000)
+    expect(docFromUpdates(log.updates).getText('t').toString()).toBe(reference.getText('t').toString())
+    const reopened = await firstSyncReply(await join(url, 'left uncompacted'))
+    expect(reopened.byteLength).toBeLessThanOrEqual(Y.encodeStateAsUpdate(reference).byteLength * 1.05)
+  })
+
+  it('a closing server drops the compactions of rooms that left, and a deleted document queues none', async () => {
+    const thread = slowThread(50)
+    let busy = false
+    const storage = createMemoryStorage()
+    const scheduler = schedulerOver(storage, thread, { policy: DEFAULT_COMPACTION_POLICY, openRoom: () => undefined, busy: () => busy })
+    const edited = async (doc: string, seed: number): Promise<void> => {
+      const { updates } = typeWords(createPrng(seed), 160)
+      await storage.append([{ doc, updates }])
+      await scheduler.prepareOpen(doc, { updates: [], lastSeq: 0, startsWithSnapshot: false })
+      scheduler.noteAppended(doc, updates, 0)
+    }
+    for (const [i, doc] of ['deleted', 'left', 'left at close'].entries()) await edited(doc, 80 + i)
+    expect(thread.runs).toHaveLength(0)
+
+    scheduler.noteEvicted('deleted', false)
+    scheduler.noteEvicted('left', true)
+    await untilStored(storage, 'left', (log) => log.startsWithSnapshot, 5_000)
+    // Past the pause after it: a queued job would have started by now.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(thread.runs).toHaveLength(1)
+    expect((await storage.load('deleted')).startsWithSnapshot).toBe(false)
+
+    // Held back while busy; closing drops it rather than wait.
+    busy = true
+    scheduler.noteEvicted('left at close', true)
+    await scheduler.idle()
+    expect(thread.runs).toHaveLength(1)
+    expect((await storage.load('left at close')).startsWithSnapshot).toBe(false)
+  })
+})

@@ -54,8 +54,11 @@ export interface RoomRegistryOptions {
   readonly relays: RelayScheduler
   /** Sees the log a room is about to open from, and may replace it (by a compacted one). */
   readonly prepareLog?: (name: string, log: StoredLog) => Promise<StoredLog>
-  /** Told when a room has left memory (the room, for what it still knows: its authors). */
-  readonly onEvicted?: (name: string, room: Room) => void
+  /**
+   * Told when a room has left memory (the room, for what it still knows: its authors):
+   * its last peer left (`idle`), or its document was deleted (`deleted`).
+   */
+  readonly onEvicted?: (name: string, room: Room, reason: 'idle' | 'deleted') => void
   /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
   readonly onQuiet?: (name: string) => boolean
   /** Told when the first write of a room opened while the store did not hold it is durable. */
@@ -97,7 +100,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     room.close()
     unborn.delete(room.name)
     fanout?.unsubscribe(room.name)
-    options.onEvicted?.(room.name, room)
+    options.onEvicted?.(room.name, room, 'deleted')
   }
 
   const load = async (name: string): Promise<Room> => {
@@ -152,7 +155,7 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
         room.close()
         unborn.delete(room.name)
         fanout?.unsubscribe(room.name)
-        options.onEvicted?.(room.name, room)
+        options.onEvicted?.(room.name, room, 'idle')
       })
       evictions.add(eviction)
       void eviction.finally(() => evictions.delete(eviction))
