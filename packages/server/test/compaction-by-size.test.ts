@@ -500,8 +500,8 @@ describe('documents edited for a while and closed', () => {
     const writer = await openRawClient(url, 'closed after editing')
     for (const update of updates) await writer.send(encodeMessage({ type: 'sync-update', update }))
     await firstSyncReply(writer)
-    await writer.close()
-    const log = await untilStored(storage, 'closed after editing', (stored) => stored.startsWithSnapshot && stored.updates.length === 1, 5_000)
+    writer.close()
+    const log = await untilStored(storage, 'closed after editing', (stored) => stored.startsWithSnapshot && stored.updates.length === 1, 15_000)
     expect(docFromUpdates(log.updates).getText('t').toString()).toBe(reference.getText('t').toString())
   })
 
@@ -512,8 +512,8 @@ describe('documents edited for a while and closed', () => {
     const url = await start({ storage })
     const reader = await openRawClient(url, 'left uncompacted')
     expect(docFromUpdates([await firstSyncReply(reader)]).getText('t').toString()).toBe(reference.getText('t').toString())
-    await reader.close()
-    const log = await untilStored(storage, 'left uncompacted', (stored) => stored.startsWithSnapshot && stored.updates.length === 1, 5_000)
+    reader.close()
+    const log = await untilStored(storage, 'left uncompacted', (stored) => stored.startsWithSnapshot && stored.updates.length === 1, 15_000)
     expect(docFromUpdates(log.updates).getText('t').toString()).toBe(reference.getText('t').toString())
     const reopened = await firstSyncReply(await join(url, 'left uncompacted'))
     expect(reopened.byteLength).toBeLessThanOrEqual(Y.encodeStateAsUpdate(reference).byteLength * 1.05)
@@ -535,7 +535,7 @@ describe('documents edited for a while and closed', () => {
 
     scheduler.noteEvicted('deleted', false)
     scheduler.noteEvicted('left', true)
-    await untilStored(storage, 'left', (log) => log.startsWithSnapshot, 5_000)
+    await untilStored(storage, 'left', (log) => log.startsWithSnapshot, 15_000)
     // Past the pause after it: a queued job would have started by now.
     await new Promise((resolve) => setTimeout(resolve, 400))
     expect(thread.runs).toHaveLength(1)
