@@ -316,7 +316,11 @@ export async function createLevelStorage(path: string, options: LevelStorageOpti
         const updates: Uint8Array[] = []
         let docLastSeq = 0
         let startsWithSnapshot = false
-        for await (const [key, value] of db.iterator(updateKeyRange(doc))) {
+        // All entries in one read: iterated one by one, classic-level fetches the first
+        // entry alone, then the rest, with a promise per step. all() took 25-30 µs (about a
+        // quarter) less CPU per load of a one-entry log, in four alternating rounds of 2,000
+        // loads (AMD EPYC VM, 2026-12-02), which every room opened in a storm pays.
+        for (const [key, value] of await db.iterator(updateKeyRange(doc)).all()) {
           // classic-level hands out Buffers; callers get plain Uint8Array views of them.
           const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
           const { seq, kind } = decodeLogKey(doc, key)
