@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -6,7 +7,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { QUIRE_BIN } from '@quire/testkit'
 import { describeUnsaved, foldSaved } from './saved-state.js'
 import { createStockClient } from './stock-client.js'
-import { runTraced } from './traced-process.js'
 import { waitUntil } from './wait-until.js'
 
 /**
@@ -21,7 +21,8 @@ import { waitUntil } from './wait-until.js'
  * Why strace and not an in-process spy on LevelDB's `batch` options: the spy would check
  * that we pass `{ sync: true }` to one API we happen to use today, and would miss a write
  * path that goes around it (another call, a chained batch, a new storage). The system
- * call is the guarantee itself, whatever code asks for it (see traced-process.ts).
+ * call is the guarantee itself, whatever code asks for it. strace comes from Debian
+ * (scripts/ensure-system-packages.mjs installs it; `pnpm test` and .ci/run call it).
  *
  * Three subjects, each with its defaults: `quire serve`, `createServer({ dataDir })` and
  * `createLevelStorage(dir)`. `quire serve --no-fsync` is the control: the same count is 0
@@ -29,7 +30,6 @@ import { waitUntil } from './wait-until.js'
  */
 
 const COMMITS = 5
-const SYNC_CALLS = { calls: ['fsync', 'fdatasync'], decode: '-y' } as const
 const CHILD = fileURLToPath(new URL('./fixtures/default-storage-child.mjs', import.meta.url))
 
 const cleanups: (() => Promise<void> | void)[] = []
@@ -41,6 +41,63 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(joinPath(tmpdir(), 'quire-fsync-'))
   cleanups.push(() => rm(dir, { recursive: true, force: true }))
   return dir
+}
+
+function requireStrace(): void {
+  const probe = spawnSync('strace', ['-V'], { encoding: 'utf8' })
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new Error(`strace is needed to watch fsync calls and is missing: run \`node scripts/ensure-system-packages.mjs\` (as root it installs Debian's strace) (${String(probe.error ?? probe.stderr)})`)
+  }
+}
+
+interface Traced {
+  readonly output: () => string
+  /** Resolves with the first stdout match of `pattern`. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray>
+  /** kill -9 the traced node process, wait for strace to exit, and return the sync calls it saw, one per line. */
+  killAndReadSyncs(): Promise<string[]>
+}
+
+/** Runs `node ...args` under strace, writing the trace to a file. */
+async function runTraced(args: readonly string[]): Promise<Traced> {
+  requireStrace()
+  const traceFile = joinPath(await tempDir(), 'strace.txt')
+  const child: ChildProcess = spawn('strace', ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-o', traceFile, '--', process.execPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let exitedNow = false
+  void exited.then(() => (exitedNow = true))
+  // strace's own child is the node process.
+  const nodePid = (): number => {
+    const children = spawnSync('cat', [`/proc/${child.pid}/task/${child.pid}/children`], { encoding: 'utf8' }).stdout.trim().split(/\s+/)
+    const pid = Number(children[0])
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`strace (${child.pid}) has no child process; output:\n${output}`)
+    return pid
+  }
+  cleanups.push(async () => {
+    if (!exitedNow) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  return {
+    output: () => output,
+    async waitFor(pattern) {
+      let match: RegExpExecArray | null = null
+      await waitUntil(() => (match = pattern.exec(output)) !== null || exitedNow, { describe: () => `no ${pattern} in:\n${output}` })
+      if (match === null) throw new Error(`the traced process exited before printing ${pattern}:\n${output}`)
+      return match
+    },
+    async killAndReadSyncs() {
+      process.kill(nodePid(), 'SIGKILL')
+      await exited
+      return (await readFile(traceFile, 'utf8')).split('\n').filter((line) => /\b(fsync|fdatasync)\(/.test(line))
+    }
+  }
 }
 
 /** The sync calls on LevelDB's write-ahead log in `dataDir`. */
@@ -64,10 +121,10 @@ async function commitOneByOne(url: string): Promise<void> {
 
 async function serveAndCommit(args: readonly string[]): Promise<{ dataDir: string; syncs: string[] }> {
   const dataDir = await tempDir()
-  const traced = await runTraced(args.map((arg) => (arg === '<data>' ? dataDir : arg)), SYNC_CALLS, cleanups)
+  const traced = await runTraced(args.map((arg) => (arg === '<data>' ? dataDir : arg)))
   const [, url] = await traced.waitFor(/quire listening on http:\/\/(127\.0\.0\.1:\d+)/)
   await commitOneByOne(`ws://${url}`)
-  return { dataDir, syncs: await traced.killAndReadCalls() }
+  return { dataDir, syncs: await traced.killAndReadSyncs() }
 }
 
 describe('fsync is on by default', () => {
@@ -88,9 +145,9 @@ describe('fsync is on by default', () => {
 
   it('createLevelStorage(dir) syncs its log on every append', async () => {
     const dataDir = await tempDir()
-    const traced = await runTraced([CHILD, 'storage', dataDir, String(COMMITS)], SYNC_CALLS, cleanups)
+    const traced = await runTraced([CHILD, 'storage', dataDir, String(COMMITS)])
     await traced.waitFor(new RegExp(`appended ${COMMITS}`))
-    const syncs = await traced.killAndReadCalls()
+    const syncs = await traced.killAndReadSyncs()
     expect(logSyncs(syncs, dataDir).length, `sync calls seen:\n${syncs.join('\n')}`).toBeGreaterThanOrEqual(COMMITS)
   })
 })

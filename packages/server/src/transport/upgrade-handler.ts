@@ -51,12 +51,6 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
     // Numbered from the upgrade on, so that a refusal's log line names it too.
     const id = nextConnectionId++
     const accept = (then: (ws: WebSocket) => void): void => {
-      // ws writes the 101 response at once, and the greeting (or a refusal's close frame)
-      // follows a microtask later: held until this turn ends, both leave in one system
-      // call, where each costs 25-35 µs on an AMD EPYC VM (the 101's write alone was 5% of
-      // the CPU of a reconnect storm, 2026-12-02). A room still loading greets later.
-      socket.cork()
-      setImmediate(uncorkSocket, socket)
       wss.handleUpgrade(request, socket, head, (ws) => {
         if (isClosing()) {
           ws.close(CLOSE_SERVICE_RESTART, 'server restarting: reconnect')
@@ -119,10 +113,6 @@ function rejectOverHttp(socket: Duplex, status: number, message: string): void {
  */
 function destroySocket(this: Duplex): void {
   this.destroy()
-}
-
-function uncorkSocket(socket: Duplex): void {
-  socket.uncork()
 }
 
 function watchAccess(accessWatch: AccessWatch, ws: WebSocket, room: string, grant: UpgradeGrant): void {
