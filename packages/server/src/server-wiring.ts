@@ -102,7 +102,7 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         return compaction.prepareOpen(name, stored)
       },
       onEvicted: (name, room, reason) => {
-        compaction.noteEvicted(name, reason === 'idle')
+        compaction.noteEvicted(name, reason)
         webhooks?.roomEvicted(name)
         history?.roomEvicted(name, room.takeAuthors())
       },

@@ -533,8 +533,8 @@ describe('documents edited for a while and closed', () => {
     for (const [i, doc] of ['deleted', 'left', 'left at close'].entries()) await edited(doc, 80 + i)
     expect(thread.runs).toHaveLength(0)
 
-    scheduler.noteEvicted('deleted', false)
-    scheduler.noteEvicted('left', true)
+    scheduler.noteEvicted('deleted', 'deleted')
+    scheduler.noteEvicted('left', 'idle')
     await untilStored(storage, 'left', (log) => log.startsWithSnapshot, 15_000)
     // Past the pause after it: a queued job would have started by now.
     await new Promise((resolve) => setTimeout(resolve, 400))
@@ -543,7 +543,7 @@ describe('documents edited for a while and closed', () => {
 
     // Held back while busy; closing drops it rather than wait.
     busy = true
-    scheduler.noteEvicted('left at close', true)
+    scheduler.noteEvicted('left at close', 'idle')
     await scheduler.idle()
     expect(thread.runs).toHaveLength(1)
     expect((await storage.load('left at close')).startsWithSnapshot).toBe(false)

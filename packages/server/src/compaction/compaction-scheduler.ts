@@ -1,5 +1,6 @@
 import type { CommitQueue } from '../commit/commit-queue.js'
 import type { Log } from '../log.js'
+import type { EvictionReason } from '../room/room-registry.js'
 import type { Room } from '../room/room.js'
 import type { Storage, StoredLog } from '../storage/storage.js'
 import { addToGrowth, deferredWhileBusy, growthOfLog, needsCompaction, needsQuietCompaction, type CompactionPolicy, type LogGrowth } from './compaction-policy.js'
@@ -42,7 +43,7 @@ export interface CompactionScheduler {
    * room that left because its last peer did (`idle`), with a log a quiet compaction calls
    * for, has that compaction queued now (see Job.leftForLater).
    */
-  noteEvicted(doc: string, idle: boolean): void
+  noteEvicted(doc: string, reason: EvictionReason): void
   /** Compacts `doc` now, whatever its length; resolves when done. */
   compact(doc: string): Promise<void>
   /** Waits for running and queued compactions; drops those left for later (see Job.leftForLater). */
@@ -342,10 +343,10 @@ export function createCompactionScheduler(options: CompactionSchedulerOptions): 
       void enqueue(doc, { kind: 'fold', background: true, quiet: true })
       return true
     },
-    noteEvicted(doc, idle) {
+    noteEvicted(doc, reason) {
       const known = growth.get(doc)
       growth.delete(doc)
-      if (idle && known !== undefined && needsQuietCompaction(known, policy)) {
+      if (reason === 'idle' && known !== undefined && needsQuietCompaction(known, policy)) {
         void enqueue(doc, { background: true, leftForLater: true })
       }
     },

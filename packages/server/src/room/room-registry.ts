@@ -48,17 +48,17 @@ export interface RoomRegistry {
   committed(name: string): void
 }
 
+/** Why a room left memory: its last peer left (`idle`), or its document was deleted (`deleted`). */
+export type EvictionReason = 'idle' | 'deleted'
+
 export interface RoomRegistryOptions {
   readonly storage: Storage
   readonly commitQueue: CommitQueue
   readonly relays: RelayScheduler
   /** Sees the log a room is about to open from, and may replace it (by a compacted one). */
   readonly prepareLog?: (name: string, log: StoredLog) => Promise<StoredLog>
-  /**
-   * Told when a room has left memory (the room, for what it still knows: its authors):
-   * its last peer left (`idle`), or its document was deleted (`deleted`).
-   */
-  readonly onEvicted?: (name: string, room: Room, reason: 'idle' | 'deleted') => void
+  /** Told when a room has left memory, and why (the room, for what it still knows: its authors). */
+  readonly onEvicted?: (name: string, room: Room, reason: EvictionReason) => void
   /** Told when a room has gone quiet after accepting updates; see `RoomOptions.onQuiet`. */
   readonly onQuiet?: (name: string) => boolean
   /** Told when the first write of a room opened while the store did not hold it is durable. */
