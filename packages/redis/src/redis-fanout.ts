@@ -33,10 +33,19 @@ const CONTROL_MAXLEN = 1000
 const CLONE_REGISTRY_KEEP_MS = 10 * 60_000
 
 interface Subscription {
+  readonly doc: string
   readonly key: string
   position: FanoutPosition
   readonly receive: FanoutReceive
+  /**
+   * The other clones known to have the room open. With none, nothing is published for
+   * it: a room that routing by document keeps on one clone costs Redis nothing per commit.
+   */
+  readonly followers: Set<string>
 }
+
+/** What a room-stream entry that carries no frames says (field `k`), see createRedisFanout. */
+type RoomMark = 'open' | 'here' | 'close'
 
 type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
 
@@ -44,8 +53,10 @@ type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
  * Traffic between clones on Redis Streams (see `Fanout`). Keys, under the prefix:
  *
  *   room:<name as JSON>  a stream per room: entries { c: clone id, f: frame, f: frame… },
- *                        trimmed to the retention window at each append (XADD MINID ~),
- *                        and expiring when nobody has written to it for twice that
+ *                        and marks { c: clone id, k: 'open' | 'close' } and
+ *                        { c: clone id, k: 'here', t: the clone it answers }; trimmed to
+ *                        the retention window at each append (XADD MINID ~), and expiring
+ *                        when nobody has written to it for twice that
  *   control              a stream of { c: clone id, k: 'resync' }: a clone whose
  *                        publishing was interrupted asks every clone to catch up from storage
  *   clone:<id>           a heartbeat with a TTL; when it expires, the clone is taken for
@@ -54,6 +65,21 @@ type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
  *   clones               a sorted set of every clone that beat lately (score: when, by its
  *                        own clock), so each clone learns of the others without waiting
  *                        for their traffic; members are dropped after CLONE_REGISTRY_KEEP_MS
+ *
+ * A clone publishes a room's frames only while another clone has the room open (its
+ * followers), so that routing by document, which keeps most rooms on one clone, keeps
+ * them off Redis. Who follows is learnt from the room's stream, without a gap:
+ *
+ *   - A clone that opens a room appends `open` (after taking its position, so it reads
+ *     every answer).
+ *   - A clone with the room open that reads `open` adds the opener to its followers, from
+ *     then on publishes for it, and appends `here` addressed to it.
+ *   - A clone that reads `here` addressed to it adds the sender (answering with a `here`
+ *     of its own if the sender is new to it), and catches the room up from storage: what
+ *     the sender committed before it started publishing (its `here` came after) is
+ *     durable, so storage has it; everything after comes on the stream.
+ *   - A clone that closes the room appends `close`; a clone that dies is dropped from
+ *     every room's followers with its heartbeat.
  *
  * Two connections per clone: one for commands, one that reads every subscribed stream
  * (and the control stream) in one blocking XREAD, re-issued when the set changes.
@@ -117,6 +143,8 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   }
   const subscriptions = new Map<string, Subscription>()
   const byKey = new Map<string, Subscription>()
+  // Rooms whose `open` (or an answer) could not be appended: announced again once Redis is back.
+  const unannounced = new Set<string>()
   // Some subscription still waits for its position (see readLoop).
   let unknownPositions = false
   let controlPosition: FanoutPosition = UNKNOWN
@@ -150,6 +178,65 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     for (const subscription of subscriptions.values()) subscription.position = await lastId(reader, subscription.key)
   }
 
+  /** One entry on a room's stream, trimmed to the retention window, its expiry pushed back. */
+  const append = (key: string, fields: (string | Buffer)[]): Promise<unknown> => {
+    const now = Date.now()
+    const added = commands.xadd(key, 'MINID', '~', `${now - retentionMs}-0`, '*', ...fields)
+    const renewed = expiryRenewedAt.get(key)
+    if (renewed === undefined || now - renewed > retentionMs / 2) {
+      expiryRenewedAt.set(key, now)
+      commands.pexpire(key, retentionMs * 2).catch(publishFailedWith)
+    }
+    return added
+  }
+
+  /**
+   * Appends `open` or `here` for a room open here. One that cannot be appended leaves the
+   * room to be announced again (`open`) once Redis is back, which starts the exchange
+   * anew: the other clones answer, and each side catches up from storage.
+   */
+  const mark = (subscription: Subscription, kind: Exclude<RoomMark, 'close'>, to?: string): void => {
+    const retry = (): void => {
+      unannounced.add(subscription.doc)
+    }
+    if (closed) return
+    if (commands.status !== 'ready') return retry()
+    append(subscription.key, to === undefined ? ['c', cloneId, 'k', kind] : ['c', cloneId, 'k', kind, 't', to]).catch(retry)
+  }
+
+  const announcePending = (): void => {
+    for (const doc of [...unannounced]) {
+      unannounced.delete(doc)
+      const subscription = subscriptions.get(doc)
+      if (subscription) mark(subscription, 'open')
+    }
+  }
+
+  /** A clone that now has the room open: published for from now on, and shown the presence here. */
+  const follow = (subscription: Subscription, clone: string): boolean => {
+    if (subscription.followers.has(clone)) return false
+    subscription.followers.add(clone)
+    events?.followed(subscription.doc)
+    return true
+  }
+
+  const handleMark = (subscription: Subscription, clone: string, fields: Buffer[]): void => {
+    const kind = fieldOf(fields, 'k')
+    if (kind === 'open') {
+      follow(subscription, clone)
+      // Always answered, even to a follower known already: it may be announcing again
+      // after losing its reader, and only an answer tells it who follows.
+      mark(subscription, 'here', clone)
+    } else if (kind === 'here') {
+      if (fieldOf(fields, 't') !== cloneId) return
+      if (follow(subscription, clone)) mark(subscription, 'here', clone)
+      // It publishes for this clone from its `here` on; what it committed before is durable.
+      events?.catchUp(subscription.doc)
+    } else if (kind === 'close') {
+      subscription.followers.delete(clone)
+    }
+  }
+
   const handleEntries = (streams: StreamEntries): void => {
     for (const [keyBytes, entries] of streams) {
       const key = keyBytes.toString()
@@ -170,6 +257,10 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
         subscription.position = id.toString()
         const clone = fieldOf(fields, 'c')
         if (clone === undefined || clone === cloneId) continue
+        if (isMarkEntry(fields)) {
+          handleMark(subscription, clone, fields)
+          continue
+        }
         const frames: Uint8Array[] = []
         for (let i = 0; i + 1 < fields.length; i += 2) {
           // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
@@ -205,6 +296,9 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
           await retakePositions()
           interrupted = false
           events?.resync()
+          // Marks appended meanwhile were not read: a clone that opened a room then waits
+          // for an answer from this one. Announcing every room again starts the exchange anew.
+          for (const doc of subscriptions.keys()) unannounced.add(doc)
         } else if (controlPosition === UNKNOWN || unknown.length > 0) {
           controlPosition = await lastId(reader, controlKey)
           for (const subscription of unknown) subscription.position = await lastId(reader, subscription.key)
@@ -212,6 +306,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
           unknownPositions = false
           if (unknown.length > 0) events?.resync()
         }
+        if (unannounced.size > 0 && commands.status === 'ready') announcePending()
         readerClientId ??= Number(await reader.client('ID'))
         // Keys and positions in one argument list, built in one pass.
         const args: string[] = ['COUNT', String(READ_COUNT), 'BLOCK', String(BLOCK_MS), 'STREAMS', controlKey]
@@ -255,6 +350,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       cloneAlive.set(clone, alive[i] === true)
       // Once per death: a clone cut off from Redis for a while may come back, and die later.
       if (alive[i] === true || wasAlive === false || firstBeat) return
+      for (const subscription of subscriptions.values()) subscription.followers.delete(clone)
       log('info', `clone ${clone} stopped (its heartbeat expired): its clients' presence goes, and open rooms catch up from storage`)
       events?.cloneGone(clone)
     })
@@ -273,10 +369,13 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     },
 
     subscribe(doc, from, receive) {
-      const subscription: Subscription = { key: roomKey(doc), position: from, receive }
+      const subscription: Subscription = { doc, key: roomKey(doc), position: from, receive, followers: new Set() }
       subscriptions.set(doc, subscription)
       byKey.set(subscription.key, subscription)
+      unannounced.delete(doc)
       if (from === UNKNOWN) unknownPositions = true
+      // After the position: every answer to it is read.
+      mark(subscription, 'open')
       interruptRead()
     },
 
@@ -285,25 +384,24 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       if (!subscription) return
       subscriptions.delete(doc)
       byKey.delete(subscription.key)
+      unannounced.delete(doc)
+      // Lost with Redis, it costs the followers only publishing for a while (until this clone's heartbeat goes).
+      if (!closed && commands.status === 'ready') append(subscription.key, ['c', cloneId, 'k', 'close']).catch(() => {})
       interruptRead()
     },
 
-    publish(doc, frames) {
+    publish(doc, frames, options) {
       if (frames.length === 0 || closed) return
+      // Open here and no other clone has it open: nobody would read it. (A room not open
+      // here may be open elsewhere: an update committed through the API, a deletion.)
+      if (options?.toEveryClone !== true && subscriptions.get(doc)?.followers.size === 0) return
       if (commands.status !== 'ready') {
         publishFailed = true
         return
       }
-      const key = roomKey(doc)
       const fields: (string | Buffer)[] = ['c', cloneId]
       for (const frame of frames) fields.push('f', Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
-      const now = Date.now()
-      commands.xadd(key, 'MINID', '~', `${now - retentionMs}-0`, '*', ...fields).catch(publishFailedWith)
-      const renewed = expiryRenewedAt.get(key)
-      if (renewed === undefined || now - renewed > retentionMs / 2) {
-        expiryRenewedAt.set(key, now)
-        commands.pexpire(key, retentionMs * 2).catch(publishFailedWith)
-      }
+      append(roomKey(doc), fields).catch(publishFailedWith)
     },
 
     start(handlers) {
@@ -345,6 +443,12 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
 /** The field name `f`, compared without making a string of every field name. */
 function isFrameField(name: Buffer): boolean {
   return name.length === 1 && name[0] === 0x66
+}
+
+/** A mark (`c`, clone, `k`, kind…) rather than frames (`c`, clone, `f`, frame…). */
+function isMarkEntry(fields: readonly Buffer[]): boolean {
+  const name = fields[2]
+  return name !== undefined && name.length === 1 && name[0] === 0x6b
 }
 
 function fieldOf(fields: readonly Buffer[], name: string): string | undefined {

@@ -11,20 +11,36 @@ afterEach(async () => {
 interface Events extends FanoutEvents {
   readonly resyncs: number
   readonly gone: string[]
+  readonly followedRooms: string[]
+  readonly caughtUpRooms: string[]
 }
 
 function recordEvents(): Events {
   const events = {
     resyncs: 0,
     gone: [] as string[],
+    followedRooms: [] as string[],
+    caughtUpRooms: [] as string[],
     resync() {
       events.resyncs++
     },
     cloneGone(clone: string) {
       events.gone.push(clone)
+    },
+    followed(doc: string) {
+      events.followedRooms.push(doc)
+    },
+    catchUp(doc: string) {
+      events.caughtUpRooms.push(doc)
     }
   }
   return events
+}
+
+/** The entries of a room's stream, as { clone, kind or 'frames' }. */
+async function streamOf(redis: TestRedisPrefix, doc: string): Promise<string[]> {
+  const entries = (await withRedis((r) => r.xrange(`${redis.prefix}room:${JSON.stringify(doc)}`, '-', '+'))) as [string, string[]][]
+  return entries.map(([, fields]) => `${fields[1]}:${fields[2] === 'k' ? `${fields[3]}${fields[5] === undefined ? '' : `>${fields[5]}`}` : 'frames'}`)
 }
 
 async function startFanout(redis: TestRedisPrefix, options: Partial<RedisFanoutOptions> = {}, events: FanoutEvents = recordEvents()): Promise<RedisFanout> {
@@ -58,10 +74,13 @@ function subscribeAll(fanout: Fanout, doc: string, position: string): Array<{ fr
 describe('clone traffic on Redis Streams', () => {
   it('delivers what one clone publishes to the others with the room open, in order, never back to the publisher', async () => {
     const redis = ownPrefix()
-    const [a, b] = await Promise.all([startFanout(redis, { cloneId: 'a' }), startFanout(redis, { cloneId: 'b' })])
+    const [eventsAtA, eventsAtB] = [recordEvents(), recordEvents()]
+    const [a, b] = await Promise.all([startFanout(redis, { cloneId: 'a' }, eventsAtA), startFanout(redis, { cloneId: 'b' }, eventsAtB)])
     const atA = subscribeAll(a, 'room', await a.position('room'))
     const atB = subscribeAll(b, 'room', await b.position('room'))
     const elsewhere = subscribeAll(b, 'other room', await b.position('other room'))
+    // Each has heard the other answer (`here`): each publishes for the other from then on.
+    await until(() => eventsAtA.caughtUpRooms.includes('room') && eventsAtB.caughtUpRooms.includes('room'), 'a and b know of each other')
     for (let i = 0; i < 20; i++) a.publish('room', [Uint8Array.of(i), Uint8Array.of(i, i)])
     b.publish('room', [Uint8Array.of(99)])
     await until(() => atB.length === 20 && atA.length === 1, `b has ${atB.length} of 20, a has ${atA.length} of 1`)
@@ -83,6 +102,56 @@ describe('clone traffic on Redis Streams', () => {
     const atB = subscribeAll(b, 'room', position)
     await until(() => atB.length === 1, 'the second entry arrives')
     expect(atB[0]?.frames).toEqual([[2]])
+  })
+
+  it('publishes nothing for a room no other clone has open; one that opens it is answered, and both catch up once', async () => {
+    const redis = ownPrefix()
+    const [eventsAtA, eventsAtB] = [recordEvents(), recordEvents()]
+    const [a, b] = await Promise.all([startFanout(redis, { cloneId: 'a' }, eventsAtA), startFanout(redis, { cloneId: 'b' }, eventsAtB)])
+    subscribeAll(a, 'room', await a.position('room'))
+    for (let i = 0; i < 5; i++) a.publish('room', [Uint8Array.of(i)])
+    await until(async () => (await streamOf(redis, 'room')).length > 0, 'the open mark is in the stream')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(await streamOf(redis, 'room')).toEqual(['a:open'])
+
+    const atB = subscribeAll(b, 'room', await b.position('room'))
+    await until(() => eventsAtA.caughtUpRooms.length > 0 && eventsAtB.caughtUpRooms.length > 0, 'both heard an answer')
+    // a answered b's open; b, new to a, answered back. Each was told to show its presence once.
+    expect(await streamOf(redis, 'room')).toEqual(['a:open', 'b:open', 'a:here>b', 'b:here>a'])
+    expect([eventsAtA.followedRooms, eventsAtB.followedRooms]).toEqual([['room'], ['room']])
+    expect([eventsAtA.caughtUpRooms, eventsAtB.caughtUpRooms]).toEqual([['room'], ['room']])
+    a.publish('room', [Uint8Array.of(7)])
+    await until(() => atB.length === 1, 'b receives what a publishes now')
+    expect(atB[0]).toEqual({ frames: [[7]], clone: 'a' })
+
+    // b closes the room: a stops publishing for it; a deletion still goes out.
+    b.unsubscribe('room')
+    await until(async () => (await streamOf(redis, 'room')).includes('b:close'), 'the close mark is in the stream')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    a.publish('room', [Uint8Array.of(8)])
+    a.publish('room', [Uint8Array.of(9)], { toEveryClone: true })
+    await until(async () => (await streamOf(redis, 'room')).length === 7, 'the deletion is in the stream')
+    expect((await streamOf(redis, 'room')).slice(4)).toEqual(['a:frames', 'b:close', 'a:frames'])
+  })
+
+  it('stops publishing for a clone that died with the room open', async () => {
+    const redis = ownPrefix()
+    const eventsAtB = recordEvents()
+    const b = await startFanout(redis, { cloneId: 'b', heartbeatMs: 100 }, eventsAtB)
+    subscribeAll(b, 'room', await b.position('room'))
+    // A clone "a" that beat once and opened the room, then died (kill -9: no close mark).
+    await withRedis(async (r) => {
+      await r.set(`${redis.prefix}clone:a`, '1', 'PX', 300)
+      await r.zadd(`${redis.prefix}clones`, Date.now(), 'a')
+      await r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'a', 'k', 'open')
+    })
+    await until(() => eventsAtB.followedRooms.length === 1, 'b follows a')
+    b.publish('room', [Uint8Array.of(1)])
+    await until(async () => (await streamOf(redis, 'room')).includes('b:frames'), 'b publishes for a')
+    await until(() => eventsAtB.gone.length > 0, 'b hears that a is gone', 3000)
+    b.publish('room', [Uint8Array.of(2)])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await streamOf(redis, 'room')).toEqual(['b:open', 'a:open', 'b:here>a', 'b:frames'])
   })
 
   it('keeps streams to the retention window, and a stream nobody writes to goes away', async () => {

@@ -144,13 +144,21 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         }
       )
     }
+    const catchUpRoom = (doc: string): void => {
+      registry.catchUpRoom(doc).catch((error: unknown) => {
+        log('error', `catching up "${doc}" from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
+        setTimeout(() => catchUpRoom(doc), CATCH_UP_RETRY_MS).unref()
+      })
+    }
     fanout?.start({
       resync: () => catchUp('the traffic between clones was interrupted'),
       cloneGone: (clone) => {
         registry.removeClonePresence(clone)
         // It may have committed updates it died before publishing: only storage has them.
         catchUp(`clone ${clone} stopped`)
-      }
+      },
+      followed: (doc) => registry.publishLocalPresence(doc),
+      catchUp: (doc) => catchUpRoom(doc)
     })
     return { storage, commitQueue, registry, compaction, thread, webhooks, history, renderer }
   })

@@ -40,6 +40,29 @@ function neverPublishing(inner: Fanout): Fanout {
   }
 }
 
+/** `inner`, noting each room another clone started publishing for (see `FanoutEvents.catchUp`). */
+function noticingFollowers(inner: Fanout, caughtUp: string[]): Fanout {
+  return {
+    cloneId: inner.cloneId,
+    position: (doc) => inner.position(doc),
+    subscribe: (doc, from, receive) => inner.subscribe(doc, from, receive),
+    unsubscribe: (doc) => inner.unsubscribe(doc),
+    publish: (doc, frames, options) => inner.publish(doc, frames, options),
+    start: (events) =>
+      inner.start({
+        ...events,
+        catchUp: (doc) => {
+          events.catchUp(doc)
+          caughtUp.push(doc)
+        }
+      }),
+    get connected() {
+      return inner.connected
+    },
+    close: () => inner.close()
+  }
+}
+
 interface Clone {
   readonly server: QuireServerFixture
   stop(): Promise<void>
@@ -68,7 +91,8 @@ describe('a clone that dies between committing an update and publishing it', () 
   it("does not keep that update from the other clones' clients", async () => {
     const { schema, redis } = await ownStores('death', cleanups)
     const room = 'death'
-    const survivor = await startClone(schema.url, redis)
+    const caughtUp: string[] = []
+    const survivor = await startClone(schema.url, redis, (fanout) => noticingFollowers(fanout, caughtUp))
     const dying = await startClone(schema.url, redis, neverPublishing)
     const watcher = join(survivor.server, room)
     await watcher.synced()
@@ -76,6 +100,9 @@ describe('a clone that dies between committing an update and publishing it', () 
     const writer = join(dying.server, room, true)
     await writer.synced()
     await waitUntil(() => writer.doc.getText('t').toString() === 'before ')
+    // The clones have told each other they have the room open (the survivor caught up
+    // once, then): from here on the dying clone would publish, if it did.
+    await waitUntil(() => caughtUp.includes(room))
     writer.doc.getText('t').insert(7, 'acknowledged')
     await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages), writer.doc.clientID) === null)
     // Committed and acknowledged, yet never published: the watcher has not seen it.

@@ -100,6 +100,10 @@ describe('clones through outages', () => {
     const onB = joinClone(b, room, cleanups, { quire: true })
     await Promise.all([onA, alsoOnA, onB].map((client) => client.synced()))
     const connects = [onA, alsoOnA, onB].map(countConnects)
+    // A room clone A has to itself (it publishes nothing for it), opened on B during the outage.
+    const otherRoom = 'opened during the redis outage'
+    const aloneOnA = joinClone(a, otherRoom, cleanups, { quire: true })
+    await aloneOnA.synced()
     type(onA, 'before the outage from A')
     type(onB, 'before the outage from B')
     await converge([onA.doc, alsoOnA.doc, onB.doc])
@@ -115,6 +119,9 @@ describe('clones through outages', () => {
         `A: ${unsaved(onA)}; B: ${unsaved(onB)}\n${a.output().slice(-2000)}`
     })
     expect(onB.doc.getText('t').toString()).not.toContain('during the outage from A')
+    type(aloneOnA, 'during the outage in the other room from A')
+    const laterOnB = joinClone(b, otherRoom, cleanups, { quire: true })
+    await laterOnB.synced()
 
     startRedis()
     await waitReachable(6379)
@@ -126,6 +133,12 @@ describe('clones through outages', () => {
     type(onB, 'after the outage from B')
     await converge([onA.doc, alsoOnA.doc, onB.doc])
     await storedMatches(schema, room, onA.doc)
+    // The clones found each other in the room B opened while its open mark could not be
+    // appended, and each publishes for the other there.
+    type(aloneOnA, 'after the outage in the other room from A')
+    type(laterOnB, 'after the outage in the other room from B')
+    await converge([aloneOnA.doc, laterOnB.doc], 30_000)
+    await storedMatches(schema, otherRoom, aloneOnA.doc)
   })
 
   it('PostgreSQL restarted: relaying goes on, nothing is acknowledged meanwhile, writers past the bound are refused, and saving resumes', async () => {

@@ -122,6 +122,23 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
     await waitUntil(() => !there.provider.awareness.getStates().has(here.doc.clientID), { timeoutMs: 10_000 })
   })
 
+  it('a clone that opens a room another clone has to itself shows its clients the presence there at once', async () => {
+    const { clones } = await startCluster(2, cleanups)
+    const [a, b] = clones as [SpawnedQuireServer, SpawnedQuireServer]
+    const first = join(a, 'presence before')
+    await first.synced()
+    // Set while no other clone has the room open: clone a publishes nothing for it then.
+    first.provider.awareness.setLocalStateField('user', { name: 'Ada' })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const later = join(b, 'presence before')
+    await later.synced()
+    // Well before y-protocols renews a state (every 15 s).
+    await waitUntil(() => later.provider.awareness.getStates().get(first.doc.clientID)?.['user']?.name === 'Ada', {
+      timeoutMs: 5000,
+      describe: () => JSON.stringify([...later.provider.awareness.getStates()])
+    })
+  })
+
   it('presence of the clients of a clone killed with -9 leaves the other clones within 30 s', async () => {
     const { clones } = await startCluster(2, cleanups)
     const [doomed, survivor] = clones as [SpawnedQuireServer, SpawnedQuireServer]

@@ -269,7 +269,7 @@ export function createDocumentApi(options: DocumentApiOptions): DocumentApi {
       await storage.delete(room, until === undefined ? {} : { refuseUntil: until })
       parts.history?.forget(room)
       // Every other clone with the room open closes its clients too (a room message on the fan-out).
-      options.fanout?.publish(room, [encodeMessage({ type: 'quire-deleted' })])
+      options.fanout?.publish(room, [encodeMessage({ type: 'quire-deleted' })], { toEveryClone: true })
       notify('deleted', room)
       writeJson(response, 200, { deleted: true, refusedUntil: until === undefined ? null : new Date(until).toISOString() })
     } finally {

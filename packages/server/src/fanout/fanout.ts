@@ -20,8 +20,13 @@ export interface Fanout {
   /** Delivers what other clones publish for `doc` after `from`, until `unsubscribe`. */
   subscribe(doc: string, from: FanoutPosition, receive: FanoutReceive): void
   unsubscribe(doc: string): void
-  /** Frames for the other clones with `doc` open (sync-update frames only of durable updates). */
-  publish(doc: string, frames: readonly Uint8Array[]): void
+  /**
+   * Frames for the other clones with `doc` open (sync-update frames only of durable
+   * updates). A fan-out may drop them while no other clone follows a room open here
+   * (see `FanoutEvents.followed`); `toEveryClone` publishes even then (a deletion, which
+   * a clone that opened the room a moment ago must hear of).
+   */
+  publish(doc: string, frames: readonly Uint8Array[], options?: { readonly toEveryClone?: boolean }): void
   /** Starts the traffic; `events` hears what the server must act on. */
   start(events: FanoutEvents): void
   /** Whether the clone can reach the others now (for readiness). */
@@ -46,4 +51,15 @@ export interface FanoutEvents {
    * update and publishing it.
    */
   cloneGone(clone: string): void
+  /**
+   * Another clone now has `doc` open and receives what this one publishes for it: the
+   * presence of this clone's peers in the room, not published while nobody followed,
+   * must be published now.
+   */
+  followed(doc: string): void
+  /**
+   * Another clone publishes `doc`'s updates to this one from now on; what it committed
+   * before is durable but was never published here, so the room must catch up from storage.
+   */
+  catchUp(doc: string): void
 }

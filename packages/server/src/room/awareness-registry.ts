@@ -9,8 +9,8 @@ import type { AwarenessEntry } from '@quire/protocol'
 export interface AwarenessRegistry<Owner> {
   /** Records entries sent by `owner`; returns whether anything changed. */
   apply(entries: readonly AwarenessEntry[], owner: Owner): void
-  /** Every known non-null state, for a newcomer or a query-awareness. */
-  entries(): AwarenessEntry[]
+  /** Every known non-null state (of the owners `keep` accepts, if given), for a newcomer or a query-awareness. */
+  entries(keep?: (owner: Owner) => boolean): AwarenessEntry[]
   /** Removes the clients `owner` controlled and returns their removal entries (state null, clock + 1). */
   removeOwner(owner: Owner): AwarenessEntry[]
   /** The states (JSON strings) of the clients `owner` controls. */
@@ -44,9 +44,9 @@ class PresenceMap<Owner> implements AwarenessRegistry<Owner> {
     }
   }
 
-  entries(): AwarenessEntry[] {
+  entries(keep?: (owner: Owner) => boolean): AwarenessEntry[] {
     const out: AwarenessEntry[] = []
-    for (const [clientId, p] of this.clients) out.push({ clientId, clock: p.clock, state: p.state })
+    for (const [clientId, p] of this.clients) if (keep === undefined || keep(p.owner)) out.push({ clientId, clock: p.clock, state: p.state })
     return out
   }
 

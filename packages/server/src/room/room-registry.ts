@@ -32,6 +32,10 @@ export interface RoomRegistry {
    * clones was interrupted, whatever other clones committed meanwhile.
    */
   catchUpFromStorage(): Promise<void>
+  /** The same for one room, if open (another clone just started publishing its updates here). */
+  catchUpRoom(name: string): Promise<void>
+  /** Another clone started following `name`: the presence of this clone's peers there is published. */
+  publishLocalPresence(name: string): void
   /** A clone stopped: the presence it brought leaves every room. */
   removeClonePresence(clone: string): void
   /**
@@ -133,6 +137,13 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
     return room
   }
 
+  const catchUp = async (room: Room): Promise<void> => {
+    const { updates } = await options.storage.load(room.name)
+    if (rooms.get(room.name) !== room) return
+    // Durable already: kept and relayed where the room lacks it, not stored again.
+    for (const update of updates) room.accept(update, updateMetaOf(update), null)
+  }
+
   return {
     open(name) {
       const room = rooms.get(name)
@@ -170,12 +181,14 @@ export function createRoomRegistry(options: RoomRegistryOptions): RoomRegistry {
       await Promise.all(evictions)
     },
     async catchUpFromStorage() {
-      for (const room of [...rooms.values()]) {
-        const { updates } = await options.storage.load(room.name)
-        if (rooms.get(room.name) !== room) continue
-        // Durable already: kept and relayed where the room lacks it, not stored again.
-        for (const update of updates) room.accept(update, updateMetaOf(update), null)
-      }
+      for (const room of [...rooms.values()]) await catchUp(room)
+    },
+    async catchUpRoom(name) {
+      const room = rooms.get(name)
+      if (room) await catchUp(room)
+    },
+    publishLocalPresence(name) {
+      rooms.get(name)?.publishLocalPresence()
     },
     refuse(name) {
       refused.add(name)

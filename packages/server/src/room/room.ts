@@ -59,6 +59,11 @@ export interface Room {
   applyAwareness(entries: readonly AwarenessEntry[], frame: Uint8Array, from: Peer): void
   /** Presence another clone published: kept as that clone's, relayed to every peer here. */
   applyClonePresence(entries: readonly AwarenessEntry[], frame: Uint8Array, clone: RemoteClone): void
+  /**
+   * Another clone started following the room: the presence of the peers here goes to it
+   * (it was not published while no other clone had the room open).
+   */
+  publishLocalPresence(): void
   /** `clone` stopped: the presence it brought goes, and the peers here are told. */
   removeClonePresence(clone: RemoteClone): void
   join(peer: Peer): void
@@ -261,6 +266,13 @@ class OpenRoom implements Room {
   applyClonePresence(entries: readonly AwarenessEntry[], frame: Uint8Array, clone: RemoteClone): void {
     this.awareness.apply(entries, clone)
     for (const peer of this.peers) peer.send(frame)
+  }
+
+  publishLocalPresence(): void {
+    if (this.publishPresence === undefined) return
+    const local = this.awareness.entries((owner) => this.peers.has(owner as Peer))
+    if (local.length === 0) return
+    this.publishPresence(this.name, encodeMessage({ type: 'awareness', update: encodeAwarenessUpdate(local) }))
   }
 
   removeClonePresence(clone: RemoteClone): void {
