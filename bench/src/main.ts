@@ -23,7 +23,7 @@ import type { ServerKind } from './server-kind.js'
 import { hocuspocusServer, hocuspocusSqliteServer } from './servers/hocuspocus.js'
 import { hocuspocusRedisCluster } from './servers/hocuspocus-redis-cluster.js'
 import { quireCluster } from './servers/quire-cluster.js'
-import { quireBaselineServer, quireNoMetricsServer, quireServer } from './servers/quire.js'
+import { baselineCheckout, quireBaselineServer, quireNoMetricsServer, quireServer } from './servers/quire.js'
 import { quirePostgresServer } from './servers/quire-postgres.js'
 import { wsRelayServer } from './servers/ws-relay.js'
 import { yWebsocketServer } from './servers/y-websocket-server.js'
@@ -61,7 +61,14 @@ const SERVERS: ServerKind[] = [
   wsRelayServer
 ]
 /** Named in --servers like servers; measured by the scale-out scenario only. */
-const CLUSTERS: ClusterKind[] = [quireCluster(1), quireCluster(2, 'by-room'), quireCluster(2), hocuspocusRedisCluster(2)]
+const CLUSTERS: ClusterKind[] = [
+  quireCluster(1),
+  quireCluster(2, 'by-room'),
+  quireCluster(2),
+  hocuspocusRedisCluster(2),
+  // Only when named, as quire-baseline: the same configurations from QUIRE_BENCH_BASELINE's checkout.
+  ...([[1, 'spread'], [2, 'by-room'], [2, 'spread']] as const).map(([instances, placement]) => quireCluster(instances, placement, baselineCheckout()))
+]
 const PINNED_ENV = 'QUIRE_BENCH_PINNED'
 const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url))
 
@@ -132,7 +139,7 @@ async function main(): Promise<number> {
   const wanted = SERVERS.filter((kind) => picked.includes(kind) && serverScenarios.length > 0).filter(
     (kind) => named || !kind.defaultScenarios || serverScenarios.some((scenario) => kind.defaultScenarios?.includes(scenario.name))
   )
-  const clusters = scenarios.some((scenario) => scenario.measuresClusters) ? CLUSTERS.filter((kind) => picked.includes(kind)) : []
+  const clusters = scenarios.some((scenario) => scenario.measuresClusters) ? CLUSTERS.filter((kind) => picked.includes(kind) && (named || kind.baseline !== true)) : []
   // A run that cannot start a server it was to measure fails before it begins: the smoke
   // run is part of `pnpm test`, where "not run" in a table would pass unnoticed, and a
   // full run would spend its hour on tables without the row they are for.

@@ -18,6 +18,8 @@ export interface ClusterKind {
   placement?: Placement
   /** Whether the instances speak the Quire acknowledgement extension (acknowledged writes are measured). */
   acknowledgements: boolean
+  /** Quire as built in another checkout (an A/B run): run only when named, and left out of the targets. */
+  baseline?: boolean
   /** Printed under the scale-out tables: how the configuration differs from a default start, and why. */
   note?: string
   /** Undefined when the cluster can run here; otherwise why it cannot. */

@@ -240,7 +240,7 @@ function storesTable(context: BenchContext, results: readonly ConfigurationResul
 
 function targetsTable(results: readonly ConfigurationResult[]): Table {
   const quire = (instances: number, placement: Placement): ConfigurationResult | undefined =>
-    results.find((result) => result.kind.acknowledgements && result.kind.instances === instances && (result.kind.placement ?? 'spread') === placement)
+    results.find((result) => result.kind.acknowledgements && result.kind.baseline !== true && result.kind.instances === instances && (result.kind.placement ?? 'spread') === placement)
   const oneClone = quire(1, 'spread')
   const clones = quire(2, 'spread')
   const clonesByRoom = quire(2, 'by-room')

@@ -10,17 +10,21 @@ const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url))
 /**
  * `instances` clones of `quire serve --postgres <url> --redis <url> --redis-prefix <p>`,
  * all on one PostgreSQL schema and one Redis key prefix that this start makes and
- * removes when it stops. One clone is the local path (it still commits to PostgreSQL
- * and publishes every committed update to its room's stream, with nobody reading);
+ * removes when it stops. One clone is the local path (it commits to PostgreSQL, and
+ * publishes nothing to Redis since no other clone has its rooms open);
  * two clones carry every delivery between a room's halves over Redis; two clones with
  * each room's clients on one of them ('by-room', as HAProxy routes by document) are the
- * local path again, in the same two processes.
+ * local path again, in the same two processes. With `baseline`, the same from another
+ * checkout (QUIRE_BENCH_BASELINE), for A/B runs: ids `quire-baseline-1-clone`, ….
  */
-export function quireCluster(instances: number, placement: Placement = 'spread'): ClusterKind {
-  const base = instances === 1 ? 'quire-1-clone' : `quire-${instances}-clones`
+export function quireCluster(instances: number, placement: Placement = 'spread', baseline?: { readonly root: string | undefined; readonly name: string }): ClusterKind {
+  const name = baseline === undefined ? 'quire' : 'quire-baseline'
+  const base = instances === 1 ? `${name}-1-clone` : `${name}-${instances}-clones`
   const id = placement === 'by-room' ? `${base}-by-room` : base
-  const label = instances === 1 ? 'Quire, 1 clone' : `Quire, ${instances} clones${placement === 'by-room' ? ', each room on one' : ''}`
-  const clone = quireServerAt(CHECKOUT, { id, label })
+  const product = baseline === undefined ? 'Quire' : `Quire baseline (${baseline.name})`
+  const label = instances === 1 ? `${product}, 1 clone` : `${product}, ${instances} clones${placement === 'by-room' ? ', each room on one' : ''}`
+  const root = baseline === undefined ? CHECKOUT : (baseline.root ?? CHECKOUT)
+  const clone = quireServerAt(root, { id, label })
   return {
     id,
     label,
@@ -28,16 +32,20 @@ export function quireCluster(instances: number, placement: Placement = 'spread')
     instances,
     placement,
     acknowledgements: true,
+    ...(baseline === undefined ? {} : { baseline: true }),
     note:
       'Quire clones: quire serve --postgres (PostgreSQL 127.0.0.1, synchronous_commit on) --redis (127.0.0.1) --redis-prefix, the defaults otherwise' +
       ' (group commit per event-loop turn, stream entries kept 60 s); rate limits raised as for Quire.',
-    unavailable: () => clone.unavailable(),
+    unavailable: () =>
+      baseline !== undefined && baseline.root === undefined
+        ? 'set QUIRE_BENCH_BASELINE to the directory of another Quire checkout, built (e.g. a git worktree of the commit to compare against)'
+        : clone.unavailable(),
     start: async (options) => {
       const schema = await createBenchSchema()
       const redisPrefix = createRedisPrefix(id)
       // Every clone gets the same flags; the schema goes when the cluster stops, not a clone.
       const shared = { args: [...schema.args, '--redis', BENCH_REDIS_URL, '--redis-prefix', redisPrefix], release: async () => {} }
-      const cloneOnShared = quireServerAt(CHECKOUT, { id, label }, async () => shared)
+      const cloneOnShared = quireServerAt(root, { id, label }, async () => shared)
       return await startInstances(
         instances,
         (index) => cloneOnShared.start({ dataDir: options.dataDir(index), profileDir: options.profileDir }),

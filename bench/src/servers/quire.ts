@@ -55,6 +55,11 @@ export const quireBaselineServer: ServerKind = {
   }
 }
 
+/** QUIRE_BENCH_BASELINE's checkout (undefined when unset), and how it was given, for labels. */
+export function baselineCheckout(): { readonly root: string | undefined; readonly name: string } {
+  return { root: baselineRoot(), name: process.env[BASELINE_ENV] ?? 'unset' }
+}
+
 /** The baseline checkout, relative to where `pnpm bench` was typed (pnpm runs the script in bench/). */
 function baselineRoot(): string | undefined {
   const given = process.env[BASELINE_ENV]
