@@ -206,8 +206,10 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
 
   const announcePending = (): void => {
     for (const doc of [...unannounced]) {
-      unannounced.delete(doc)
       const subscription = subscriptions.get(doc)
+      // Its position first (the reader's next round takes it), then its mark.
+      if (subscription?.position === UNKNOWN) continue
+      unannounced.delete(doc)
       if (subscription) mark(subscription, 'open')
     }
   }
@@ -329,9 +331,21 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     const now = Date.now()
     for (const [key, renewed] of expiryRenewedAt) if (now - renewed > retentionMs * 2) expiryRenewedAt.delete(key)
     if (commands.status !== 'ready') return
+    const stillBeating = (await commands.exists(heartbeatKey(cloneId))) === 1
     // The heartbeat before the registry entry: a clone found in the registry has its heartbeat.
     await commands.set(heartbeatKey(cloneId), '1', 'PX', heartbeatMs * 3)
     await commands.zadd(registryKey, now, cloneId)
+    if (beaten && !stillBeating) {
+      // Taken for dead meanwhile (a stall past the heartbeat's life, or Redis lost its
+      // keys): the others dropped this clone from their rooms' followers, and its clients'
+      // presence. Every room starts again as if just opened here.
+      log('warn', 'this clone\'s heartbeat had expired, so the other clones took it for dead: announcing its open rooms again')
+      for (const subscription of subscriptions.values()) {
+        subscription.followers.clear()
+        unannounced.add(subscription.doc)
+      }
+      interruptRead()
+    }
     if (publishFailed) {
       publishFailed = false
       await commands.xadd(controlKey, 'MAXLEN', '~', CONTROL_MAXLEN, '*', 'c', cloneId, 'k', 'resync')
@@ -373,9 +387,14 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
       subscriptions.set(doc, subscription)
       byKey.set(subscription.key, subscription)
       unannounced.delete(doc)
-      if (from === UNKNOWN) unknownPositions = true
-      // After the position: every answer to it is read.
-      mark(subscription, 'open')
+      // After the position, so that every answer is read: for a position not known yet,
+      // once the reader has taken it.
+      if (from === UNKNOWN) {
+        unknownPositions = true
+        unannounced.add(doc)
+      } else {
+        mark(subscription, 'open')
+      }
       interruptRead()
     },
 

@@ -154,6 +154,27 @@ describe('clone traffic on Redis Streams', () => {
     expect(await streamOf(redis, 'room')).toEqual(['b:open', 'a:open', 'b:here>a', 'b:frames'])
   })
 
+  it('a clone taken for dead (its heartbeat lapsed) announces its rooms again, and the others publish for it again', async () => {
+    const redis = ownPrefix()
+    const [eventsAtA, eventsAtB] = [recordEvents(), recordEvents()]
+    const a = await startFanout(redis, { cloneId: 'a', heartbeatMs: 100 }, eventsAtA)
+    const b = await startFanout(redis, { cloneId: 'b', heartbeatMs: 2000 }, eventsAtB)
+    subscribeAll(a, 'room', await a.position('room'))
+    const atB = subscribeAll(b, 'room', await b.position('room'))
+    await until(() => eventsAtA.caughtUpRooms.includes('room') && eventsAtB.caughtUpRooms.includes('room'), 'a and b know of each other')
+    // Just after b renewed it (it lives 6 s), b's heartbeat goes, as when b stalls past its life.
+    const heartbeat = `${redis.prefix}clone:b`
+    await until(async () => (await withRedis((r) => r.pttl(heartbeat))) > 5500, 'b has just beaten', 5000)
+    await withRedis((r) => r.del(heartbeat))
+    await until(() => eventsAtA.gone.includes('b'), 'a takes b for dead', 1500)
+    a.publish('room', [Uint8Array.of(1)])
+    // b's next beat, 2 s after the last, finds its heartbeat gone: b announces the room again.
+    await until(() => eventsAtA.followedRooms.length === 2, 'a follows b again', 5000)
+    a.publish('room', [Uint8Array.of(2)])
+    await until(() => atB.length > 0, 'b receives what a publishes now')
+    expect(atB).toEqual([{ frames: [[2]], clone: 'a' }])
+  })
+
   it('keeps streams to the retention window, and a stream nobody writes to goes away', async () => {
     const redis = ownPrefix()
     const retentionMs = 200
