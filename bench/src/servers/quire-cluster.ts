@@ -35,7 +35,7 @@ export function quireCluster(instances: number, placement: Placement = 'spread',
     ...(baseline === undefined ? {} : { baseline: true }),
     note:
       'Quire clones: quire serve --postgres (PostgreSQL 127.0.0.1, synchronous_commit on) --redis (127.0.0.1) --redis-prefix, the defaults otherwise' +
-      ' (group commit per event-loop turn, stream entries kept 60 s); rate limits raised as for Quire.',
+      ' (group commits at least 10 ms apart, stream entries kept 60 s, a room\'s traffic published only while another clone has it open); rate limits raised as for Quire.',
     unavailable: () =>
       baseline !== undefined && baseline.root === undefined
         ? 'set QUIRE_BENCH_BASELINE to the directory of another Quire checkout, built (e.g. a git worktree of the commit to compare against)'

@@ -8,7 +8,10 @@
  *
  * Opening a room without a gap: take the room's `position` first, then load the room
  * from storage, then `subscribe` from that position. An update durable before the
- * position was taken is in the load; one published after it is delivered. Overlap is
+ * position was taken is in the load; one published after it is delivered. A fan-out
+ * that publishes only for rooms another clone is known to have open (the Redis one)
+ * tells the server when another clone starts publishing a room here (`catchUp`): what
+ * that clone committed before is durable, and the room takes it from storage. Overlap is
  * harmless (Yjs updates are idempotent); a gap would be a lost update for this clone's
  * peers.
  */
