@@ -263,6 +263,9 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
           handleMark(subscription, clone, fields)
           continue
         }
+        // A clone that publishes for the room has it open, marks or not: a clone of a
+        // version before marks (a rolling upgrade) publishes every commit and never answers.
+        follow(subscription, clone)
         const frames: Uint8Array[] = []
         for (let i = 0; i + 1 < fields.length; i += 2) {
           // Views, not copies: the room keeps a copy of only what it keeps (see retainable).

@@ -175,6 +175,19 @@ describe('clone traffic on Redis Streams', () => {
     expect(atB).toEqual([{ frames: [[2]], clone: 'a' }])
   })
 
+  it('publishes for a clone that publishes for the room without marks (a version before them, during a rolling upgrade)', async () => {
+    const redis = ownPrefix()
+    const eventsAtB = recordEvents()
+    const b = await startFanout(redis, { cloneId: 'b' }, eventsAtB)
+    subscribeAll(b, 'room', await b.position('room'))
+    b.publish('room', [Uint8Array.of(1)])
+    await withRedis((r) => r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'old', 'f', Buffer.from([2])))
+    await until(() => eventsAtB.followedRooms.length === 1, 'b follows the old clone')
+    b.publish('room', [Uint8Array.of(3)])
+    await until(async () => (await streamOf(redis, 'room')).length === 3, 'b publishes for it')
+    expect(await streamOf(redis, 'room')).toEqual(['b:open', 'old:frames', 'b:frames'])
+  })
+
   it('keeps streams to the retention window, and a stream nobody writes to goes away', async () => {
     const redis = ownPrefix()
     const retentionMs = 200
