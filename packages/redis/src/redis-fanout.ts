@@ -214,24 +214,28 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     }
   }
 
-  /** A clone that now has the room open: published for from now on, and shown the presence here. */
+  /**
+   * A clone that now has the room open: published for from now on, shown the presence
+   * here, and told with a `here` (however this clone learnt of it), since only a `here`
+   * makes it catch up on what this clone committed before.
+   */
   const follow = (subscription: Subscription, clone: string): boolean => {
     if (subscription.followers.has(clone)) return false
     subscription.followers.add(clone)
     events?.followed(subscription.doc)
+    mark(subscription, 'here', clone)
     return true
   }
 
   const handleMark = (subscription: Subscription, clone: string, fields: Buffer[]): void => {
     const kind = fieldOf(fields, 'k')
     if (kind === 'open') {
-      follow(subscription, clone)
-      // Always answered, even to a follower known already: it may be announcing again
-      // after losing its reader, and only an answer tells it who follows.
-      mark(subscription, 'here', clone)
+      // Answered even by a clone that follows the opener already: it may be announcing
+      // again after losing its reader, and only an answer tells it who follows.
+      if (!follow(subscription, clone)) mark(subscription, 'here', clone)
     } else if (kind === 'here') {
       if (fieldOf(fields, 't') !== cloneId) return
-      if (follow(subscription, clone)) mark(subscription, 'here', clone)
+      follow(subscription, clone)
       // It publishes for this clone from its `here` on; what it committed before is durable.
       events?.catchUp(subscription.doc)
     } else if (kind === 'close') {
