@@ -80,6 +80,9 @@ type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
  *     durable, so storage has it; everything after comes on the stream.
  *   - A clone that closes the room appends `close`; a clone that dies is dropped from
  *     every room's followers with its heartbeat.
+ *   - Whenever a clone starts publishing for another (from `open`, `here`, or frames it
+ *     saw that clone publish), it appends a `here` for it: only that makes the other
+ *     catch up on what was committed before.
  *
  * Two connections per clone: one for commands, one that reads every subscribed stream
  * (and the control stream) in one blocking XREAD, re-issued when the set changes.
