@@ -3,7 +3,7 @@ import { BENCH_REDIS_URL, createRedisPrefix, deleteKeysUnder } from '../bench-re
 import type { Placement } from '../fanout-load.js'
 import { startInstances, type ClusterKind } from '../server-cluster.js'
 import { createBenchSchema } from './quire-postgres.js'
-import { quireServerAt } from './quire.js'
+import { quireServerAt, type BaselineCheckout } from './quire.js'
 
 const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -17,13 +17,13 @@ const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url))
  * local path again, in the same two processes. With `baseline`, the same from another
  * checkout (QUIRE_BENCH_BASELINE), for A/B runs: ids `quire-baseline-1-clone`, ….
  */
-export function quireCluster(instances: number, placement: Placement = 'spread', baseline?: { readonly root: string | undefined; readonly name: string }): ClusterKind {
+export function quireCluster(instances: number, placement: Placement = 'spread', baseline?: BaselineCheckout): ClusterKind {
   const name = baseline === undefined ? 'quire' : 'quire-baseline'
   const base = instances === 1 ? `${name}-1-clone` : `${name}-${instances}-clones`
   const id = placement === 'by-room' ? `${base}-by-room` : base
   const product = baseline === undefined ? 'Quire' : `Quire baseline (${baseline.name})`
   const label = instances === 1 ? `${product}, 1 clone` : `${product}, ${instances} clones${placement === 'by-room' ? ', each room on one' : ''}`
-  const root = baseline === undefined ? CHECKOUT : (baseline.root ?? CHECKOUT)
+  const root = baseline?.root ?? CHECKOUT
   const clone = quireServerAt(root, { id, label })
   return {
     id,
@@ -36,10 +36,7 @@ export function quireCluster(instances: number, placement: Placement = 'spread',
     note:
       'Quire clones: quire serve --postgres (PostgreSQL 127.0.0.1, synchronous_commit on) --redis (127.0.0.1) --redis-prefix, the defaults otherwise' +
       ' (group commits at least 10 ms apart, stream entries kept 60 s, a room\'s traffic published only while another clone has it open); rate limits raised as for Quire.',
-    unavailable: () =>
-      baseline !== undefined && baseline.root === undefined
-        ? 'set QUIRE_BENCH_BASELINE to the directory of another Quire checkout, built (e.g. a git worktree of the commit to compare against)'
-        : clone.unavailable(),
+    unavailable: () => baseline?.unavailable() ?? clone.unavailable(),
     start: async (options) => {
       const schema = await createBenchSchema()
       const redisPrefix = createRedisPrefix(id)

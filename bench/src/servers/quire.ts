@@ -55,9 +55,17 @@ export const quireBaselineServer: ServerKind = {
   }
 }
 
-/** QUIRE_BENCH_BASELINE's checkout (undefined when unset), and how it was given, for labels. */
-export function baselineCheckout(): { readonly root: string | undefined; readonly name: string } {
-  return { root: baselineRoot(), name: process.env[BASELINE_ENV] ?? 'unset' }
+/** QUIRE_BENCH_BASELINE's checkout, as the scale-out configurations use it. */
+export interface BaselineCheckout {
+  readonly root: string
+  /** How it was given, for labels. */
+  readonly name: string
+  /** Why it cannot run (unset, not built), as for quire-baseline. */
+  unavailable(): string | undefined
+}
+
+export function baselineCheckout(): BaselineCheckout {
+  return { root: baselineRoot() ?? '.', name: process.env[BASELINE_ENV] ?? 'unset', unavailable: quireBaselineServer.unavailable }
 }
 
 /** The baseline checkout, relative to where `pnpm bench` was typed (pnpm runs the script in bench/). */

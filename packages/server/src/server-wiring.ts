@@ -14,6 +14,7 @@ import { createLevelStorage } from './storage/level-storage.js'
 import type { Storage } from './storage/storage.js'
 import { createVersionHistory, DEFAULT_CHECKPOINT_EVERY, type VersionHistory } from './history/version-history.js'
 import { createStateVectorReader, createWebhooks, type Webhooks } from './webhooks/create-webhooks.js'
+import type { LogFields } from './log.js'
 
 /**
  * The parts behind the sockets, and who tells whom what: the commit queue tells the
@@ -135,30 +136,28 @@ export function createServerWiring(options: ResolvedServerOptions, metrics: Serv
         })
       : null
     // Until it succeeds: storage may be down too (both outages at once).
-    const catchUp = (why: string): void => {
-      registry.catchUpFromStorage().then(
-        () => log('info', `caught up every open room from storage after ${why}`),
-        (error: unknown) => {
-          log('error', `catching up rooms from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`)
-          setTimeout(() => catchUp(why), CATCH_UP_RETRY_MS).unref()
+    const catchUp = async (what: string, run: () => Promise<void>, fields?: LogFields): Promise<void> => {
+      for (;;) {
+        try {
+          return await run()
+        } catch (error) {
+          log('error', `catching up ${what} from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`, fields)
+          await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS).unref())
         }
-      )
+      }
     }
-    const catchUpRoom = (doc: string): void => {
-      registry.catchUpRoom(doc).catch((error: unknown) => {
-        log('error', `catching up "${doc}" from storage failed, retrying in ${CATCH_UP_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`, { room: doc })
-        setTimeout(() => catchUpRoom(doc), CATCH_UP_RETRY_MS).unref()
-      })
+    const catchUpEveryRoom = (why: string): void => {
+      void catchUp('every open room', () => registry.catchUpFromStorage()).then(() => log('info', `caught up every open room from storage after ${why}`))
     }
     fanout?.start({
-      resync: () => catchUp('the traffic between clones was interrupted'),
+      resync: () => catchUpEveryRoom('the traffic between clones was interrupted'),
       cloneGone: (clone) => {
         registry.removeClonePresence(clone)
         // It may have committed updates it died before publishing: only storage has them.
-        catchUp(`clone ${clone} stopped`)
+        catchUpEveryRoom(`clone ${clone} stopped`)
       },
       followed: (doc) => registry.publishLocalPresence(doc),
-      catchUp: (doc) => catchUpRoom(doc)
+      catchUp: (doc) => void catchUp(JSON.stringify(doc), () => registry.catchUpRoom(doc), { room: doc })
     })
     return { storage, commitQueue, registry, compaction, thread, webhooks, history, renderer }
   })

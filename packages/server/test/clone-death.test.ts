@@ -24,30 +24,29 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-/** `inner`, except that nothing is published: a clone that dies before each publish. */
-function neverPublishing(inner: Fanout): Fanout {
-  return {
-    cloneId: inner.cloneId,
-    position: (doc) => inner.position(doc),
-    subscribe: (doc, from, receive) => inner.subscribe(doc, from, receive),
-    unsubscribe: (doc) => inner.unsubscribe(doc),
-    publish: () => {},
-    start: (events) => inner.start(events),
-    get connected() {
-      return inner.connected
-    },
-    close: () => inner.close()
-  }
-}
-
-/** `inner`, noting each room another clone started publishing for (see `FanoutEvents.catchUp`). */
-function noticingFollowers(inner: Fanout, caughtUp: string[]): Fanout {
+/** `inner` with some of its methods replaced. */
+function replacing(inner: Fanout, overrides: Partial<Omit<Fanout, 'cloneId' | 'connected'>>): Fanout {
   return {
     cloneId: inner.cloneId,
     position: (doc) => inner.position(doc),
     subscribe: (doc, from, receive) => inner.subscribe(doc, from, receive),
     unsubscribe: (doc) => inner.unsubscribe(doc),
     publish: (doc, frames, options) => inner.publish(doc, frames, options),
+    start: (events) => inner.start(events),
+    get connected() {
+      return inner.connected
+    },
+    close: () => inner.close(),
+    ...overrides
+  }
+}
+
+/** `inner`, except that nothing is published: a clone that dies before each publish. */
+const neverPublishing = (inner: Fanout): Fanout => replacing(inner, { publish: () => {} })
+
+/** `inner`, noting each room another clone started publishing for (see `FanoutEvents.catchUp`). */
+const noticingFollowers = (inner: Fanout, caughtUp: string[]): Fanout =>
+  replacing(inner, {
     start: (events) =>
       inner.start({
         ...events,
@@ -55,13 +54,8 @@ function noticingFollowers(inner: Fanout, caughtUp: string[]): Fanout {
           events.catchUp(doc)
           caughtUp.push(doc)
         }
-      }),
-    get connected() {
-      return inner.connected
-    },
-    close: () => inner.close()
-  }
-}
+      })
+  })
 
 interface Clone {
   readonly server: QuireServerFixture
