@@ -19,7 +19,7 @@ export interface RedisFanoutOptions {
   readonly cloneId?: string
 }
 
-/** A position not known yet: Redis could not be asked when the room opened. */
+/** A position not known yet: Redis could not be asked. */
 const UNKNOWN: FanoutPosition = '?'
 const READ_COUNT = 1000
 const BLOCK_MS = 1000
@@ -34,8 +34,8 @@ const CLONE_REGISTRY_KEEP_MS = 10 * 60_000
 
 interface Subscription {
   readonly doc: string
-  readonly key: string
-  position: FanoutPosition
+  /** The `rooms` stream's last id before the room was loaded: broadcasts after it are delivered. */
+  readonly from: FanoutPosition
   readonly receive: FanoutReceive
   /**
    * The other clones known to have the room open. With none, nothing is published for
@@ -44,56 +44,62 @@ interface Subscription {
   readonly followers: Set<string>
 }
 
-/** What a room-stream entry that carries no frames says (field `k`), see createRedisFanout. */
-type RoomMark = 'open' | 'here' | 'close'
-
-type StreamEntries = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][]
+type StreamEntry = [id: Buffer, fields: Buffer[]]
+type StreamEntries = [key: Buffer, entries: StreamEntry[]][]
 
 /**
  * Traffic between clones on Redis Streams (see `Fanout`). Keys, under the prefix:
  *
- *   room:<name as JSON>  a stream per room: entries { c: clone id, f: frame, f: frame… },
- *                        and marks { c: clone id, k: 'open' | 'close' } and
- *                        { c: clone id, k: 'here', t: the clone it answers }; trimmed to
- *                        the retention window at each append (XADD MINID ~), and expiring
- *                        when nobody has written to it for twice that
- *   control              a stream of { c: clone id, k: 'resync' }: a clone whose
- *                        publishing was interrupted asks every clone to catch up from storage
- *   clone:<id>           a heartbeat with a TTL; when it expires, the clone is taken for
- *                        dead: its presence goes, and every clone catches its open rooms
- *                        up from storage (it may have committed updates it never published)
- *   clones               a sorted set of every clone that beat lately (score: when, by its
- *                        own clock), so each clone learns of the others without waiting
- *                        for their traffic; members are dropped after CLONE_REGISTRY_KEEP_MS
+ *   inbox:<id>  a stream per clone, read by that clone only: the frames other clones
+ *               publish to it { c: sender, r: room, f: frame, f: frame… }, and their
+ *               answers { c: sender, r: room, k: 'here' }
+ *   rooms       a stream every clone reads: marks { c, r: room, k: 'open' | 'close' },
+ *               and frames for every clone with the room open { c, r, f… } (a deletion,
+ *               or an update committed by a clone that does not have the room open)
+ *   control     a stream of { c: clone id, k: 'resync' }: a clone whose publishing was
+ *               interrupted asks every clone to catch up from storage
+ *   clone:<id>  a heartbeat with a TTL; when it expires, the clone is taken for dead:
+ *               its presence goes, and every clone catches its open rooms up from
+ *               storage (it may have committed updates it never published)
+ *   clones      a sorted set of every clone that beat lately (score: when, by its own
+ *               clock), so each clone learns of the others without waiting for their
+ *               traffic; members are dropped after CLONE_REGISTRY_KEEP_MS
+ *
+ * Streams are trimmed to the retention window at each append (XADD MINID ~), and expire
+ * when nobody has written to them for twice that.
  *
  * A clone publishes a room's frames only while another clone has the room open (its
- * followers), so that routing by document, which keeps most rooms on one clone, keeps
- * them off Redis. Who follows is learnt from the room's stream, without a gap:
+ * followers), to each follower's inbox: routing by document, which keeps most rooms on
+ * one clone, keeps them off Redis, and a clone wakes only for what is meant for it (one
+ * stream shared by a room's clones would wake each of them for its own entries too, and
+ * its blocking read would have to name every open room). Who follows is learnt without
+ * a gap:
  *
- *   - A clone that opens a room appends `open` (after taking its position, so it reads
- *     every answer).
- *   - A clone with the room open that reads `open` adds the opener to its followers, from
- *     then on publishes for it, and appends `here` addressed to it.
- *   - A clone that reads `here` addressed to it adds the sender (answering with a `here`
- *     of its own if the sender is new to it), and catches the room up from storage: what
- *     the sender committed before it started publishing (its `here` came after) is
- *     durable, so storage has it; everything after comes on the stream.
+ *   - A clone that opens a room appends `open` to `rooms` (once its reader holds its
+ *     inbox position, so it reads every answer).
+ *   - A clone with the room open that reads `open` adds the opener to its followers,
+ *     from then on publishes to its inbox, and first appends `here` there.
+ *   - A clone that reads `here` adds the sender (answering with a `here` of its own if
+ *     the sender is new to it), and catches the room up from storage: what the sender
+ *     committed before it started publishing (its `here` came first) is durable, so
+ *     storage has it; everything after comes to the inbox.
  *   - A clone that closes the room appends `close`; a clone that dies is dropped from
  *     every room's followers with its heartbeat.
  *   - Whenever a clone starts publishing for another (from `open`, `here`, or frames it
- *     saw that clone publish), it appends a `here` for it: only that makes the other
+ *     received from that clone), it appends a `here` for it: only that makes the other
  *     catch up on what was committed before.
  *
- * Two connections per clone: one for commands, one that reads every subscribed stream
- * (and the control stream) in one blocking XREAD, re-issued when the set changes.
- * Publishing does not queue while Redis is away (a queue would grow without bound);
- * what could not be published is recovered from storage instead: the publishing clone
- * asks for a resync once it is back, and every clone whose reader lost its connection
- * retakes its positions and resyncs by itself.
+ * Two connections per clone: one for commands, one that reads the control stream, `rooms`
+ * and its inbox in one blocking XREAD, whatever rooms are open. Publishing does not queue
+ * while Redis is away (a queue would grow without bound); what could not be published is
+ * recovered from storage instead: the publishing clone asks for a resync once it is back,
+ * and every clone whose reader lost its connection retakes its positions, resyncs by
+ * itself and announces its rooms again.
  */
 export interface RedisFanout extends Fanout {
   /**
-   * Resolves true once both connections are up, or false after `timeoutMs`: a clone
+   * Resolves true once both connections are up and the reader knows where it starts,
+   * or false after `timeoutMs`: a clone
    * should not take clients before (the rooms it opened meanwhile would catch up from
    * storage, and presence published meanwhile would be missed).
    */
@@ -107,9 +113,11 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   const cloneId = options.cloneId ?? randomBytes(6).toString('hex')
   const log: Log = options.log ?? (() => {})
   const controlKey = `${prefix}control`
+  const roomsKey = `${prefix}rooms`
+  const inboxKey = (clone: string): string => `${prefix}inbox:${clone}`
+  const ownInboxKey = inboxKey(cloneId)
   const heartbeatKey = (clone: string): string => `${prefix}clone:${clone}`
   const registryKey = `${prefix}clones`
-  const roomKey = (doc: string): string => `${prefix}room:${JSON.stringify(doc)}`
 
   const connectionOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false }
   // Auto-pipelining: the publishes of one group commit (one per document) leave in one write.
@@ -137,25 +145,23 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
 
   // When each stream's expiry was last pushed back (Date.now()). Once per half retention
   // window is enough (it expires 1.5 to 2 windows after its last entry), and a publish is
-  // then one XADD, not MULTI, XADD, PEXPIRE, EXEC: a third of the cross-clone path's
-  // Redis commands. Entries older than the expiry are dropped at each heartbeat.
+  // then one XADD, not MULTI, XADD, PEXPIRE, EXEC. Entries older than the expiry are
+  // dropped at each heartbeat.
   const expiryRenewedAt = new Map<string, number>()
   const publishFailedWith = (error: unknown): void => {
     if (!publishFailed) log('warn', `publishing to other clones failed (they will catch up from storage): ${error instanceof Error ? error.message : String(error)}`)
     publishFailed = true
   }
   const subscriptions = new Map<string, Subscription>()
-  const byKey = new Map<string, Subscription>()
-  // Rooms whose `open` (or an answer) could not be appended: announced again once Redis is back.
+  // Rooms whose `open` (or an answer) is still to be appended: announced once the reader
+  // holds its positions and Redis takes commands.
   const unannounced = new Set<string>()
-  // Some subscription still waits for its position (see readLoop).
-  let unknownPositions = false
+  // Where the reader stands in each stream it reads; UNKNOWN until it has asked Redis.
   let controlPosition: FanoutPosition = UNKNOWN
+  let roomsPosition: FanoutPosition = UNKNOWN
+  let inboxPosition: FanoutPosition = UNKNOWN
   let events: FanoutEvents | null = null
   let closed = false
-  let readerClientId: number | null = null
-  let reading: Promise<void> = Promise.resolve()
-  let wake: (() => void) | null = null
   let publishFailed = false
   // Whether each other clone in the registry had its heartbeat when last checked.
   const cloneAlive = new Map<string, boolean>()
@@ -167,21 +173,15 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     return last[0]?.[0] ?? '0-0'
   }
 
-  /** Re-issues the blocking read now, because the set of streams changed. */
-  const interruptRead = (): void => {
-    wake?.()
-    if (readerClientId !== null && commands.status === 'ready') {
-      commands.client('UNBLOCK', readerClientId).catch(() => {})
-    }
+  /** Where the reader starts (again): the end of each stream it reads. */
+  const takePositions = async (): Promise<void> => {
+    const [control, rooms, inbox] = await Promise.all([lastId(reader, controlKey), lastId(reader, roomsKey), lastId(reader, ownInboxKey)])
+    controlPosition = control
+    roomsPosition = rooms
+    inboxPosition = inbox
   }
 
-  /** After the reader lost Redis: every position is retaken (then every room catches up from storage). */
-  const retakePositions = async (): Promise<void> => {
-    controlPosition = await lastId(reader, controlKey)
-    for (const subscription of subscriptions.values()) subscription.position = await lastId(reader, subscription.key)
-  }
-
-  /** One entry on a room's stream, trimmed to the retention window, its expiry pushed back. */
+  /** One stream entry, the stream trimmed to the retention window, its expiry pushed back. */
   const append = (key: string, fields: (string | Buffer)[]): Promise<unknown> => {
     const now = Date.now()
     const added = commands.xadd(key, 'MINID', '~', `${now - retentionMs}-0`, '*', ...fields)
@@ -194,25 +194,26 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   }
 
   /**
-   * Appends `open` or `here` for a room open here. One that cannot be appended leaves the
-   * room to be announced again (`open`) once Redis is back, which starts the exchange
-   * anew: the other clones answer, and each side catches up from storage.
+   * Appends `open` (to `rooms`) or `here` (to the inbox of `to`) for a room open here. One
+   * that cannot be appended leaves the room to be announced again (`open`) once Redis is
+   * back, which starts the exchange anew: the other clones answer, and each side catches
+   * up from storage.
    */
-  const mark = (subscription: Subscription, kind: Exclude<RoomMark, 'close'>, to?: string): void => {
+  const mark = (subscription: Subscription, kind: 'open' | 'here', to?: string): void => {
     const retry = (): void => {
       unannounced.add(subscription.doc)
     }
     if (closed) return
-    if (commands.status !== 'ready') return retry()
-    append(subscription.key, to === undefined ? ['c', cloneId, 'k', kind] : ['c', cloneId, 'k', kind, 't', to]).catch(retry)
+    // Before the reader holds its inbox position, an answer could land unread.
+    if (commands.status !== 'ready' || inboxPosition === UNKNOWN) return retry()
+    const fields = ['c', cloneId, 'r', subscription.doc, 'k', kind]
+    append(to === undefined ? roomsKey : inboxKey(to), fields).catch(retry)
   }
 
   const announcePending = (): void => {
     for (const doc of [...unannounced]) {
-      const subscription = subscriptions.get(doc)
-      // Its position first (the reader's next round takes it), then its mark.
-      if (subscription?.position === UNKNOWN) continue
       unannounced.delete(doc)
+      const subscription = subscriptions.get(doc)
       if (subscription) mark(subscription, 'open')
     }
   }
@@ -230,57 +231,78 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     return true
   }
 
-  const handleMark = (subscription: Subscription, clone: string, fields: Buffer[]): void => {
-    const kind = fieldOf(fields, 'k')
+  const handleMark = (subscription: Subscription, clone: string, kind: string): void => {
     if (kind === 'open') {
       // Answered even by a clone that follows the opener already: it may be announcing
       // again after losing its reader, and only an answer tells it who follows.
       if (!follow(subscription, clone)) mark(subscription, 'here', clone)
     } else if (kind === 'here') {
-      if (fieldOf(fields, 't') !== cloneId) return
       follow(subscription, clone)
-      // It publishes for this clone from its `here` on; what it committed before is durable.
+      // It publishes to this clone from its `here` on; what it committed before is durable.
       events?.catchUp(subscription.doc)
     } else if (kind === 'close') {
       subscription.followers.delete(clone)
     }
   }
 
+  /**
+   * One entry of `rooms` or of the inbox, for a room open here. Marks are `open`/`close`
+   * on `rooms` and `here` in an inbox; frames in an inbox come from a follower.
+   */
+  const handleRoomEntry = (fields: Buffer[], inInbox: boolean, only?: Subscription): void => {
+    const parsed = parseRoomEntry(fields)
+    if (parsed === null || parsed.clone === cloneId) return
+    const subscription = subscriptions.get(parsed.doc)
+    if (!subscription || (only !== undefined && subscription !== only)) return
+    if (parsed.kind !== undefined) {
+      if ((parsed.kind === 'here') === inInbox) handleMark(subscription, parsed.clone, parsed.kind)
+      return
+    }
+    // A clone publishing to this one has the room open (it read an `open` of this clone's).
+    if (inInbox) follow(subscription, parsed.clone)
+    const frames: Uint8Array[] = []
+    // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
+    for (let i = 5; i < fields.length; i += 2) frames.push(fields[i] as Buffer)
+    subscription.receive(frames, parsed.clone)
+  }
+
   const handleEntries = (streams: StreamEntries): void => {
     for (const [keyBytes, entries] of streams) {
       const key = keyBytes.toString()
+      const last = entries.at(-1)
+      if (last === undefined) continue
       if (key === controlKey) {
-        for (const [id, fields] of entries) {
-          controlPosition = id.toString()
+        controlPosition = last[0].toString()
+        for (const [, fields] of entries) {
           const clone = fieldOf(fields, 'c')
           if (clone !== cloneId && fieldOf(fields, 'k') === 'resync') {
             log('info', `clone ${clone} could not publish for a while: catching up open rooms from storage`)
             events?.resync()
           }
         }
-        continue
-      }
-      const subscription = byKey.get(key)
-      if (!subscription) continue
-      for (const [id, fields] of entries) {
-        subscription.position = id.toString()
-        const clone = fieldOf(fields, 'c')
-        if (clone === undefined || clone === cloneId) continue
-        if (isMarkEntry(fields)) {
-          handleMark(subscription, clone, fields)
-          continue
-        }
-        // A clone that publishes for the room has it open, marks or not: a clone of a
-        // version before marks (a rolling upgrade) publishes every commit and never answers.
-        follow(subscription, clone)
-        const frames: Uint8Array[] = []
-        for (let i = 0; i + 1 < fields.length; i += 2) {
-          // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
-          if (isFrameField(fields[i] as Buffer)) frames.push(fields[i + 1] as Buffer)
-        }
-        subscription.receive(frames, clone)
+      } else if (key === roomsKey) {
+        roomsPosition = last[0].toString()
+        for (const [, fields] of entries) handleRoomEntry(fields, false)
+      } else if (key === ownInboxKey) {
+        inboxPosition = last[0].toString()
+        for (const [, fields] of entries) handleRoomEntry(fields, true)
       }
     }
+  }
+
+  /**
+   * Broadcasts on `rooms` between the room's position (taken before its load) and where
+   * the reader stood when it subscribed: read before the room was open here, so not
+   * delivered then (a deletion committed during the load).
+   */
+  const deliverMissedBroadcasts = (subscription: Subscription): void => {
+    const upTo = roomsPosition
+    if (subscription.from === UNKNOWN || upTo === UNKNOWN || upTo === subscription.from) return
+    ;(commands.xrangeBuffer(roomsKey, `(${subscription.from}`, upTo) as Promise<StreamEntry[]>)
+      .then((entries) => {
+        for (const [, fields] of entries) if (parseRoomEntry(fields)?.kind === undefined) handleRoomEntry(fields, false, subscription)
+      })
+      .catch((error: unknown) => log('warn', `reading what was broadcast while ${JSON.stringify(subscription.doc)} loaded failed: ${error instanceof Error ? error.message : String(error)}`))
   }
 
   const readLoop = async (): Promise<void> => {
@@ -288,49 +310,27 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     // may be trimmed or missed, so every position is retaken and every room catches up.
     let interrupted = false
     while (!closed) {
-      if (subscriptions.size === 0 && controlPosition !== UNKNOWN && !interrupted) {
-        await new Promise<void>((resolve) => {
-          wake = resolve
-          setTimeout(resolve, BLOCK_MS).unref()
-        })
-        wake = null
-        continue
-      }
       if (reader.status !== 'ready') {
-        readerClientId = null
         await new Promise((resolve) => setTimeout(resolve, 100))
         continue
       }
       try {
-        // Only after a room opened while Redis could not be asked: no scan of every room per read.
-        const unknown = unknownPositions ? [...subscriptions.values()].filter((s) => s.position === UNKNOWN) : []
-        if (interrupted) {
-          await retakePositions()
-          interrupted = false
-          events?.resync()
-          // Marks appended meanwhile were not read: a clone that opened a room then waits
-          // for an answer from this one. Announcing every room again starts the exchange anew.
-          for (const doc of subscriptions.keys()) unannounced.add(doc)
-        } else if (controlPosition === UNKNOWN || unknown.length > 0) {
-          controlPosition = await lastId(reader, controlKey)
-          for (const subscription of unknown) subscription.position = await lastId(reader, subscription.key)
-          // Rooms opened while Redis could not be asked: what they missed is in storage.
-          unknownPositions = false
-          if (unknown.length > 0) events?.resync()
+        if (interrupted || inboxPosition === UNKNOWN) {
+          await takePositions()
+          if (interrupted) {
+            interrupted = false
+            events?.resync()
+            // Marks appended meanwhile were not read: a clone that opened a room then waits
+            // for an answer from this one. Announcing every room again starts the exchange anew.
+            for (const doc of subscriptions.keys()) unannounced.add(doc)
+          }
         }
         if (unannounced.size > 0 && commands.status === 'ready') announcePending()
-        readerClientId ??= Number(await reader.client('ID'))
-        // Keys and positions in one argument list, built in one pass.
-        const args: string[] = ['COUNT', String(READ_COUNT), 'BLOCK', String(BLOCK_MS), 'STREAMS', controlKey]
-        for (const key of byKey.keys()) args.push(key)
-        args.push(controlPosition)
-        for (const subscription of byKey.values()) args.push(subscription.position)
-        const result = (await reader.callBuffer('XREAD', ...args)) as StreamEntries | null
+        const result = (await reader.callBuffer('XREAD', 'COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', controlKey, roomsKey, ownInboxKey, controlPosition, roomsPosition, inboxPosition)) as StreamEntries | null
         if (result) handleEntries(result)
       } catch (error) {
         if (closed) return
         interrupted = true
-        readerClientId = null
         log('warn', `reading other clones' traffic failed, catching up from storage once Redis is back: ${error instanceof Error ? error.message : String(error)}`)
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
@@ -354,7 +354,7 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
         subscription.followers.clear()
         unannounced.add(subscription.doc)
       }
-      interruptRead()
+      announcePending()
     }
     if (publishFailed) {
       publishFailed = false
@@ -380,62 +380,63 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     })
   }
 
+  // Reading from creation on, not from `start`: `whenConnected` waits for the reader's positions.
+  const reading = readLoop()
+
   return {
     cloneId,
 
-    async position(doc) {
+    async position() {
+      // One position for every room: broadcasts on `rooms` after it reach a room opened
+      // from it; its followers' frames come to the inbox, from their `here` on.
       if (commands.status !== 'ready') return UNKNOWN
       try {
-        return await lastId(commands, roomKey(doc))
+        return await lastId(commands, roomsKey)
       } catch {
         return UNKNOWN
       }
     },
 
     subscribe(doc, from, receive) {
-      const subscription: Subscription = { doc, key: roomKey(doc), position: from, receive, followers: new Set() }
+      const subscription: Subscription = { doc, from, receive, followers: new Set() }
       subscriptions.set(doc, subscription)
-      byKey.set(subscription.key, subscription)
       unannounced.delete(doc)
-      // After the position, so that every answer is read: for a position not known yet,
-      // once the reader has taken it.
-      if (from === UNKNOWN) {
-        unknownPositions = true
-        unannounced.add(doc)
-      } else {
-        mark(subscription, 'open')
-      }
-      interruptRead()
+      // After the subscription, so that every answer finds it.
+      mark(subscription, 'open')
+      deliverMissedBroadcasts(subscription)
     },
 
     unsubscribe(doc) {
       const subscription = subscriptions.get(doc)
       if (!subscription) return
       subscriptions.delete(doc)
-      byKey.delete(subscription.key)
       unannounced.delete(doc)
       // Lost with Redis, it costs the followers only publishing for a while (until this clone's heartbeat goes).
-      if (!closed && commands.status === 'ready') append(subscription.key, ['c', cloneId, 'k', 'close']).catch(() => {})
-      interruptRead()
+      if (!closed && commands.status === 'ready') append(roomsKey, ['c', cloneId, 'r', doc, 'k', 'close']).catch(() => {})
     },
 
     publish(doc, frames, options) {
       if (frames.length === 0 || closed) return
-      // Open here and no other clone has it open: nobody would read it. (A room not open
-      // here may be open elsewhere: an update committed through the API, a deletion.)
-      if (options?.toEveryClone !== true && subscriptions.get(doc)?.followers.size === 0) return
+      const subscription = subscriptions.get(doc)
+      // Open here and no other clone has it open: nobody would read it.
+      if (options?.toEveryClone !== true && subscription?.followers.size === 0) return
       if (commands.status !== 'ready') {
         publishFailed = true
         return
       }
-      const fields: (string | Buffer)[] = ['c', cloneId]
+      const fields: (string | Buffer)[] = ['c', cloneId, 'r', doc]
       for (const frame of frames) fields.push('f', Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
-      append(roomKey(doc), fields).catch(publishFailedWith)
+      // Not open here (an update committed through the API), or a deletion, which a clone
+      // that opened the room a moment ago must hear of: to every clone with it open.
+      if (options?.toEveryClone === true || subscription === undefined) {
+        append(roomsKey, fields).catch(publishFailedWith)
+        return
+      }
+      for (const follower of subscription.followers) append(inboxKey(follower), fields).catch(publishFailedWith)
     },
 
     start(handlers) {
       events = handlers
-      reading = readLoop()
       heartbeatTimer = setInterval(() => {
         beat().catch((error: unknown) => log('warn', `heartbeat: ${error instanceof Error ? error.message : String(error)}`))
       }, heartbeatMs)
@@ -449,7 +450,8 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
 
     async whenConnected(timeoutMs) {
       const until = Date.now() + timeoutMs
-      while (commands.status !== 'ready' || reader.status !== 'ready') {
+      // And the reader holds its positions: what is published to this clone from now on is read.
+      while (commands.status !== 'ready' || reader.status !== 'ready' || inboxPosition === UNKNOWN) {
         if (Date.now() >= until || closed) return false
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
@@ -459,7 +461,6 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     async close() {
       closed = true
       if (heartbeatTimer !== null) clearInterval(heartbeatTimer)
-      interruptRead()
       // Other clones drop this one's presence at once instead of after the heartbeat's TTL.
       if (commands.status === 'ready') await commands.del(heartbeatKey(cloneId)).catch(() => {})
       reader.disconnect()
@@ -469,15 +470,18 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
   }
 }
 
-/** The field name `f`, compared without making a string of every field name. */
-function isFrameField(name: Buffer): boolean {
-  return name.length === 1 && name[0] === 0x66
+/** `{ c: clone, r: room, k: kind }` or `{ c: clone, r: room, f: frame… }`; null for anything else. */
+function parseRoomEntry(fields: readonly Buffer[]): { clone: string; doc: string; kind?: string } | null {
+  if (fields.length < 6 || !isField(fields[0], 0x63) || !isField(fields[2], 0x72)) return null
+  const clone = (fields[1] as Buffer).toString()
+  const doc = (fields[3] as Buffer).toString()
+  if (isField(fields[4], 0x6b)) return { clone, doc, kind: (fields[5] as Buffer).toString() }
+  return isField(fields[4], 0x66) ? { clone, doc } : null
 }
 
-/** A mark (`c`, clone, `k`, kind…) rather than frames (`c`, clone, `f`, frame…). */
-function isMarkEntry(fields: readonly Buffer[]): boolean {
-  const name = fields[2]
-  return name !== undefined && name.length === 1 && name[0] === 0x6b
+/** Whether a field name is the one letter `letter`, compared without making a string of it. */
+function isField(name: Buffer | undefined, letter: number): boolean {
+  return name !== undefined && name.length === 1 && name[0] === letter
 }
 
 function fieldOf(fields: readonly Buffer[], name: string): string | undefined {

@@ -37,11 +37,16 @@ function recordEvents(): Events {
   return events
 }
 
-/** The entries of a room's stream, as { clone, kind or 'frames' }. */
-async function streamOf(redis: TestRedisPrefix, doc: string): Promise<string[]> {
-  const entries = (await withRedis((r) => r.xrange(`${redis.prefix}room:${JSON.stringify(doc)}`, '-', '+'))) as [string, string[]][]
-  return entries.map(([, fields]) => `${fields[1]}:${fields[2] === 'k' ? `${fields[3]}${fields[5] === undefined ? '' : `>${fields[5]}`}` : 'frames'}`)
+/** A stream's entries, as `clone:kind` or `clone:frames`, and the room when it is not "room". */
+async function entriesOf(redis: TestRedisPrefix, key: string): Promise<string[]> {
+  const entries = (await withRedis((r) => r.xrange(`${redis.prefix}${key}`, '-', '+'))) as [string, string[]][]
+  return entries.map(([, fields]) => `${fields[1]}:${fields[4] === 'k' ? fields[5] : 'frames'}${fields[3] === 'room' ? '' : `@${fields[3]}`}`)
 }
+
+/** The stream every clone reads (open, close, broadcasts). */
+const roomsOf = (redis: TestRedisPrefix): Promise<string[]> => entriesOf(redis, 'rooms')
+/** What other clones sent to `clone` (answers, frames). */
+const inboxOf = (redis: TestRedisPrefix, clone: string): Promise<string[]> => entriesOf(redis, `inbox:${clone}`)
 
 async function startFanout(redis: TestRedisPrefix, options: Partial<RedisFanoutOptions> = {}, events: FanoutEvents = recordEvents()): Promise<RedisFanout> {
   const fanout = createRedisFanout({ url: redis.url, prefix: redis.prefix, ...options })
@@ -110,28 +115,34 @@ describe('clone traffic on Redis Streams', () => {
     const [a, b] = await Promise.all([startFanout(redis, { cloneId: 'a' }, eventsAtA), startFanout(redis, { cloneId: 'b' }, eventsAtB)])
     subscribeAll(a, 'room', await a.position('room'))
     for (let i = 0; i < 5; i++) a.publish('room', [Uint8Array.of(i)])
-    await until(async () => (await streamOf(redis, 'room')).length > 0, 'the open mark is in the stream')
+    await until(async () => (await roomsOf(redis)).length > 0, 'the open mark is in the stream')
     await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(await streamOf(redis, 'room')).toEqual(['a:open'])
+    expect(await roomsOf(redis)).toEqual(['a:open'])
+    expect((await redis.keys()).filter((key) => key.includes(':inbox:'))).toEqual([])
 
     const atB = subscribeAll(b, 'room', await b.position('room'))
     await until(() => eventsAtA.caughtUpRooms.length > 0 && eventsAtB.caughtUpRooms.length > 0, 'both heard an answer')
     // a answered b's open; b, new to a, answered back. Each was told to show its presence once.
-    expect(await streamOf(redis, 'room')).toEqual(['a:open', 'b:open', 'a:here>b', 'b:here>a'])
+    expect(await roomsOf(redis)).toEqual(['a:open', 'b:open'])
+    expect([await inboxOf(redis, 'a'), await inboxOf(redis, 'b')]).toEqual([['b:here'], ['a:here']])
     expect([eventsAtA.followedRooms, eventsAtB.followedRooms]).toEqual([['room'], ['room']])
     expect([eventsAtA.caughtUpRooms, eventsAtB.caughtUpRooms]).toEqual([['room'], ['room']])
     a.publish('room', [Uint8Array.of(7)])
     await until(() => atB.length === 1, 'b receives what a publishes now')
     expect(atB[0]).toEqual({ frames: [[7]], clone: 'a' })
+    // To b's inbox only: a's reader does not wake for its own frames.
+    expect(await inboxOf(redis, 'b')).toEqual(['a:here', 'a:frames'])
+    expect(await inboxOf(redis, 'a')).toEqual(['b:here'])
 
-    // b closes the room: a stops publishing for it; a deletion still goes out.
+    // b closes the room: a stops publishing for it; a deletion still goes out, to every clone.
     b.unsubscribe('room')
-    await until(async () => (await streamOf(redis, 'room')).includes('b:close'), 'the close mark is in the stream')
+    await until(async () => (await roomsOf(redis)).includes('b:close'), 'the close mark is in the stream')
     await new Promise((resolve) => setTimeout(resolve, 50))
     a.publish('room', [Uint8Array.of(8)])
     a.publish('room', [Uint8Array.of(9)], { toEveryClone: true })
-    await until(async () => (await streamOf(redis, 'room')).length === 7, 'the deletion is in the stream')
-    expect((await streamOf(redis, 'room')).slice(4)).toEqual(['a:frames', 'b:close', 'a:frames'])
+    await until(async () => (await roomsOf(redis)).length === 4, 'the deletion is in the stream')
+    expect(await roomsOf(redis)).toEqual(['a:open', 'b:open', 'b:close', 'a:frames'])
+    expect(await inboxOf(redis, 'b')).toEqual(['a:here', 'a:frames'])
   })
 
   it('stops publishing for a clone that died with the room open', async () => {
@@ -143,15 +154,15 @@ describe('clone traffic on Redis Streams', () => {
     await withRedis(async (r) => {
       await r.set(`${redis.prefix}clone:a`, '1', 'PX', 300)
       await r.zadd(`${redis.prefix}clones`, Date.now(), 'a')
-      await r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'a', 'k', 'open')
+      await r.xadd(`${redis.prefix}rooms`, '*', 'c', 'a', 'r', 'room', 'k', 'open')
     })
     await until(() => eventsAtB.followedRooms.length === 1, 'b follows a')
     b.publish('room', [Uint8Array.of(1)])
-    await until(async () => (await streamOf(redis, 'room')).includes('b:frames'), 'b publishes for a')
+    await until(async () => (await inboxOf(redis, 'a')).includes('b:frames'), 'b publishes for a')
     await until(() => eventsAtB.gone.length > 0, 'b hears that a is gone', 3000)
     b.publish('room', [Uint8Array.of(2)])
     await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(await streamOf(redis, 'room')).toEqual(['b:open', 'a:open', 'b:here>a', 'b:frames'])
+    expect(await inboxOf(redis, 'a')).toEqual(['b:here', 'b:frames'])
   })
 
   it('a clone taken for dead (its heartbeat lapsed) announces its rooms again, and the others publish for it again', async () => {
@@ -175,18 +186,38 @@ describe('clone traffic on Redis Streams', () => {
     expect(atB).toEqual([{ frames: [[2]], clone: 'a' }])
   })
 
-  it('publishes for a clone that publishes for the room without marks (a version before them, during a rolling upgrade)', async () => {
+  it('publishes for a clone it receives frames from, and tells it with a here', async () => {
     const redis = ownPrefix()
     const eventsAtB = recordEvents()
     const b = await startFanout(redis, { cloneId: 'b' }, eventsAtB)
-    subscribeAll(b, 'room', await b.position('room'))
+    const atB = subscribeAll(b, 'room', await b.position('room'))
     b.publish('room', [Uint8Array.of(1)])
-    await withRedis((r) => r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'old', 'f', Buffer.from([2])))
-    await until(() => eventsAtB.followedRooms.length === 1, 'b follows the old clone')
+    // A clone "x" that publishes to b without an answer of b's having reached it.
+    await until(async () => (await roomsOf(redis)).includes('b:open'), 'b announced the room')
+    await withRedis((r) => r.xadd(`${redis.prefix}inbox:b`, '*', 'c', 'x', 'r', 'room', 'f', Buffer.from([2])))
+    await until(() => eventsAtB.followedRooms.length === 1, 'b follows x')
+    expect(atB).toEqual([{ frames: [[2]], clone: 'x' }])
     b.publish('room', [Uint8Array.of(3)])
-    await until(async () => (await streamOf(redis, 'room')).length === 4, 'b publishes for it')
-    // Told with a `here`, as any clone b starts publishing for (a clone that knows marks catches up on it).
-    expect(await streamOf(redis, 'room')).toEqual(['b:open', 'old:frames', 'b:here>old', 'b:frames'])
+    await until(async () => (await inboxOf(redis, 'x')).length === 2, 'b publishes for x')
+    // Told with a `here`, as any clone b starts publishing for: x catches up on what b committed before.
+    expect(await inboxOf(redis, 'x')).toEqual(['b:here', 'b:frames'])
+  })
+
+  it('ignores entries it cannot read, and marks on the wrong stream', async () => {
+    const redis = ownPrefix()
+    const eventsAtB = recordEvents()
+    const b = await startFanout(redis, { cloneId: 'b' }, eventsAtB)
+    const atB = subscribeAll(b, 'room', await b.position('room'))
+    await until(async () => (await roomsOf(redis)).includes('b:open'), 'b announced the room')
+    await withRedis(async (r) => {
+      await r.xadd(`${redis.prefix}inbox:b`, '*', 'x', 'y')
+      await r.xadd(`${redis.prefix}inbox:b`, '*', 'c', 'x', 'r', 'room', 'k', 'open')
+      await r.xadd(`${redis.prefix}rooms`, '*', 'c', 'x', 'r', 'room', 'k', 'here')
+      await r.xadd(`${redis.prefix}inbox:b`, '*', 'c', 'x', 'r', 'room', 'f', Buffer.from([5]))
+    })
+    await until(() => atB.length === 1, 'the frames after them arrive')
+    expect(atB).toEqual([{ frames: [[5]], clone: 'x' }])
+    expect(eventsAtB.caughtUpRooms).toEqual([])
   })
 
   it('keeps streams to the retention window, and a stream nobody writes to goes away', async () => {
@@ -198,12 +229,12 @@ describe('clone traffic on Redis Streams', () => {
       for (let i = 0; i < 100; i++) a.publish('busy', [new Uint8Array(100)])
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    const [key] = (await redis.keys()).filter((k) => k.includes(':room:'))
+    const [key] = (await redis.keys()).filter((k) => k.endsWith(':rooms'))
     expect(key).toBeDefined()
     const length = await withRedis((r) => r.xlen(key as string))
     // 1,000 published; about the last retention window (~200 entries, plus a node) kept.
     expect(length).toBeLessThan(500)
-    await until(async () => (await redis.keys()).every((k) => !k.includes(':room:')), 'the idle stream expired', 3000)
+    await until(async () => (await redis.keys()).every((k) => !k.endsWith(':rooms')), 'the idle stream expired', 3000)
   })
 
   it('tells a clone when another one stops beating, so the presence it brought can go', async () => {
@@ -215,7 +246,7 @@ describe('clone traffic on Redis Streams', () => {
     await withRedis(async (r) => {
       await r.set(`${redis.prefix}clone:a`, '1', 'PX', 300)
       await r.zadd(`${redis.prefix}clones`, Date.now(), 'a')
-      await r.xadd(`${redis.prefix}room:"room"`, '*', 'c', 'a', 'f', Buffer.from([1]))
+      await r.xadd(`${redis.prefix}inbox:b`, '*', 'c', 'a', 'r', 'room', 'f', Buffer.from([1]))
     })
     await until(() => atB.length === 1, 'the presence entry arrives')
     expect(eventsAtB.gone).toEqual([])

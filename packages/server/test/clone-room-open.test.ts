@@ -83,10 +83,9 @@ describe('a clone opening a room', () => {
     // Durable (acknowledged) before the opening clone goes on.
     await waitUntil(() => describeUnsaved(writer.doc, foldSaved(writer.quireMessages)) === null)
     // Nobody else had the room open: the writer's clone published nothing but its open mark.
-    const stream = (await redis.keys()).find((key) => key.includes(':room:'))
-    expect(stream).toBeDefined()
-    const entries = (await withRedis((r) => r.xrange(stream as string, '-', '+'))) as [string, string[]][]
-    expect(entries.map(([, fields]) => fields[3])).toEqual(['open'])
+    const entries = (await withRedis((r) => r.xrange(`${redis.prefix}rooms`, '-', '+'))) as [string, string[]][]
+    expect(entries.map(([, fields]) => fields[5])).toEqual(['open'])
+    expect((await redis.keys()).filter((key) => key.includes(':inbox:'))).toEqual([])
     held.release()
     await reader.synced()
     await waitUntil(() => reader.doc.getText('t').toString() === writer.doc.getText('t').toString(), {
