@@ -99,9 +99,9 @@ type StreamEntries = [key: Buffer, entries: StreamEntry[]][]
 export interface RedisFanout extends Fanout {
   /**
    * Resolves true once both connections are up and the reader knows where it starts,
-   * or false after `timeoutMs`: a clone
-   * should not take clients before (the rooms it opened meanwhile would catch up from
-   * storage, and presence published meanwhile would be missed).
+   * or false after `timeoutMs`: a clone should not take clients before (the rooms it
+   * opened meanwhile would be announced late, and presence published meanwhile would
+   * be missed).
    */
   whenConnected(timeoutMs: number): Promise<boolean>
 }
