@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { docFromUpdates, readSeeds, runWithSeed, type Prng, type SpawnedQuireServer } from '@quire/testkit'
+import { docFromUpdates, readSeeds, runWithSeed, withRedis, type Prng, type SpawnedQuireServer } from '@quire/testkit'
 import { converge, joinClone, loadStored, recordLocalUpdates, startCluster, storedMatches, type Cleanups } from './clone-cluster.js'
 import { describeLostAcknowledged, describeUnsaved, foldSaved } from './saved-state.js'
 import { dropConnection, type StockClient } from './stock-client.js'
@@ -56,6 +56,50 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
       await Promise.all(newcomers.map((client) => client.synced()))
       await converge([reference, ...newcomers.map((client) => client.doc)])
       await storedMatches(schema, room, reference)
+    }),
+    60_000
+  )
+
+  it.each(readSeeds([11, 12]))('clients that come and go, so that each clone closes and reopens the room, converge without a last reconnect (seed %i)', (seed) =>
+    runWithSeed('clones reopen rooms', seed, async (prng: Prng) => {
+      const { clones, schema, redis } = await startCluster(2, cleanups)
+      const room = 'churn'
+      const local: Uint8Array[] = []
+      // Two on each clone: when both of a clone's leave, it closes the room (after its
+      // commit), and opening it again runs the exchange with the other clone anew.
+      const clients = Array.from({ length: 4 }, (_, i) => {
+        const doc = new Y.Doc()
+        doc.clientID = 200 + i
+        const client = join(clones[i % clones.length] as SpawnedQuireServer, room, { doc })
+        recordLocalUpdates(client, local)
+        return client
+      })
+      await Promise.all(clients.map((client) => client.synced()))
+      for (let step = 0; step < 120; step++) {
+        const client = prng.pick(clients)
+        const action = prng.int(0, 9)
+        if (action < 7) {
+          const text = client.doc.getText('t')
+          text.insert(prng.int(0, text.length), prng.string(prng.int(1, 3)))
+        } else if (client.provider.wsconnected) {
+          client.provider.disconnect()
+        } else {
+          client.provider.connect()
+        }
+        await new Promise((resolve) => setTimeout(resolve, prng.int(0, 40)))
+      }
+      // Everyone back: from here on, only the relay between the clones (and each
+      // reconnect's own sync) can bring them together.
+      for (const client of clients) if (!client.provider.wsconnected) client.provider.connect()
+      await Promise.all(clients.map((client) => client.synced()))
+      // Edits after the last reconnect reach the other clone's clients only through the relay.
+      for (const client of clients) client.doc.getText('t').insert(0, `${client.doc.clientID} `)
+      const reference = referenceOf(local)
+      await converge([reference, ...clients.map((client) => client.doc)])
+      await storedMatches(schema, room, reference)
+      // The room did close and reopen on the clones (an `open` mark each time).
+      const marks = (await withRedis((r) => r.xrange(`${redis.prefix}rooms`, '-', '+'))) as [string, string[]][]
+      expect(marks.filter(([, fields]) => fields[5] === 'open').length).toBeGreaterThan(4)
     }),
     60_000
   )
