@@ -25,6 +25,19 @@ function referenceOf(localUpdates: readonly Uint8Array[]): Y.Doc {
   return docFromUpdates(localUpdates)
 }
 
+/** `count` synced clients of `room` dealt over `clones` in turn (client ids from `firstId`), their own edits recorded in `local`. */
+async function dealClients(clones: readonly SpawnedQuireServer[], room: string, count: number, firstId: number, local: Uint8Array[]): Promise<StockClient[]> {
+  const clients = Array.from({ length: count }, (_, i) => {
+    const doc = new Y.Doc()
+    doc.clientID = firstId + i
+    const client = join(clones[i % clones.length] as SpawnedQuireServer, room, { doc })
+    recordLocalUpdates(client, local)
+    return client
+  })
+  await Promise.all(clients.map((client) => client.synced()))
+  return clients
+}
+
 describe('quire serve clones on PostgreSQL and Redis', () => {
   it.each(readSeeds([7, 8]))('clients spread over three clones converge on one room, and so does the store (seed %i)', (seed) =>
     runWithSeed('clones converge', seed, async (prng: Prng) => {
@@ -32,14 +45,7 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
       const room = 'spread'
       const local: Uint8Array[] = []
       // Round-robin, as a balancer without affinity would place them.
-      const clients = Array.from({ length: 6 }, (_, i) => {
-        const doc = new Y.Doc()
-        doc.clientID = 100 + i
-        const client = join(clones[i % clones.length] as SpawnedQuireServer, room, { doc })
-        recordLocalUpdates(client, local)
-        return client
-      })
-      await Promise.all(clients.map((client) => client.synced()))
+      const clients = await dealClients(clones, room, 6, 100, local)
       for (let step = 0; step < 150; step++) {
         const client = prng.pick(clients)
         const text = client.doc.getText('t')
@@ -67,14 +73,7 @@ describe('quire serve clones on PostgreSQL and Redis', () => {
       const local: Uint8Array[] = []
       // Two on each clone: when both of a clone's leave, it closes the room (after its
       // commit), and opening it again runs the exchange with the other clone anew.
-      const clients = Array.from({ length: 4 }, (_, i) => {
-        const doc = new Y.Doc()
-        doc.clientID = 200 + i
-        const client = join(clones[i % clones.length] as SpawnedQuireServer, room, { doc })
-        recordLocalUpdates(client, local)
-        return client
-      })
-      await Promise.all(clients.map((client) => client.synced()))
+      const clients = await dealClients(clones, room, 4, 200, local)
       for (let step = 0; step < 120; step++) {
         const client = prng.pick(clients)
         const action = prng.int(0, 9)
