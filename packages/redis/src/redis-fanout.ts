@@ -249,21 +249,18 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
    * One entry of `rooms` or of the inbox, for a room open here. Marks are `open`/`close`
    * on `rooms` and `here` in an inbox; frames in an inbox come from a follower.
    */
-  const handleRoomEntry = (fields: Buffer[], inInbox: boolean, only?: Subscription): void => {
+  const handleRoomEntry = (fields: Buffer[], inInbox: boolean): void => {
     const parsed = parseRoomEntry(fields)
     if (parsed === null || parsed.clone === cloneId) return
     const subscription = subscriptions.get(parsed.doc)
-    if (!subscription || (only !== undefined && subscription !== only)) return
+    if (!subscription) return
     if (parsed.kind !== undefined) {
       if ((parsed.kind === 'here') === inInbox) handleMark(subscription, parsed.clone, parsed.kind)
       return
     }
     // A clone publishing to this one has the room open (it read an `open` of this clone's).
     if (inInbox) follow(subscription, parsed.clone)
-    const frames: Uint8Array[] = []
-    // Views, not copies: the room keeps a copy of only what it keeps (see retainable).
-    for (let i = 5; i < fields.length; i += 2) frames.push(fields[i] as Buffer)
-    subscription.receive(frames, parsed.clone)
+    subscription.receive(framesOf(fields), parsed.clone)
   }
 
   const handleEntries = (streams: StreamEntries): void => {
@@ -300,7 +297,13 @@ export function createRedisFanout(options: RedisFanoutOptions): RedisFanout {
     if (subscription.from === UNKNOWN || upTo === UNKNOWN || upTo === subscription.from) return
     ;(commands.xrangeBuffer(roomsKey, `(${subscription.from}`, upTo) as Promise<StreamEntry[]>)
       .then((entries) => {
-        for (const [, fields] of entries) if (parseRoomEntry(fields)?.kind === undefined) handleRoomEntry(fields, false, subscription)
+        for (const [, fields] of entries) {
+          const parsed = parseRoomEntry(fields)
+          // Frames only (marks read then were answered by this clone's own `open` since),
+          // and only while this subscription is still the room's.
+          if (parsed === null || parsed.kind !== undefined || parsed.clone === cloneId || parsed.doc !== subscription.doc) continue
+          if (subscriptions.get(subscription.doc) === subscription) subscription.receive(framesOf(fields), parsed.clone)
+        }
       })
       .catch((error: unknown) => log('warn', `reading what was broadcast while ${JSON.stringify(subscription.doc)} loaded failed: ${error instanceof Error ? error.message : String(error)}`))
   }
@@ -477,6 +480,13 @@ function parseRoomEntry(fields: readonly Buffer[]): { clone: string; doc: string
   const doc = (fields[3] as Buffer).toString()
   if (isField(fields[4], 0x6b)) return { clone, doc, kind: (fields[5] as Buffer).toString() }
   return isField(fields[4], 0x66) ? { clone, doc } : null
+}
+
+/** The frames of a frames entry (`c`, clone, `r`, room, `f`, frame…): views, not copies; the room keeps a copy of only what it keeps (see retainable). */
+function framesOf(fields: readonly Buffer[]): Uint8Array[] {
+  const frames: Uint8Array[] = []
+  for (let i = 5; i < fields.length; i += 2) frames.push(fields[i] as Buffer)
+  return frames
 }
 
 /** Whether a field name is the one letter `letter`, compared without making a string of it. */
