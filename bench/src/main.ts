@@ -25,6 +25,7 @@ import { hocuspocusRedisCluster } from './servers/hocuspocus-redis-cluster.js'
 import { quireCluster } from './servers/quire-cluster.js'
 import { baselineCheckout, quireBaselineServer, quireNoMetricsServer, quireServer } from './servers/quire.js'
 import { quirePostgresServer } from './servers/quire-postgres.js'
+import { stormFloorServer } from './servers/storm-floor.js'
 import { wsRelayServer } from './servers/ws-relay.js'
 import { yWebsocketServer } from './servers/y-websocket-server.js'
 import { yWebsocketV1Server } from './servers/y-websocket-v1.js'
@@ -58,7 +59,8 @@ const SERVERS: ServerKind[] = [
   yWebsocketV1Server,
   hocuspocusServer,
   hocuspocusSqliteServer,
-  wsRelayServer
+  wsRelayServer,
+  stormFloorServer
 ]
 /** Named in --servers like servers; measured by the scale-out scenario only. */
 const CLUSTERS: ClusterKind[] = [

@@ -40,6 +40,12 @@ export interface ServerKind {
    * server twice.
    */
   defaultScenarios?: string[]
+  /**
+   * A lower bound written for this bench (the raw relay, the storm's protocol floor), not
+   * a server people would pick: tables read Quire against it, and a target that names
+   * "the other servers" never counts it among them.
+   */
+  floor?: boolean
   /** Printed under every table: a stand-in for the server the issue names, or a non-default setting, and why. */
   note?: string
   /**

@@ -291,7 +291,9 @@ export const reconnectStormScenario: Scenario = {
     }
     const allSynced = (row: Row | undefined): number => medianOf(row?.results ?? [], (result) => result.allSyncedMs)
     const quire = rows.find((row) => row.kind.id === 'quire')
-    const others = rows.filter((row) => row !== quire && row.results.length > 0)
+    // The other servers: not Quire's own variants (a baseline build, a flag), not a floor.
+    const others = rows.filter((row) => !row.kind.id.startsWith('quire') && row.kind.floor !== true && row.results.length > 0)
+    const floor = rows.find((row) => row.kind.floor === true && row.results.length > 0)
     const fastest = others.reduce<Row | undefined>((best, row) => (best === undefined || allSynced(row) < allSynced(best) ? row : best), undefined)
     const documentBytes = median(replicas.map((replica) => replica.state.byteLength))
     const perRun = scale.repetitions > 1 ? `Median of ${scale.repetitions} runs (± half the min-max spread)` : 'One run'
@@ -355,15 +357,30 @@ export const reconnectStormScenario: Scenario = {
       title: 'Reconnect storm against the target',
       notes: [
         `From the table above. Target (issue 12): every client synced again at least twice as fast as with the fastest of the other servers (ratio <= ${TARGET_RATIO}),` +
-          ' timed from the storm\'s first connection, and no client that never syncs. n/a = no other server in this run.'
+          ' timed from the storm\'s first connection, and no client that never syncs. n/a = no other server in this run.' +
+          ' The protocol floor is not one of the other servers: it is the least a `ws` server must do per reconnecting client (server-scripts/storm-floor.mjs),' +
+          ' so "floor / fastest" is the best ratio any server on `ws` could show in this run, and "Quire / floor" what Quire spends above that least.'
       ],
-      columns: ['Quire all synced s', 'fastest other server', 'its all synced s', 'Quire / fastest', 'Quire clients never synced', 'target met'],
+      columns: [
+        'Quire all synced s',
+        'fastest other server',
+        'its all synced s',
+        'Quire / fastest',
+        'protocol floor all synced s',
+        'floor / fastest',
+        'Quire / floor',
+        'Quire clients never synced',
+        'target met'
+      ],
       rows: [
         [
           seconds(allSynced(quire)),
           fastest?.kind.label ?? 'n/a',
           seconds(allSynced(fastest)),
           formatRatio(allSynced(quire), allSynced(fastest)),
+          seconds(allSynced(floor)),
+          formatRatio(allSynced(floor), allSynced(fastest)),
+          formatRatio(allSynced(quire), allSynced(floor)),
           String(quireNeverSynced),
           fastest === undefined || quire === undefined ? 'n/a' : met ? 'yes' : 'no'
         ]

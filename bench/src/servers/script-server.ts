@@ -10,7 +10,7 @@ import { spawnPinnedServer } from '../server-process.js'
  * listens on `PORT` from its environment (0, a free port, when unset).
  */
 export function createScriptServer(
-  kind: Pick<ServerKind, 'id' | 'label' | 'dialect' | 'deferredWriteMs' | 'defaultScenarios'> & { script: string; databaseFile?: string }
+  kind: Pick<ServerKind, 'id' | 'label' | 'dialect' | 'deferredWriteMs' | 'defaultScenarios' | 'floor'> & { script: string; databaseFile?: string }
 ): ServerKind {
   const script = fileURLToPath(new URL(`../../server-scripts/${kind.script}`, import.meta.url))
   const { databaseFile } = kind
@@ -21,6 +21,7 @@ export function createScriptServer(
     persistent: databaseFile !== undefined,
     deferredWriteMs: kind.deferredWriteMs,
     defaultScenarios: kind.defaultScenarios,
+    floor: kind.floor,
     acknowledgements: false,
     unavailable: () => undefined,
     start: async (options) =>

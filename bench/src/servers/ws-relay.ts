@@ -9,6 +9,7 @@ export const wsRelayServer = createScriptServer({
   label: 'raw ws relay',
   dialect: 'relay',
   script: 'ws-relay.mjs',
+  floor: true,
   // It keeps no document, so there is nothing to load.
   defaultScenarios: ['fanout', 'memory', 'idle', 'durable']
 })
