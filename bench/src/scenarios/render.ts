@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
 import type { BenchContext, Scenario } from '../bench-context.js'
+import { startCoreSpinner } from '../core-spinner.js'
 import { createDataDir } from '../data-dir.js'
 import { startEditRenderLoop } from '../edit-render-loop.js'
 import { closeFanout, connectFanout, runStep, STEADY, stepTimingOf, type StepResult } from '../fanout-load.js'
@@ -26,6 +27,9 @@ import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
  *   window after window in turn. The loop is another backend: it runs in a worker thread
  *   (edit-render-loop.ts), not in the event loop that times the fan-out's deliveries.
  *   Rendering is off the event loop, so the relay's p99 should not move beyond noise.
+ *   A third window in each turn runs the fan-out beside a process that only spins on the
+ *   server's core at the render thread's niceness (core-spinner.ts): what any busy thread
+ *   on that core costs the relay, the floor of what renders there can cost it.
  *
  * Quire only: no other server here renders documents.
  */
@@ -86,6 +90,7 @@ interface Measurement {
   notModified: number[]
   /** Windows of the fan-out alone and beside renders, taken in turn (alone first). */
   fanoutAlone: StepResult[]
+  fanoutBesideSpinner: StepResult[]
   fanoutRendering: StepResult[]
   rendersDuringFanout: number[]
 }
@@ -131,6 +136,7 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
       // Alone and beside renders in turn, several times: the fan-out's p99 moves from one
       // window to the next by itself, and that spread is the noise renders are held to.
       const fanoutAlone: StepResult[] = []
+      const fanoutBesideSpinner: StepResult[] = []
       const fanoutRendering: StepResult[] = []
       const rendersDuringFanout: number[] = []
       // More paragraphs than any run appends (about 20 edit-and-render rounds a second).
@@ -138,6 +144,12 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
       let next = 0
       for (let window = 0; window < context.scale.repetitions; window++) {
         fanoutAlone.push(await runStep(setup, rate, timing))
+        const spinner = startCoreSpinner()
+        try {
+          fanoutBesideSpinner.push(await runStep(setup, rate, timing))
+        } finally {
+          await spinner.stop()
+        }
         const loop = startEditRenderLoop(httpUrlOf(server), room, appended.slice(next))
         try {
           fanoutRendering.push(await runStep(setup, rate, timing))
@@ -147,7 +159,7 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
           next += posted
         }
       }
-      return { documentBytes: update.byteLength, htmlBytes, cold, cached, notModified, fanoutAlone, fanoutRendering, rendersDuringFanout }
+      return { documentBytes: update.byteLength, htmlBytes, cold, cached, notModified, fanoutAlone, fanoutBesideSpinner, fanoutRendering, rendersDuringFanout }
     } finally {
       await closeFanout(setup)
     }
@@ -172,7 +184,7 @@ export const renderScenario: Scenario = {
     context.log(`render: ${AUTOMERGE_PAPER.id} (${formatNumber(loaded.patches.length)} patches) as ${formatNumber(paragraphs)} paragraphs, ${kind.label}`)
     const result = await measure(context, kind, AUTOMERGE_PAPER.id, update)
     context.log(
-      `  HTML cold ${formatMedianMax(result.cold)} ms, cached ${formatP50P99(result.cached)} ms, 304 ${formatP50P99(result.notModified)} ms; fan-out p50/p99 ${stepsOf(result.fanoutAlone)} ms alone, ${stepsOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders`
+      `  HTML cold ${formatMedianMax(result.cold)} ms, cached ${formatP50P99(result.cached)} ms, 304 ${formatP50P99(result.notModified)} ms; fan-out p50/p99 ${stepsOf(result.fanoutAlone)} ms alone, ${stepsOf(result.fanoutBesideSpinner)} ms beside a spinner, ${stepsOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders`
     )
     const rate = context.scale.smoke ? SMOKE_FANOUT_RATE : FANOUT_RATE
     const table: Table = {
@@ -180,7 +192,7 @@ export const renderScenario: Scenario = {
       notes: [
         `${loaded.synthetic ? 'A synthetic typing session standing in for ' : ''}${AUTOMERGE_PAPER.description}: ${formatNumber(loaded.patches.length)} patches, ${formatNumber(trace.text.length)} characters, put into the \`default\` fragment as ${formatNumber(paragraphs)} paragraphs (one per line): one update of ${formatBytes(result.documentBytes)}, ${formatBytes(result.htmlBytes)} of HTML.`,
         `ms at the client, until the whole body arrived. Cold = the first render after a restart (the render worker starts; median of ${context.scale.repetitions}, and the slowest). Cached and 304 = ${repeatedReads(context)} GETs one after another, p50 / p99.`,
-        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, ${result.fanoutAlone.length} measured windows alone and as many while a loop (another backend, in a thread of its own) appends a paragraph to the large document through the API and renders it again, taken in turn; p50 / p99 per window, median (lowest–highest) (${result.rendersDuringFanout.length} renders, p50 / p99 ${formatP50P99(result.rendersDuringFanout)} ms each, every one a cache miss).`
+        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, ${result.fanoutAlone.length} measured windows alone, as many beside a process that only spins on the server's core at the render thread's niceness (19: what any busy thread on that core costs the relay), and as many while a loop (another backend, in a thread of its own) appends a paragraph to the large document through the API and renders it again, taken in turn; p50 / p99 per window, median (lowest–highest) (${result.rendersDuringFanout.length} renders, p50 / p99 ${formatP50P99(result.rendersDuringFanout)} ms each, every one a cache miss).`
       ],
       columns: ['read', 'ms p50 / p99 (cold: median, max)'],
       rows: [
@@ -188,6 +200,7 @@ export const renderScenario: Scenario = {
         ['GET ?format=html, cached', formatP50P99(result.cached)],
         ['GET ?format=html with If-None-Match (304)', formatP50P99(result.notModified)],
         ['fan-out delivery, no renders', stepsOf(result.fanoutAlone)],
+        ['fan-out delivery, beside a spinning thread on the server\'s core (nice 19)', stepsOf(result.fanoutBesideSpinner)],
         ['fan-out delivery, renders in parallel', stepsOf(result.fanoutRendering)]
       ]
     }
