@@ -10,7 +10,9 @@
 // - send its own sync step 1, so that the client sends what the server lacks, with the
 //   presence of the room's other clients in the same socket write;
 // - merge a non-empty update into the room, relay it to the room's other clients;
-// - relay each presence update to the room's other clients, one write each, as it comes;
+// - relay each presence update to the room's other clients, one write each, as it comes
+//   (as @y/websocket-server and Quire do; a server that held presence back to merge the
+//   updates of several joining clients could write less, at the cost of stale cursors);
 // - tell the others when a client leaves.
 // The bench's storm runs it beside Quire and the reference servers: what it reaches is
 // what a Node server on `ws` can reach on this machine with this generator.
