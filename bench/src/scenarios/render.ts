@@ -9,6 +9,7 @@ import { formatBytes, formatMedianMax, formatMedianRange, formatNumber, formatP5
 import type { ServerKind } from '../server-kind.js'
 import type { RunningServer } from '../server-process.js'
 import { waitForServerIdle } from '../settle.js'
+import { median } from '../stats.js'
 import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
 
 /**
@@ -29,7 +30,10 @@ import { AUTOMERGE_PAPER, readTrace, replayTrace } from '../trace.js'
  *   Rendering is off the event loop, so the relay's p99 should not move beyond noise.
  *   A third window in each turn runs the fan-out beside a process that only spins on the
  *   server's core at the render thread's niceness (core-spinner.ts): what any busy thread
- *   on that core costs the relay, the floor of what renders there can cost it.
+ *   on that core costs the relay, the floor of what renders there can cost it. A fourth
+ *   runs it beside the same loop's writes without the renders (each round waits the
+ *   median render time of the turn's render window instead): what the edits cost the
+ *   relay, apart from rendering.
  *
  * Quire only: no other server here renders documents.
  */
@@ -92,7 +96,11 @@ interface Measurement {
   fanoutAlone: StepResult[]
   fanoutBesideSpinner: StepResult[]
   fanoutRendering: StepResult[]
+  fanoutEditing: StepResult[]
   rendersDuringFanout: number[]
+  /** Updates posted in the windows with renders, and in those with edits only. */
+  postedRendering: number
+  postedEditing: number
 }
 
 function repeatedReads(context: BenchContext): number {
@@ -138,9 +146,12 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
       const fanoutAlone: StepResult[] = []
       const fanoutBesideSpinner: StepResult[] = []
       const fanoutRendering: StepResult[] = []
+      const fanoutEditing: StepResult[] = []
       const rendersDuringFanout: number[] = []
-      // More paragraphs than any run appends (about 20 edit-and-render rounds a second).
-      const appended = Array.from({ length: context.scale.smoke ? 200 : 4000 }, (_, n) => appendParagraph(n))
+      let postedRendering = 0
+      let postedEditing = 0
+      // More paragraphs than any run appends (about 20 edit-and-render rounds a second, and as many edits without renders).
+      const appended = Array.from({ length: context.scale.smoke ? 200 : 8000 }, (_, n) => appendParagraph(n))
       let next = 0
       for (let window = 0; window < context.scale.repetitions; window++) {
         fanoutAlone.push(await runStep(setup, rate, timing))
@@ -151,15 +162,39 @@ async function measure(context: BenchContext, kind: ServerKind, room: string, up
           await spinner.stop()
         }
         const loop = startEditRenderLoop(httpUrlOf(server), room, appended.slice(next))
+        let renderMs = 0
         try {
           fanoutRendering.push(await runStep(setup, rate, timing))
         } finally {
           const { renders, posted } = await loop.stop()
           rendersDuringFanout.push(...renders)
+          renderMs = renders.length > 0 ? median(renders) : 0
           next += posted
+          postedRendering += posted
+        }
+        const edits = startEditRenderLoop(httpUrlOf(server), room, appended.slice(next), renderMs)
+        try {
+          fanoutEditing.push(await runStep(setup, rate, timing))
+        } finally {
+          const { posted } = await edits.stop()
+          next += posted
+          postedEditing += posted
         }
       }
-      return { documentBytes: update.byteLength, htmlBytes, cold, cached, notModified, fanoutAlone, fanoutBesideSpinner, fanoutRendering, rendersDuringFanout }
+      return {
+        documentBytes: update.byteLength,
+        htmlBytes,
+        cold,
+        cached,
+        notModified,
+        fanoutAlone,
+        fanoutBesideSpinner,
+        fanoutRendering,
+        fanoutEditing,
+        rendersDuringFanout,
+        postedRendering,
+        postedEditing
+      }
     } finally {
       await closeFanout(setup)
     }
@@ -184,7 +219,7 @@ export const renderScenario: Scenario = {
     context.log(`render: ${AUTOMERGE_PAPER.id} (${formatNumber(loaded.patches.length)} patches) as ${formatNumber(paragraphs)} paragraphs, ${kind.label}`)
     const result = await measure(context, kind, AUTOMERGE_PAPER.id, update)
     context.log(
-      `  HTML cold ${formatMedianMax(result.cold)} ms, cached ${formatP50P99(result.cached)} ms, 304 ${formatP50P99(result.notModified)} ms; fan-out p50/p99 ${stepsOf(result.fanoutAlone)} ms alone, ${stepsOf(result.fanoutBesideSpinner)} ms beside a spinner, ${stepsOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders`
+      `  HTML cold ${formatMedianMax(result.cold)} ms, cached ${formatP50P99(result.cached)} ms, 304 ${formatP50P99(result.notModified)} ms; fan-out p50/p99 ${stepsOf(result.fanoutAlone)} ms alone, ${stepsOf(result.fanoutBesideSpinner)} ms beside a spinner, ${stepsOf(result.fanoutRendering)} ms with ${result.rendersDuringFanout.length} renders, ${stepsOf(result.fanoutEditing)} ms beside edits only (${result.postedEditing} posted, against ${result.postedRendering} with renders)`
     )
     const rate = context.scale.smoke ? SMOKE_FANOUT_RATE : FANOUT_RATE
     const table: Table = {
@@ -192,7 +227,7 @@ export const renderScenario: Scenario = {
       notes: [
         `${loaded.synthetic ? 'A synthetic typing session standing in for ' : ''}${AUTOMERGE_PAPER.description}: ${formatNumber(loaded.patches.length)} patches, ${formatNumber(trace.text.length)} characters, put into the \`default\` fragment as ${formatNumber(paragraphs)} paragraphs (one per line): one update of ${formatBytes(result.documentBytes)}, ${formatBytes(result.htmlBytes)} of HTML.`,
         `ms at the client, until the whole body arrived. Cold = the first render after a restart (the render worker starts; median of ${context.scale.repetitions}, and the slowest). Cached and 304 = ${repeatedReads(context)} GETs one after another, p50 / p99.`,
-        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, ${result.fanoutAlone.length} measured windows alone, as many beside a process that only spins on the server's core at the render thread's niceness (19: what any busy thread on that core costs the relay), and as many while a loop (another backend, in a thread of its own) appends a paragraph to the large document through the API and renders it again, taken in turn; p50 / p99 per window, median (lowest–highest) (${result.rendersDuringFanout.length} renders, p50 / p99 ${formatP50P99(result.rendersDuringFanout)} ms each, every one a cache miss).`
+        `Fan-out: ${FANOUT.docs} rooms x ${FANOUT.clientsPerDoc} clients, steady 8-character inserts at ${formatNumber(rate)} deliveries/s, ${result.fanoutAlone.length} measured windows alone, as many beside a process that only spins on the server's core at the render thread's niceness (19: what any busy thread on that core costs the relay), as many while a loop (another backend, in a thread of its own) appends a paragraph to the large document through the API and renders it again, and as many beside the same loop's edits alone (each round waits the median render time of that turn's render window instead of rendering: ${formatNumber(result.postedEditing)} edits posted, against ${formatNumber(result.postedRendering)} beside renders), taken in turn; p50 / p99 per window, median (lowest–highest) (${result.rendersDuringFanout.length} renders, p50 / p99 ${formatP50P99(result.rendersDuringFanout)} ms each, every one a cache miss).`
       ],
       columns: ['read', 'ms p50 / p99 (cold: median, max)'],
       rows: [
@@ -201,7 +236,8 @@ export const renderScenario: Scenario = {
         ['GET ?format=html with If-None-Match (304)', formatP50P99(result.notModified)],
         ['fan-out delivery, no renders', stepsOf(result.fanoutAlone)],
         ['fan-out delivery, beside a spinning thread on the server\'s core (nice 19)', stepsOf(result.fanoutBesideSpinner)],
-        ['fan-out delivery, renders in parallel', stepsOf(result.fanoutRendering)]
+        ['fan-out delivery, renders in parallel', stepsOf(result.fanoutRendering)],
+        ['fan-out delivery, beside the same edits without renders', stepsOf(result.fanoutEditing)]
       ]
     }
     return [table]
