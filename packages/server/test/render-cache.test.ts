@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { createDocumentRenderer } from '../src/render/document-renderer.js'
 import { createRenderCache } from '../src/render/render-cache.js'
+import { createRenderThread } from '../src/render/render-thread.js'
 
 describe('the render cache', () => {
   it('evicts the least recently used entries once over its bound in bytes, and keeps nothing larger than it', () => {
@@ -17,5 +20,52 @@ describe('the render cache', () => {
     expect(cache.size).toBe(2)
     cache.set('a', 'A2', 10)
     expect(cache.bytes).toBe(50)
+  })
+})
+
+describe('the document renderer keeps one rendered version of each document', () => {
+  /** A Tiptap document of one paragraph per line, and the update that appends one more. */
+  function paragraphs(lines: readonly string[], clientID: number): Uint8Array {
+    const doc = new Y.Doc()
+    doc.clientID = clientID
+    doc.getXmlFragment('default').insert(
+      0,
+      lines.map((line) => {
+        const paragraph = new Y.XmlElement('paragraph')
+        paragraph.insert(0, [new Y.XmlText(line)])
+        return paragraph
+      })
+    )
+    return Y.encodeStateAsUpdate(doc)
+  }
+
+  it('drops the render of a document\'s earlier version once the edited one is rendered, but not other documents\' or stored versions\'', async () => {
+    const thread = createRenderThread({ extensionsModule: undefined })
+    try {
+      const renderer = createDocumentRenderer({ thread, cacheBytes: 64 * 1024 * 1024 })
+      const first = [paragraphs(['first version'], 1)]
+      const edited = [...first, paragraphs(['an edit'], 2)]
+      const other = [paragraphs(['another document'], 3)]
+      await renderer.render(first, { format: 'html', room: 'notes' })
+      await renderer.render(other, { format: 'html', room: 'other' })
+      await renderer.render(first, { format: 'markdown', room: 'notes' })
+      expect(renderer.cached).toBe(3)
+      const html = await renderer.render(edited, { format: 'html', room: 'notes' })
+      expect(new TextDecoder().decode(html.body)).toContain('an edit')
+      // The first version's HTML went; its Markdown (another format) and the other document stayed.
+      expect(renderer.cached).toBe(3)
+      const missesBefore = renderer.misses
+      await renderer.render(other, { format: 'html', room: 'other' })
+      await renderer.render(first, { format: 'markdown', room: 'notes' })
+      await renderer.render(edited, { format: 'html', room: 'notes' })
+      expect(renderer.misses).toBe(missesBefore)
+      // A stored version (no room) is cached beside the live document's newest render.
+      await renderer.render(first, { format: 'html' })
+      await renderer.render(edited, { format: 'html', room: 'notes' })
+      expect(renderer.cached).toBe(4)
+      expect(renderer.misses).toBe(missesBefore + 1)
+    } finally {
+      await thread.close()
+    }
   })
 })

@@ -31,6 +31,8 @@ export interface DocumentRenderer {
   /** Renders served from the cache and renders done, since the server started. */
   readonly hits: number
   readonly misses: number
+  /** Rendered bodies the cache holds now. */
+  readonly cached: number
 }
 
 export class RenderRefusedError extends Error {
@@ -51,7 +53,32 @@ const ENTRY_OVERHEAD_BYTES = 256
 
 export function createDocumentRenderer(options: DocumentRendererOptions): DocumentRenderer {
   const cache = createRenderCache<RenderOutcome>(options.cacheBytes)
+  /**
+   * The key of the newest render of each document (by room, format and field). A
+   * document's earlier version is of no use once it was edited and rendered again: only a
+   * client that still holds its ETag could ask for it, and it gets the new version. Kept,
+   * every edit-and-render of a large document left another body in the cache (110 KiB each
+   * for the automerge paper) until the bound pushed the oldest out, memory outside V8's
+   * heap that the collector is then run for; with the render cache off, the relay's p99
+   * beside about 20 renders a second was 3.1 ms instead of 4.0-4.1 (bench/README.md, AMD
+   * EPYC VM, 2026-12-02). Renders without a room (a stored version) are not tracked.
+   */
+  const newestOfDocument = new Map<string, string>()
   const inFlight = new Map<string, Promise<RenderOutcome>>()
+
+  const keep = (key: string, request: RenderRequest, outcome: RenderOutcome): void => {
+    const bytes = 'body' in outcome ? outcome.body.byteLength : outcome.refused.length * 2
+    cache.set(key, outcome, bytes + ENTRY_OVERHEAD_BYTES)
+    if (request.room === undefined) return
+    const document = `${request.room}\u0000${request.format}\u0000${request.field ?? ''}`
+    const previous = newestOfDocument.get(document)
+    if (previous !== undefined && previous !== key) cache.delete(previous)
+    newestOfDocument.set(document, key)
+    // Documents whose render the cache has pushed out since are forgotten in passing.
+    if (newestOfDocument.size > 2 * cache.size + 64) {
+      for (const [name, newest] of newestOfDocument) if (!cache.has(newest)) newestOfDocument.delete(name)
+    }
+  }
   let hits = 0
   let misses = 0
 
@@ -69,8 +96,7 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
     }
     misses++
     const rendering = options.thread.render(updates, request).then((outcome) => {
-      const bytes = 'body' in outcome ? outcome.body.byteLength : outcome.refused.length * 2
-      cache.set(key, outcome, bytes + ENTRY_OVERHEAD_BYTES)
+      keep(key, request, outcome)
       return outcome
     })
     inFlight.set(key, rendering)
@@ -92,6 +118,9 @@ export function createDocumentRenderer(options: DocumentRendererOptions): Docume
     },
     get misses() {
       return misses
+    },
+    get cached() {
+      return cache.size
     }
   }
 }

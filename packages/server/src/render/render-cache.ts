@@ -7,6 +7,8 @@
 export interface RenderCache<V> {
   get(key: string): V | undefined
   set(key: string, value: V, bytes: number): void
+  delete(key: string): void
+  has(key: string): boolean
   readonly bytes: number
   readonly size: number
 }
@@ -36,6 +38,15 @@ export function createRenderCache<V>(maxBytes: number): RenderCache<V> {
         entries.delete(oldest)
         total -= entry.bytes
       }
+    },
+    delete(key) {
+      const entry = entries.get(key)
+      if (entry === undefined) return
+      entries.delete(key)
+      total -= entry.bytes
+    },
+    has(key) {
+      return entries.has(key)
     },
     get bytes() {
       return total
