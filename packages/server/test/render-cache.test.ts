@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import * as Y from 'yjs'
 import { createDocumentRenderer } from '../src/render/document-renderer.js'
 import { createRenderCache } from '../src/render/render-cache.js'
 import { createRenderThread } from '../src/render/render-thread.js'
+import { documentUpdate } from './render-fixtures.js'
 
 describe('the render cache', () => {
   it('evicts the least recently used entries once over its bound in bytes, and keeps nothing larger than it', () => {
@@ -24,28 +24,16 @@ describe('the render cache', () => {
 })
 
 describe('the document renderer keeps one rendered version of each document', () => {
-  /** A Tiptap document of one paragraph per line, and the update that appends one more. */
-  function paragraphs(lines: readonly string[], clientID: number): Uint8Array {
-    const doc = new Y.Doc()
-    doc.clientID = clientID
-    doc.getXmlFragment('default').insert(
-      0,
-      lines.map((line) => {
-        const paragraph = new Y.XmlElement('paragraph')
-        paragraph.insert(0, [new Y.XmlText(line)])
-        return paragraph
-      })
-    )
-    return Y.encodeStateAsUpdate(doc)
-  }
+  /** A Tiptap document of one paragraph holding `text`, as one update. */
+  const paragraph = (text: string): Uint8Array => documentUpdate({ type: 'doc', content: [{ type: 'paragraph', content: [{ type: 'text', text }] }] })
 
   it('drops the render of a document\'s earlier version once the edited one is rendered, but not other documents\' or stored versions\'', async () => {
     const thread = createRenderThread({ extensionsModule: undefined })
     try {
       const renderer = createDocumentRenderer({ thread, cacheBytes: 64 * 1024 * 1024 })
-      const first = [paragraphs(['first version'], 1)]
-      const edited = [...first, paragraphs(['an edit'], 2)]
-      const other = [paragraphs(['another document'], 3)]
+      const first = [paragraph('first version')]
+      const edited = [...first, paragraph('an edit')]
+      const other = [paragraph('another document')]
       await renderer.render(first, { format: 'html', room: 'notes' })
       await renderer.render(other, { format: 'html', room: 'other' })
       await renderer.render(first, { format: 'markdown', room: 'notes' })
